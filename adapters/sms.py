@@ -1,0 +1,364 @@
+"""SMS through Twilio: verify and parse its webhooks, send through the official `twilio` client."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import ClassVar
+from urllib.parse import parse_qsl
+
+import phonenumbers
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from routing.errors import InvalidSignature, MalformedPayload, SendFailed
+from routing.messages import (
+    Attachment,
+    Channel,
+    Delivery,
+    InboundMessage,
+    OptKeyword,
+    OutboundMessage,
+    SendResult,
+)
+
+TWILIO_API_URL = "https://api.twilio.com"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+# Twilio's default opt-out handling answers these words itself; we must honour them too.
+OPT_KEYWORDS: Mapping[str, OptKeyword] = {
+    **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"), OptKeyword.STOP),
+    **dict.fromkeys(("START", "YES", "UNSTOP"), OptKeyword.START),
+    **dict.fromkeys(("HELP", "INFO"), OptKeyword.HELP),
+}
+
+# MessageStatus -> our delivery state. "sending" is still Twilio's: nothing left it yet.
+STATUS_DELIVERY: Mapping[str, Delivery] = {
+    "accepted": Delivery.QUEUED,
+    "scheduled": Delivery.QUEUED,
+    "queued": Delivery.QUEUED,
+    "sending": Delivery.QUEUED,
+    "sent": Delivery.SENT,
+    "partially_delivered": Delivery.SENT,
+    "delivered": Delivery.DELIVERED,
+    "read": Delivery.DELIVERED,
+    "failed": Delivery.FAILED,
+    "undelivered": Delivery.FAILED,
+    "canceled": Delivery.FAILED,
+}
+
+# REST error codes meaning the number cannot take SMS from us at all, not just now.
+UNREACHABLE_CODES = frozenset(
+    {
+        "21211",  # invalid 'To' phone number
+        "21214",  # 'To' phone number cannot be reached
+        "21610",  # the recipient replied STOP: unsubscribed
+        "21612",  # 'To' number not currently reachable via SMS
+        "21614",  # 'To' number is not a valid mobile number
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A delivery status callback for a message we sent."""
+
+    provider_id: str
+    delivery: Delivery
+    error_code: str | None = None
+
+
+def empty_twiml() -> str:
+    """The answer to an inbound-message webhook when we reply later, not in the response."""
+    return str(MessagingResponse())
+
+
+class _FormParams(dict[str, list[str]]):
+    """Urlencoded fields by name, every value kept.
+
+    RequestValidator asks a params object for `getlist` before falling back to plain `[]`, so a
+    repeated key is signed over all of its values, as Twilio signs it.
+    """
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self[name])
+
+    def first(self, name: str) -> str | None:
+        values = self.get(name)
+        return values[0] if values else None
+
+    def as_raw(self) -> dict[str, object]:
+        return {k: v[0] if len(v) == 1 else list(v) for k, v in self.items()}
+
+
+def _parse_form(body: bytes) -> _FormParams:
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedPayload("the body is not an urlencoded form") from exc
+    form = _FormParams()
+    for name, value in pairs:
+        form.setdefault(name, []).append(value)
+    return form
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _e164(number: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException as exc:
+        raise MalformedPayload("From is not a phone number") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise MalformedPayload("From is not a phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _media(form: _FormParams) -> tuple[Attachment, ...]:
+    raw = form.first("NumMedia")
+    if raw is None or raw == "":
+        return ()
+    if not raw.isdigit():
+        raise MalformedPayload("NumMedia is not a count")
+    attachments = []
+    for index in range(int(raw)):
+        url = form.first(f"MediaUrl{index}")
+        if not url:
+            raise MalformedPayload(f"NumMedia is {raw} but MediaUrl{index} is missing")
+        attachments.append(Attachment(url=url, content_type=form.first(f"MediaContentType{index}")))
+    return tuple(attachments)
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Retry-After in seconds: a number, or an HTTP date measured against the response's Date."""
+    if not headers:
+        return None
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    date = headers.get("Date")
+    if not date:
+        return None
+    try:
+        wait = parsedate_to_datetime(value) - parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, wait.total_seconds())
+
+
+class _RebasedHttpClient(TwilioHttpClient):
+    """The twilio client's own HTTP client, sending to `api_url` instead of api.twilio.com.
+
+    The path is left as the library builds it. It also keeps the last response's headers per
+    thread, because TwilioRestException carries no headers and a 429's Retry-After matters.
+    """
+
+    def __init__(self, api_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._api_url = api_url.rstrip("/")
+        self._last = threading.local()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if url.startswith(TWILIO_API_URL + "/"):
+            url = self._api_url + url[len(TWILIO_API_URL) :]
+        self._last.headers = None
+        response = super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+        self._last.headers = response.headers
+        return response
+
+    def last_headers(self) -> Mapping[str, str] | None:
+        """Headers of the last response this thread received."""
+        return getattr(self._last, "headers", None)
+
+
+def _rest_failure(status: int, code: object, text: str, retry_after: float | None) -> SendFailed:
+    code_text = str(code) if code not in (None, "") else None
+    if status == 429 or status >= 500:
+        return SendFailed(
+            f"Twilio is unavailable for now (HTTP {status})",
+            retryable=True,
+            code=code_text,
+            retry_after=retry_after,
+        )
+    return SendFailed(
+        f"Twilio refused the message: {text}",
+        retryable=False,
+        code=code_text,
+        unreachable=code_text in UNREACHABLE_CODES,
+    )
+
+
+class TwilioSmsAdapter:
+    """The SMS channel: Twilio webhooks in, Twilio's Messages API out.
+
+    `api_url` replaces `https://api.twilio.com` in every REST call (stand-ins, the sandbox).
+    `timeout` bounds each socket operation of a call to Twilio, in seconds.
+    """
+
+    channel: ClassVar[Channel] = Channel.SMS
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_url: str = TWILIO_API_URL,
+        status_callback: str | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._from = from_number
+        self._status_callback = status_callback
+        self._timeout = timeout
+        self._validator = RequestValidator(auth_token)
+        self._http = _RebasedHttpClient(api_url, timeout)
+        # A non-empty environment keeps the client from reading TWILIO_EDGE/TWILIO_REGION from
+        # os.environ, which would rename the host before our client could rebase it.
+        self._client = Client(
+            account_sid,
+            auth_token,
+            http_client=self._http,
+            environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+        )
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
+        """Check `X-Twilio-Signature` over `url` (PUBLIC_URL + path, as Twilio saw it) and the form.
+
+        Only the Auth Token scheme (HMAC-SHA1) is accepted; webhooks signed with a SharedKey are
+        refused, since the adapter holds no such key.
+        """
+        signature = _header(headers, SIGNATURE_HEADER)
+        if not signature:
+            raise InvalidSignature("no X-Twilio-Signature header")
+        try:
+            params = _parse_form(body)
+        except MalformedPayload as exc:
+            raise InvalidSignature("the body is not a signed form") from exc
+        if not self._validator.validate(url, params, signature):
+            raise InvalidSignature("X-Twilio-Signature does not match")
+
+    def parse(self, body: bytes, *, now: datetime | None = None) -> list[InboundMessage]:
+        """One inbound SMS/MMS from Twilio's message webhook.
+
+        `now` (aware) is when it was received; it is required, despite the default that keeps the
+        signature compatible with ChannelAdapter: the adapter never reads the clock itself.
+        """
+        if now is None or now.tzinfo is None:
+            raise ValueError("parse needs the receiving time as an aware datetime (now=...)")
+        form = _parse_form(body)
+        sid = form.first("MessageSid")
+        if not sid:
+            raise MalformedPayload("MessageSid is missing")
+        sender = form.first("From")
+        if not sender:
+            raise MalformedPayload("From is missing")
+        text = form.first("Body") or ""
+        return [
+            InboundMessage(
+                channel=Channel.SMS,
+                provider_id=sid,
+                address=_e164(sender),
+                text=text,
+                received_at=now.astimezone(UTC),
+                attachments=_media(form),
+                opt_keyword=OPT_KEYWORDS.get(text.strip().upper()),
+                raw=form.as_raw(),
+            )
+        ]
+
+    def parse_status(self, body: bytes) -> StatusUpdate:
+        """A delivery status callback (`StatusCallback`) for a message we sent."""
+        form = _parse_form(body)
+        sid = form.first("MessageSid") or form.first("SmsSid")
+        if not sid:
+            raise MalformedPayload("MessageSid is missing")
+        status = form.first("MessageStatus") or form.first("SmsStatus")
+        if not status:
+            raise MalformedPayload("MessageStatus is missing")
+        delivery = STATUS_DELIVERY.get(status.lower())
+        if delivery is None:
+            raise MalformedPayload(f"unknown MessageStatus {status!r}")
+        return StatusUpdate(
+            provider_id=sid, delivery=delivery, error_code=form.first("ErrorCode") or None
+        )
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        """Create the Message at Twilio; SendFailed says whether trying again can help."""
+        if msg.channel is not Channel.SMS:
+            raise ValueError(f"the SMS adapter cannot send on {msg.channel}")
+        callback = msg.status_callback or self._status_callback
+        # The client blocks; its own timeout bounds each socket operation, this the whole call.
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._send_blocking, msg.to, msg.text, callback),
+                timeout=self._timeout * 3,
+            )
+        except TimeoutError:
+            raise SendFailed("Twilio did not answer in time", retryable=True) from None
+
+    def _send_blocking(self, to: str, text: str, status_callback: str | None) -> SendResult:
+        try:
+            message = self._client.messages.create(
+                to=to, from_=self._from, body=text, status_callback=status_callback
+            )
+        except TwilioRestException as exc:
+            retry = _retry_after(self._http.last_headers())
+            raise _rest_failure(exc.status, exc.code, exc.msg, retry) from exc
+        except TwilioServiceException as exc:
+            retry = _retry_after(self._http.last_headers())
+            raise _rest_failure(exc.status, exc.code, exc.detail or exc.title, retry) from exc
+        except requests.Timeout as exc:
+            raise SendFailed("Twilio did not answer in time", retryable=True) from exc
+        except requests.RequestException as exc:
+            raise SendFailed("could not reach Twilio", retryable=True) from exc
+        delivery = STATUS_DELIVERY.get(str(message.status or "").lower(), Delivery.SENT)
+        if delivery is Delivery.FAILED:
+            code = message.error_code
+            raise SendFailed(
+                f"Twilio refused the message: {message.error_message or message.status}",
+                retryable=False,
+                code=str(code) if code is not None else None,
+                unreachable=str(code) in UNREACHABLE_CODES,
+            )
+        return SendResult(provider_id=message.sid, delivery=delivery)

@@ -1,0 +1,78 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.bootstrap import build_worker, sync_config
+from bot.container import Container
+from bot.routes import conversations, ops, twilio_webhooks
+from routing.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
+    """`run_worker`: also run the worker inside this process (`partnerline serve`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(sync_config, container)
+        stop = asyncio.Event()
+        task = None
+        if run_worker:
+            task = asyncio.create_task(build_worker(container).run(stop), name="worker")
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                container.wakeup.notify()
+                await task
+
+    app = FastAPI(
+        title="Partnerline",
+        summary="Client messages on Slack, Telegram and SMS; one inbox; on-call escalation.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.include_router(ops.router)
+    app.include_router(twilio_webhooks.router)
+    app.include_router(conversations.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/inbox")
+
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.user_message, "code": exc.code}, exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, 422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; it has been logged"}, 500)

@@ -1,0 +1,135 @@
+"""The composition root: configuration and settings in, a wired Container out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.base import ChannelAdapter
+from bot.config import AgencyConfig
+from bot.container import Container
+from bot.services import Services
+from bot.settings import Settings
+from bot.wakeup import Wakeup
+from bot.worker import RetryPolicy, Worker
+from routing.clock import Clock, SystemClock
+from routing.directory import ClientEntry, ContactEntry
+from routing.messages import Channel
+from storage.db import Database
+from storage.directory import sync_directory
+
+
+def directory_from_config(config: AgencyConfig) -> list[ClientEntry]:
+    clients = []
+    for client in config.clients:
+        contacts = []
+        for contact in client.contacts:
+            addresses: list[tuple[Channel, str]] = []
+            if contact.sms:
+                addresses.append((Channel.SMS, contact.sms))
+            if contact.telegram is not None:
+                addresses.append((Channel.TELEGRAM, str(contact.telegram)))
+            if contact.slack:
+                addresses.append((Channel.SLACK, contact.slack))
+            contacts.append(ContactEntry(name=contact.name, addresses=tuple(addresses)))
+        clients.append(
+            ClientEntry(
+                id=client.id,
+                name=client.name,
+                commitment=client.commitment,
+                escalation=client.escalation,
+                timezone=client.timezone,
+                account_team=tuple(client.account_team),
+                contacts=tuple(contacts),
+            )
+        )
+    return clients
+
+
+def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, ChannelAdapter]:
+    adapters: dict[Channel, ChannelAdapter] = {}
+    sms_from = config.channels.sms.from_ if config.channels.sms else None
+    if settings.twilio_enabled and sms_from:
+        from adapters.sms import TwilioSmsAdapter
+
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        adapters[Channel.SMS] = TwilioSmsAdapter(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=sms_from,
+            api_url=settings.twilio_api_url,
+        )
+    return adapters
+
+
+def channel_report(settings: Settings, config: AgencyConfig) -> list[str]:
+    """One line per channel saying whether it is on, and what is missing when it is off."""
+    lines = []
+    if not settings.twilio_enabled:
+        lines.append("sms: off (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)")
+    elif not config.channels.sms:
+        lines.append("sms: off (no [channels.sms] from number in the configuration)")
+    else:
+        lines.append(f"sms: on, from {config.channels.sms.from_}")
+    lines.append(
+        "telegram: on" if settings.telegram_enabled else "telegram: off (set TELEGRAM_BOT_TOKEN)"
+    )
+    lines.append(
+        "slack: on"
+        if settings.slack_enabled
+        else "slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)"
+    )
+    return lines
+
+
+def build_container(
+    settings: Settings,
+    config: AgencyConfig,
+    *,
+    clock: Clock | None = None,
+    adapters: Mapping[Channel, ChannelAdapter] | None = None,
+    db: Database | None = None,
+) -> Container:
+    clock = clock or SystemClock()
+    db = db or Database(settings.database_url)
+    wakeup = Wakeup()
+    services = Services(
+        db,
+        clock,
+        public_url=settings.public_url,
+        staff_names={s.id: s.name for s in config.staff},
+        on_commit=wakeup.notify,
+    )
+    return Container(
+        settings=settings,
+        config=config,
+        db=db,
+        clock=clock,
+        services=services,
+        wakeup=wakeup,
+        adapters=dict(adapters) if adapters is not None else build_adapters(settings, config),
+    )
+
+
+def sync_config(container: Container) -> None:
+    with container.services.uow() as uow:
+        sync_directory(uow.session, directory_from_config(container.config), container.clock.now())
+        uow.commit()
+
+
+def build_worker(container: Container) -> Worker:
+    s = container.settings
+    return Worker(
+        container.db,
+        container.clock,
+        container.adapters,
+        timer_handlers={},
+        retry=RetryPolicy(
+            max_attempts=s.outbox_max_attempts,
+            base_seconds=s.outbox_backoff_seconds,
+            cap_seconds=s.outbox_backoff_cap_seconds,
+            lease_seconds=s.outbox_lease_seconds,
+        ),
+        wakeup=container.wakeup,
+        max_sleep=s.worker_max_sleep_seconds,
+        send_timeout=s.send_timeout_seconds,
+    )

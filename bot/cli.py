@@ -1,0 +1,182 @@
+"""The `partnerline` command (CONTRACT.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings
+
+log = logging.getLogger("partnerline")
+
+
+class CliError(Exception):
+    """A problem to print for the user, without a traceback, exiting 1."""
+
+
+def _config_path(args: argparse.Namespace, settings: Settings) -> str:
+    return args.config or os.environ.get("PARTNERLINE_CONFIG") or settings.config_path
+
+
+def _load(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.config import ConfigError, load_config
+
+    try:
+        return load_config(_config_path(args, settings))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _port(args: argparse.Namespace, settings: Settings) -> int:
+    return int(args.port) if args.port is not None else settings.port
+
+
+def _require_migrated(settings: Settings) -> None:
+    from storage.migrate import current_revision, head_revision
+
+    try:
+        current = current_revision(settings.database_url)
+    except Exception as exc:
+        raise CliError(f"cannot reach the database at DATABASE_URL: {exc}") from exc
+    if current != head_revision():
+        raise CliError(
+            f"the database is at migration {current or 'none'}, not {head_revision()}: "
+            "run `partnerline db upgrade` first"
+        )
+
+
+def _run_web(args: argparse.Namespace, *, run_worker: bool, migrate: bool) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.bootstrap import build_container, channel_report
+    from storage.migrate import upgrade
+
+    settings = Settings()
+    config = _load(args, settings)
+    if not settings.is_sqlite and settings.secret_key is None:
+        raise CliError("PARTNERLINE_SECRET_KEY must be set outside `serve` on SQLite")
+    if migrate and settings.is_sqlite:
+        upgrade(settings.database_url)
+    else:
+        _require_migrated(settings)
+    container = build_container(settings, config)
+    for line in channel_report(settings, config):
+        log.info("%s", line)
+    app = create_app(container, run_worker=run_worker)
+    uvicorn.run(app, host=args.host, port=_port(args, settings), log_level="info",
+                access_log=False)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.sandbox:
+        raise CliError("--sandbox is not available yet in this build")
+    return _run_web(args, run_worker=True, migrate=True)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    return _run_web(args, run_worker=False, migrate=False)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.bootstrap import build_container, build_worker, channel_report
+
+    settings = Settings()
+    config = _load(args, settings)
+    _require_migrated(settings)
+    container = build_container(settings, config)
+    for line in channel_report(settings, config):
+        log.info("%s", line)
+    worker = build_worker(container)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(main())
+    container.db.dispose()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.config import check_config
+
+    settings = Settings()
+    path = _config_path(args, settings)
+    problems = check_config(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.migrate import current_revision, upgrade
+
+    settings = Settings()
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        raise CliError(f"migration failed: {exc}") from exc
+    print(f"database at migration {current_revision(settings.database_url)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="partnerline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def web_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", help="configuration file (default $PARTNERLINE_CONFIG)")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=None, help="default $PORT, then 8000")
+
+    serve = sub.add_parser("serve", help="web and worker in one process (embedded default)")
+    web_args(serve)
+    serve.add_argument("--sandbox", action="store_true", help="local provider stand-ins")
+    serve.set_defaults(func=cmd_serve)
+
+    web = sub.add_parser("web", help="the web half alone")
+    web_args(web)
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="the worker half alone")
+    worker.add_argument("--config")
+    worker.set_defaults(func=cmd_worker)
+
+    check = sub.add_parser("check", help="validate a configuration file")
+    check.add_argument("--config")
+    check.set_defaults(func=cmd_check)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="run migrations to head")
+    up.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Everything one running Partnerline holds, built once by bot.bootstrap and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from adapters.base import ChannelAdapter
+from bot.services import Services
+from bot.settings import Settings
+from bot.wakeup import Wakeup
+from routing.clock import Clock
+from routing.messages import Channel
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from adapters.sms import TwilioSmsAdapter
+    from bot.config import AgencyConfig
+
+
+@dataclass
+class Container:
+    settings: Settings
+    config: AgencyConfig
+    db: Database
+    clock: Clock
+    services: Services
+    wakeup: Wakeup
+    adapters: dict[Channel, ChannelAdapter] = field(default_factory=dict)
+
+    @property
+    def sms(self) -> TwilioSmsAdapter | None:
+        return self.adapters.get(Channel.SMS)  # type: ignore[return-value]

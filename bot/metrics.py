@@ -1,0 +1,25 @@
+"""Prometheus metrics. Metric objects are process-wide, as prometheus-client intends."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WEBHOOKS = Counter(
+    "partnerline_webhooks_total", "Provider webhooks received", ["channel", "outcome"]
+)
+WEBHOOK_SECONDS = Histogram(
+    "partnerline_webhook_seconds",
+    "Time to verify, store and answer a provider webhook",
+    ["channel"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OUTBOX_DEPTH = Gauge("partnerline_outbox_depth", "Outbox rows not yet sent")
+OUTBOX_OLDEST = Gauge(
+    "partnerline_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet sent"
+)
+SENDS = Counter("partnerline_sends_total", "Provider send attempts", ["channel", "result"])
+TIMER_LATENESS = Histogram(
+    "partnerline_timer_lateness_seconds",
+    "How late after its due time a durable timer fired",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60),
+)

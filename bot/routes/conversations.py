@@ -1,0 +1,108 @@
+"""The staff API over conversations (CONTRACT.md, "Staff API")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from bot.api_json import conversation_json, message_json
+from bot.deps import AuthorDep, ContainerDep
+from storage.conversations import ConversationFilter
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+
+class TextBody(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class AssignBody(BaseModel):
+    staff: str | None
+
+
+@router.get("")
+async def list_conversations(
+    container: ContainerDep,
+    author: AuthorDep,
+    status: Literal["open", "closed"] | None = None,
+    client: str | None = None,
+    channel: Literal["sms", "telegram", "slack"] | None = None,
+    assignee: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    filters = ConversationFilter(
+        status=status, client=client, channel=channel, assignee=assignee, q=q
+    )
+
+    def load() -> dict[str, Any]:
+        with container.services.uow() as uow:
+            try:
+                views, next_cursor = uow.conversations.list(filters, limit, cursor)
+            except ValueError as exc:
+                raise HTTPException(400, detail=str(exc)) from exc
+            return {"items": [conversation_json(v) for v in views], "next_cursor": next_cursor}
+
+    return await run_in_threadpool(load)
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(
+    conversation_id: int, container: ContainerDep, author: AuthorDep
+) -> dict[str, Any]:
+    def load() -> dict[str, Any]:
+        with container.services.uow() as uow:
+            view = uow.conversations.get(conversation_id)
+            if view is None:
+                raise HTTPException(404, detail=f"no conversation {conversation_id}")
+            body = conversation_json(view)
+            body["messages"] = [message_json(m) for m in uow.conversations.messages(view.id)]
+            body["commitments"] = []
+            return body
+
+    return await run_in_threadpool(load)
+
+
+@router.post("/{conversation_id}/reply", status_code=202)
+async def reply(
+    conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
+) -> JSONResponse:
+    message = await run_in_threadpool(
+        container.services.reply, conversation_id, body.text, author
+    )
+    return JSONResponse(message_json(message), status_code=202)
+
+
+@router.post("/{conversation_id}/notes", status_code=201)
+async def add_note(
+    conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
+) -> JSONResponse:
+    note = await run_in_threadpool(container.services.add_note, conversation_id, body.text, author)
+    return JSONResponse(message_json(note), status_code=201)
+
+
+@router.post("/{conversation_id}/close")
+async def close(conversation_id: int, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
+    view = await run_in_threadpool(container.services.close, conversation_id, author)
+    return conversation_json(view)
+
+
+@router.post("/{conversation_id}/reopen")
+async def reopen(
+    conversation_id: int, container: ContainerDep, author: AuthorDep
+) -> dict[str, Any]:
+    view = await run_in_threadpool(container.services.reopen, conversation_id, author)
+    return conversation_json(view)
+
+
+@router.post("/{conversation_id}/assign")
+async def assign(
+    conversation_id: int, body: AssignBody, container: ContainerDep, author: AuthorDep
+) -> dict[str, Any]:
+    view = await run_in_threadpool(container.services.assign, conversation_id, body.staff, author)
+    return conversation_json(view)

@@ -1,0 +1,78 @@
+"""Twilio's webhooks: inbound SMS and delivery status. Verified before anything is read."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from adapters.sms import empty_twiml
+from bot.deps import ContainerDep, public_url_for
+from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
+from routing.errors import InvalidSignature, MalformedPayload
+from routing.messages import Channel
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
+TWIML = "application/xml"
+
+
+def _outcome(channel: str, outcome: str, started: float) -> None:
+    WEBHOOKS.labels(channel, outcome).inc()
+    WEBHOOK_SECONDS.labels(channel).observe(time.perf_counter() - started)
+
+
+@router.post("/sms")
+async def inbound_sms(request: Request, container: ContainerDep) -> Response:
+    started = time.perf_counter()
+    adapter = container.sms
+    if adapter is None:
+        _outcome("sms", "channel_off", started)
+        return JSONResponse({"detail": "the SMS channel is not configured"}, 503)
+    body = await request.body()
+    try:
+        adapter.verify(public_url_for(request, container), request.headers, body)
+    except InvalidSignature:
+        _outcome("sms", "forged", started)
+        return JSONResponse({"detail": "invalid signature"}, 403)
+    try:
+        messages = adapter.parse(body, now=container.clock.now())
+    except MalformedPayload as exc:
+        _outcome("sms", "malformed", started)
+        return JSONResponse({"detail": str(exc)}, 400)
+    outcome = "duplicate"
+    for msg in messages:
+        result = await run_in_threadpool(container.services.receive, msg)
+        outcome = result.outcome.value
+    _outcome("sms", outcome, started)
+    return Response(empty_twiml(), media_type=TWIML)
+
+
+@router.post("/status")
+async def delivery_status(request: Request, container: ContainerDep) -> Response:
+    started = time.perf_counter()
+    adapter = container.sms
+    if adapter is None:
+        _outcome("sms_status", "channel_off", started)
+        return JSONResponse({"detail": "the SMS channel is not configured"}, 503)
+    body = await request.body()
+    try:
+        adapter.verify(public_url_for(request, container), request.headers, body)
+    except InvalidSignature:
+        _outcome("sms_status", "forged", started)
+        return JSONResponse({"detail": "invalid signature"}, 403)
+    try:
+        update = adapter.parse_status(body)
+    except MalformedPayload as exc:
+        _outcome("sms_status", "malformed", started)
+        return JSONResponse({"detail": str(exc)}, 400)
+    changed = await run_in_threadpool(
+        container.services.record_delivery_status,
+        Channel.SMS,
+        update.provider_id,
+        update.delivery,
+        update.error_code,
+    )
+    _outcome("sms_status", "applied" if changed else "ignored", started)
+    return Response(status_code=204)

@@ -1,0 +1,185 @@
+"""The use cases. Each opens one unit of work and commits it itself (STYLE.md)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from routing.clock import Clock
+from routing.errors import Conflict, DomainError, NotFound
+from routing.messages import Channel, Delivery, InboundMessage
+from routing.router import Ingested, Router
+from storage.conversations import ConversationView, MessageView
+from storage.db import Database
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who acts: a staff member, or `admin` for the bootstrap token."""
+
+    id: str
+    name: str
+    type: str = "staff"
+
+
+ADMIN = Author(id="admin", name="admin", type="staff")
+
+
+class Services:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        public_url: str | None = None,
+        staff_names: Mapping[str, str] | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.staff_names = dict(staff_names or {})
+        self.clock = clock
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._on_commit = on_commit
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.db, on_commit=self._on_commit)
+
+    def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
+        """Run a transaction again when a concurrent one won a race the database settled."""
+        for attempt in range(attempts):
+            try:
+                return work()
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == attempts - 1:
+                    raise
+                log.info("transaction retried after %s", type(exc).__name__)
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ inbound
+    def receive(self, msg: InboundMessage, delivery_key: str | None = None) -> Ingested:
+        def work() -> Ingested:
+            with self.uow() as uow:
+                result = Router(uow.router_store).ingest(msg, delivery_key)
+                uow.commit()
+                return result
+
+        return self._retrying(work)
+
+    def record_delivery_status(
+        self,
+        channel: Channel,
+        provider_id: str,
+        delivery: Delivery,
+        error: str | None,
+    ) -> bool:
+        """Forward-only, so a retried or late callback is harmless without a dedupe record."""
+
+        def work() -> bool:
+            with self.uow() as uow:
+                changed = uow.conversations.apply_delivery_status(
+                    channel, provider_id, delivery, error
+                )
+                uow.commit()
+                return changed
+
+        return self._retrying(work)
+
+    # ------------------------------------------------------------------ staff actions
+    def _conversation(self, uow: UnitOfWork, conversation_id: int) -> ConversationView:
+        view = uow.conversations.get(conversation_id)
+        if view is None:
+            raise NotFound("conversation_not_found", f"no conversation {conversation_id}")
+        return view
+
+    def reply(self, conversation_id: int, text: str, author: Author) -> MessageView:
+        """Write the reply and its outbox entry in one transaction; the worker sends it."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            conv = self._conversation(uow, conversation_id)
+            if conv.opted_out:
+                raise Conflict(
+                    "contact_opted_out",
+                    f"{conv.address} has opted out of messages on {conv.channel}",
+                )
+            if conv.unreachable:
+                raise Conflict(
+                    "contact_unreachable", f"{conv.address} cannot be reached on {conv.channel}"
+                )
+            message = uow.conversations.add_message(
+                conv.id,
+                direction="out",
+                channel=conv.channel,
+                text=text,
+                author_type="staff",
+                author_id=author.id,
+                author_name=author.name,
+                at=now,
+                delivery=Delivery.QUEUED,
+            )
+            uow.outbox.enqueue(
+                kind="reply",
+                channel=Channel(conv.channel),
+                recipient=conv.chat_id,
+                payload=self._payload(Channel(conv.channel), text),
+                at=now,
+                message_id=message.id,
+            )
+            uow.commit()
+            return message
+
+    def _payload(self, channel: Channel, text: str) -> dict[str, object]:
+        payload: dict[str, object] = {"text": text}
+        if channel is Channel.SMS and self.public_url:
+            payload["status_callback"] = f"{self.public_url}/webhooks/twilio/status"
+        return payload
+
+    def add_note(self, conversation_id: int, text: str, author: Author) -> MessageView:
+        now = self.clock.now()
+        with self.uow() as uow:
+            conv = self._conversation(uow, conversation_id)
+            note = uow.conversations.add_message(
+                conv.id,
+                direction="note",
+                channel=conv.channel,
+                text=text,
+                author_type="staff",
+                author_id=author.id,
+                author_name=author.name,
+                at=now,
+                delivery=None,
+            )
+            uow.commit()
+            return note
+
+    def close(self, conversation_id: int, author: Author) -> ConversationView:
+        with self.uow() as uow:
+            self._conversation(uow, conversation_id)
+            uow.conversations.set_status(conversation_id, "closed", self.clock.now())
+            uow.commit()
+            return self._conversation(uow, conversation_id)
+
+    def reopen(self, conversation_id: int, author: Author) -> ConversationView:
+        with self.uow() as uow:
+            self._conversation(uow, conversation_id)
+            uow.conversations.set_status(conversation_id, "open", self.clock.now())
+            uow.commit()
+            return self._conversation(uow, conversation_id)
+
+    def assign(self, conversation_id: int, staff_id: str | None, author: Author) -> ConversationView:
+        if staff_id is not None and staff_id not in self.staff_names:
+            raise DomainError("unknown_staff", f"no staff member {staff_id!r}")
+        with self.uow() as uow:
+            self._conversation(uow, conversation_id)
+            uow.conversations.assign(conversation_id, staff_id, self.clock.now())
+            uow.commit()
+            return self._conversation(uow, conversation_id)

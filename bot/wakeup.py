@@ -1,0 +1,36 @@
+"""Wake the worker the moment new work is committed, from any thread of the process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+
+class Wakeup:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._lock = threading.Lock()
+
+    def bind(self) -> None:
+        """Called by the worker from inside its event loop."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        with self._lock:
+            loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop closed between the check and the call
+            pass
+
+    async def wait(self, timeout: float) -> None:
+        assert self._event is not None, "bind() first"
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout=max(0.0, timeout))
+        self._event.clear()

@@ -1,0 +1,36 @@
+"""INSERT … ON CONFLICT for both dialects: the database, not the code, settles races."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def _insert(session: Session, table: Table) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database dialect {name!r}")
+
+
+def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> int | None:
+    """Insert a row unless it would break a unique constraint; its id, or None if it existed."""
+    stmt = _insert(session, table).values(**values).on_conflict_do_nothing()
+    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+
+
+def upsert(session: Session, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
+    """Insert, or update every other column of the row that has the same `keys`."""
+    stmt = _insert(session, table).values(**values)
+    update = {k: stmt.excluded[k] for k in values if k not in keys}
+    if update:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(stmt)
