@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,9 +150,11 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     date = headers.get("Date")
     if not date:
         return None

@@ -139,7 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def web_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", help="configuration file (default $PARTNERLINE_CONFIG)")
-        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument(
+            "--host",
+            default=os.environ.get("PARTNERLINE_HOST", "127.0.0.1"),
+            help="default $PARTNERLINE_HOST, then 127.0.0.1 (set 0.0.0.0 behind a platform router)",
+        )
         p.add_argument("--port", type=int, default=None, help="default $PORT, then 8000")
 
     serve = sub.add_parser("serve", help="web and worker in one process (embedded default)")

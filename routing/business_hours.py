@@ -213,7 +213,7 @@ class BusinessCalendar:
         self._cover(unit, t, t)
         limit = self._horizon(unit, t)
         while True:
-            lo, hi, starts, ends, cum, cum_end = self._grids[unit]
+            _lo, hi, starts, ends, cum, cum_end = self._grids[unit]
             target = _open_before(starts, ends, cum, t) + d
             j = bisect_left(cum_end, target)
             if j < len(starts):

@@ -20,8 +20,16 @@ class LoopbackServer:
     server binds the same port as before, so that clients pointed at `url` reach it again.
     """
 
-    def __init__(self, app: ASGIApp, *, port: int = 0, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        port: int = 0,
+        start_timeout: float = 10.0,
+        lifespan: str = "off",
+    ) -> None:
         self._app = app
+        self._lifespan = lifespan
         self._port = port
         self._start_timeout = start_timeout
         self._server: uvicorn.Server | None = None
@@ -50,9 +58,9 @@ class LoopbackServer:
             sock.close()
             raise
         self._bound_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app, log_level="warning", access_log=False, lifespan="off", loop="asyncio"
-        )
+        # No log_config/log_level/access_log: uvicorn would otherwise reconfigure the process-wide
+        # "uvicorn.*" loggers, which the application's own server (sandbox mode) shares.
+        config = uvicorn.Config(self._app, log_config=None, lifespan=self._lifespan, loop="asyncio")
         server = uvicorn.Server(config)
         # uvicorn installs no signal handlers outside the main thread, so Ctrl-C stays the host's.
         thread = threading.Thread(

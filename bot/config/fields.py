@@ -140,10 +140,10 @@ def _fraction(value: Any) -> float:
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
         if match is None:
-            problem(f"{value!r} is not a percentage such as \"75%\"")
+            problem(f'{value!r} is not a percentage such as "75%"')
         value = float(match.group(1)) / 100
     elif isinstance(value, bool) or not isinstance(value, float):
-        problem(f"{value!r} is not a percentage such as \"75%\"")
+        problem(f'{value!r} is not a percentage such as "75%"')
     if not 0 < value < 1:
         problem("must be more than 0% and less than 100%")
     return value

@@ -36,14 +36,20 @@ def check_text(text: str, file: str) -> tuple[AgencyConfig | None, list[Problem]
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         return None, [_syntax_problem(file, text, error)]
-    where = SourceMap(text)
-    found = [
-        Problem(file, where.line(loc), key_path(loc), message)
-        for loc, message in _validate(data)
-    ]
-    if found:
-        return None, _in_file_order(found)
-    config = AgencyConfig.model_validate(data, context={REFERENCES_CHECKED: True})
+    config: AgencyConfig | None = None
+    located: list[tuple[Loc, str]] = []
+    # The cross-section checks read the raw document, so they run even when a section is
+    # malformed; the model is told they ran, so it does not report them twice.
+    try:
+        config = AgencyConfig.model_validate(data, context={REFERENCES_CHECKED: True})
+    except ValidationError as error:
+        located.extend(_plain_errors(error))
+    located.extend(reference_problems(data))
+    if located:
+        where = SourceMap(text)
+        found = [(where.line(loc), loc, message) for loc, message in located]
+        return None, _in_file_order(file, found)
+    assert config is not None
     config._source_path = file
     return config, []
 
@@ -59,26 +65,25 @@ def _read(path: str | Path) -> tuple[AgencyConfig | None, list[Problem]]:
     except OSError as error:
         return None, [Problem(file, None, "", f"cannot read: {error.strerror}")]
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         return None, [Problem(file, line, "", "not UTF-8 text (TOML files are UTF-8)")]
     return check_text(text, file)
 
 
-def _validate(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
-    # The cross-section checks read the raw document, so they run even when a section is
-    # malformed; the model is told they ran, so it does not report them twice.
-    try:
-        AgencyConfig.model_validate(data, context={REFERENCES_CHECKED: True})
-    except ValidationError as error:
-        yield from _plain_errors(error)
-    yield from reference_problems(data)
+def _in_file_order(file: str, found: list[tuple[int | None, Loc, str]]) -> list[Problem]:
+    """Sorted by line, then key (list indices in number order); duplicates dropped."""
 
+    def order(item: tuple[int | None, Loc, str]) -> tuple[int, list[tuple[bool, str | int]]]:
+        line, loc, _ = item
+        return line or 0, [(isinstance(part, str), part) for part in loc]
 
-def _in_file_order(found: list[Problem]) -> list[Problem]:
-    unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda problem: problem.line or 0)
+    problems = [
+        Problem(file, line, key_path(loc), message)
+        for line, loc, message in sorted(found, key=order)
+    ]
+    return list(dict.fromkeys(problems))
 
 
 # -- pydantic's errors in plain words -----------------------------------------------------------
@@ -161,7 +166,9 @@ def _syntax_problem(file: str, text: str, error: tomllib.TOMLDecodeError) -> Pro
     match = _AT.search(message)
     if match:
         line, column = int(match[1]), int(match[2])
-        return Problem(file, line, "", f"invalid TOML: {message[: match.start()]} (column {column})")
+        return Problem(
+            file, line, "", f"invalid TOML: {message[: match.start()]} (column {column})"
+        )
     match = _AT_END.search(message)
     if match:
         line = text.count("\n") + 1

@@ -121,7 +121,8 @@ class HolidaysRef(_Section):
         if self.country not in countries:
             problem(f"unknown holiday country {self.country!r}", "country")
         if self.subdivision is not None and self.subdivision not in countries[self.country]:
-            known = ", ".join(countries[self.country]) or "none"
+            codes = countries[self.country]
+            known = ", ".join(codes[:12]) + (", ..." if len(codes) > 12 else "") or "none"
             problem(
                 f"unknown subdivision {self.subdivision!r} of {self.country} (known: {known})",
                 "subdivision",
@@ -151,7 +152,10 @@ class HoursConfig(_Section):
             for earlier_index, earlier in enumerate(windows[:index]):
                 if window.start < earlier.end and earlier.start < window.end:
                     found.append(
-                        ((index,), f"{window} overlaps {info.field_name}[{earlier_index}] ({earlier})")
+                        (
+                            (index,),
+                            f"{window} overlaps {info.field_name}[{earlier_index}] ({earlier})",
+                        )
                     )
                     break
         if found:
@@ -218,7 +222,11 @@ class CommitmentConfig(_Section):
 
     @model_validator(mode="after")
     def _oncall_named_only_when_paged(self) -> CommitmentConfig:
-        if self.auto_reply and self.page_oncall == "never" and "{oncall_first_name}" in self.auto_reply:
+        if (
+            self.auto_reply
+            and self.page_oncall == "never"
+            and "{oncall_first_name}" in self.auto_reply
+        ):
             problem(
                 'uses {oncall_first_name}, but page_oncall is "never": nobody is on call for'
                 " this tier",

@@ -20,14 +20,13 @@ Found = list[tuple[Loc, str]]
 def reference_problems(data: Mapping[str, Any]) -> Found:
     found: Found = []
     staff = _ids(data, "staff", "staff", found)
-    rotations = _ids(data, "rotations", "rotation", found)
+    _ids(data, "rotations", "rotation", found)
     _ids(data, "clients", "client", found)
     calendars = _keys(data, "hours")
     tiers = _keys(data, "commitments")
     escalations = _named(data, "escalations")
     members = {
-        _text(rotation, "id"): rotation.get("members")
-        for _, rotation in _tables(data, "rotations")
+        _text(rotation, "id"): rotation.get("members") for _, rotation in _tables(data, "rotations")
     }
 
     def need(loc: Loc, name: object, known: Collection[str], what: str) -> None:
@@ -161,7 +160,10 @@ def _ids(data: Mapping[str, Any], section: str, what: str, found: Found) -> set[
             continue
         if ident in first:
             found.append(
-                ((section, index, "id"), f"duplicate {what} id {ident!r} ({section}[{first[ident]}])")
+                (
+                    (section, index, "id"),
+                    f"duplicate {what} id {ident!r} (also {section}[{first[ident]}])",
+                )
             )
         else:
             first[ident] = index

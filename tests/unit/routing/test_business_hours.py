@@ -333,9 +333,10 @@ def test_sydney_october_dst_start() -> None:
     assert cal.next_open(friday + H) == utc(2026, 10, 4, 22, 0)  # Monday 09:00 AEDT, UTC+11
     assert cal.add(friday, 2 * H) == utc(2026, 10, 4, 23, 0)
     gap_day = BusinessCalendar(SYDNEY, {6: win("01:30-03:30")})
-    assert gap_day.between(
-        datetime(2026, 10, 4, tzinfo=SYDNEY), datetime(2026, 10, 5, tzinfo=SYDNEY)
-    ) == H
+    assert (
+        gap_day.between(datetime(2026, 10, 4, tzinfo=SYDNEY), datetime(2026, 10, 5, tzinfo=SYDNEY))
+        == H
+    )
 
 
 def test_sydney_april_dst_end_repeats_an_hour() -> None:
@@ -482,8 +483,9 @@ uniform_instants = st.datetimes(
     min_value=datetime(2025, 12, 1), max_value=datetime(2027, 2, 1), timezones=st.just(UTC)
 )
 hot_instants = st.builds(
-    lambda day, seconds: datetime(day.year, day.month, day.day, tzinfo=UTC)
-    + timedelta(seconds=seconds),
+    lambda day, seconds: (
+        datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=seconds)
+    ),
     st.sampled_from(HOT_DAYS),
     st.integers(-2 * 86400, 2 * 86400),
 )

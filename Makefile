@@ -1,0 +1,33 @@
+# Two commands for a new machine: `make run` (install + start) and `make test` (install + test).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_WORKERS ?= auto
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: install
+	PARTNERLINE_CONFIG=$${PARTNERLINE_CONFIG:-examples/agency.toml} $(BIN)/partnerline serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+bench: install
+	$(BIN)/python -m bench.hours
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache partnerline.db*
