@@ -6,7 +6,9 @@ process is only the load generator. All requests are built and signed before the
 
 Options: `--requests N` (default 3000) and `--warmup N` per target, `--concurrency C` (16
 keep-alive connections), `--max-seconds S` (a measured phase stops by itself after S seconds),
-`--targets` (any of baseline, sqlite, postgres). The baseline is measured before and after the
+`--targets` (any of baseline, sqlite, postgres), `--client raw|httpx` (raw asyncio streams by
+default: httpx costs ~4 ms of client CPU a request, which on two cores would cap the baseline
+and flatter the ratio). The baseline is measured before and after the
 product and its mean is what the ratio divides by, so drift on a busy machine shows.
 
 Prints figures; exits 1 only when a server does not start or an answered message is missing
@@ -111,12 +113,14 @@ class Signed:
     sid: str
     body: bytes
     headers: dict[str, str]
+    wire: bytes  # the whole HTTP/1.1 request, for the raw client
 
 
 def signed_requests(count: int, public_url: str, creds: Credentials) -> list[Signed]:
     """Inbound SMS as Twilio posts them, each with a fresh MessageSid, signed for `public_url`."""
     validator = RequestValidator(creds.auth_token)
     url = public_url + WEBHOOK_PATH
+    host = public_url.split("://", 1)[1]
     senders = KNOWN_SENDERS + UNKNOWN_SENDERS
     batch = []
     for i in range(count):
@@ -142,15 +146,80 @@ def signed_requests(count: int, public_url: str, creds: Credentials) -> list[Sig
             "From": senders[i % len(senders)],
             "ApiVersion": "2010-04-01",
         }
+        body = urlencode(params).encode()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "TwilioProxy/1.1",
             "X-Twilio-Signature": validator.compute_signature(url, params),
         }
-        batch.append(Signed(sid, urlencode(params).encode(), headers))
+        head = f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        batch.append(Signed(sid, body, headers, head.encode() + body))
     return batch
 
 
 # ------------------------------------------------------------------ load
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection, one request at a time.
+
+    The default client: httpx spends about 4 ms of CPU on each request here, so on two cores it,
+    not the bare endpoint, would set the baseline's pace; this takes about 0.1 ms.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, item: Signed) -> int:
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            self.writer.write(item.wire)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            status = int(lines[0].split()[1])
+            headers = {
+                name.strip().lower(): value.strip()
+                for name, _, value in (line.partition(b":") for line in lines[1:] if line)
+            }
+            if b"content-length" not in headers:  # uvicorn sends it for every plain response
+                raise ValueError("a response without Content-Length")
+            await self.reader.readexactly(int(headers[b"content-length"]))
+        except BaseException:
+            await self.aclose()
+            raise
+        if headers.get(b"connection", b"").lower() == b"close":
+            await self.aclose()
+        return status
+
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+class HttpxSession:
+    """`--client httpx`: one shared AsyncClient, its pool sized to the concurrency."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, item: Signed) -> int:
+        response = await self.client.post(WEBHOOK_PATH, content=item.body, headers=item.headers)
+        return response.status_code
+
+    async def aclose(self) -> None:
+        return None
+
+
+Session = RawConnection | HttpxSession
+FAILURES = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 
 
 @dataclass
@@ -164,14 +233,12 @@ class Phase:
     truncated: bool = False
 
 
-async def _drive(
-    client: httpx.AsyncClient, batch: list[Signed], concurrency: int, max_seconds: float
-) -> Phase:
+async def _drive(sessions: list[Session], batch: list[Signed], max_seconds: float) -> Phase:
     phase = Phase()
     items: Iterator[Signed] = iter(batch)
     deadline = time.perf_counter() + max_seconds
 
-    async def worker() -> None:
+    async def worker(session: Session) -> None:
         for item in items:  # one shared iterator: each request is taken exactly once
             if time.perf_counter() > deadline:
                 phase.truncated = True
@@ -179,15 +246,15 @@ async def _drive(
             phase.sent.append(item.sid)
             started = time.perf_counter()
             try:
-                response = await client.post(WEBHOOK_PATH, content=item.body, headers=item.headers)
-                phase.statuses[str(response.status_code)] += 1
-            except httpx.HTTPError as exc:
+                status = await session.post(item)
+            except (*FAILURES, httpx.HTTPError) as exc:
                 phase.statuses[type(exc).__name__] += 1
                 continue
             phase.latencies.append(time.perf_counter() - started)
+            phase.statuses[str(status)] += 1
 
     cpu0, t0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(session) for session in sessions))
     phase.elapsed = time.perf_counter() - t0
     phase.client_cpu = time.process_time() - cpu0
     return phase
@@ -203,18 +270,26 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 async def load(
-    base_url: str,
-    pid: int,
-    warmup: list[Signed],
-    batch: list[Signed],
-    concurrency: int,
-    max_seconds: float,
+    port: int, pid: int, warmup: list[Signed], batch: list[Signed], args: argparse.Namespace
 ) -> tuple[Phase, Phase]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
-        warm = await _drive(client, warmup, concurrency, max_seconds)
+    """The warm-up, then the measured phase on the same (already open) connections."""
+    async with contextlib.AsyncExitStack() as stack:
+        if args.client == "httpx":
+            limits = httpx.Limits(
+                max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+            )
+            client = httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30.0
+            )
+            await stack.enter_async_context(client)
+            sessions: list[Session] = [HttpxSession(client) for _ in range(args.concurrency)]
+        else:
+            sessions = [RawConnection(port) for _ in range(args.concurrency)]
+        for session in sessions:
+            stack.push_async_callback(session.aclose)
+        warm = await _drive(sessions, warmup, args.max_seconds)
         before = _cpu_seconds(pid)
-        measured = await _drive(client, batch, concurrency, max_seconds)
+        measured = await _drive(sessions, batch, args.max_seconds)
         after = _cpu_seconds(pid)
     if before is not None and after is not None:
         measured.server_cpu = after - before
@@ -356,6 +431,10 @@ class Result:
         return sum(n for status, n in self.phase.statuses.items() if status != "200")
 
     @property
+    def client_cpu_ms(self) -> float:
+        return self.phase.client_cpu / max(1, len(self.phase.latencies)) * 1000
+
+    @property
     def server_cpu_ms(self) -> float | None:
         if self.phase.server_cpu is None or not self.phase.latencies:
             return None
@@ -377,9 +456,7 @@ def measure(
     batch = signed_requests(args.requests, public_url, creds)
     log = logs / (name.replace(" ", "_").replace("(", "").replace(")", "") + ".log")
     with running(cmd, env, port, log) as pid:
-        warm, phase = asyncio.run(
-            load(public_url, pid, warmup, batch, args.concurrency, args.max_seconds)
-        )
+        warm, phase = asyncio.run(load(port, pid, warmup, batch, args))
         result = Result(name, phase)
         if stored is not None:  # read while the server still runs: a 200 means committed
             rows = stored()
@@ -402,7 +479,7 @@ def measure(
 def print_table(results: list[Result], base_rate: float | None) -> None:
     header = (
         f"{'target':<22}{'requests':>9}{'non-200':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'ratio':>7}{'srv cpu ms/req':>16}  committed"
+        f"{'ratio':>7}{'cpu ms/req srv':>16}{'client':>8}  committed"
     )
     print(header)
     print("-" * len(header))
@@ -414,16 +491,17 @@ def print_table(results: list[Result], base_rate: float | None) -> None:
         print(
             f"{r.name:<22}{len(r.phase.sent):>9}{r.non_200:>9}{r.rate:>9.0f}"
             f"{r.percentile_ms(0.50):>9.1f}{r.percentile_ms(0.99):>9.1f}{ratio:>7}"
-            f"{cpu:>16}  {r.committed}"
+            f"{cpu:>16}{r.client_cpu_ms:>8.2f}  {r.committed}"
         )
 
 
-def _machine_line(concurrency: int) -> str:
+def _machine_line(args: argparse.Namespace) -> str:
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     return (
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; uvicorn loop={loop}"
-        f" http={http}; client: httpx, {concurrency} keep-alive connections, one process"
+        f" http={http}; client: {args.client}, {args.concurrency} keep-alive connections,"
+        " one process"
     )
 
 
@@ -434,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=25.0, help="per measured phase")
     parser.add_argument("--targets", default="baseline,sqlite,postgres")
+    parser.add_argument(
+        "--client", choices=("raw", "httpx"), default="raw", help="raw: asyncio streams"
+    )
     parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -445,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     failures: list[str] = []
     notes: list[str] = []
-    print(_machine_line(args.concurrency))
+    print(_machine_line(args))
 
     def baseline(name: str) -> None:
         port = free_port()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from routing.commitments import Commitment, Event
 from storage.conversations import ConversationView, MessageView
 
 
@@ -12,7 +13,26 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def conversation_json(view: ConversationView) -> dict[str, Any]:
+def commitment_json(c: Commitment, events: list[Event] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": c.id,
+        "tier": c.tier,
+        "state": c.state.value,
+        "after_hours": c.after_hours,
+        "started_at": iso(c.started_at),
+        "due_at": iso(c.due_at),
+        "at_risk_at": iso(c.at_risk_at),
+        "met_at": iso(c.met_at),
+        "breached_at": iso(c.breached_at),
+        "answered_at": iso(c.answered_at),
+        "closed_at": iso(c.closed_at),
+    }
+    if events is not None:
+        body["events"] = [{"state": str(e.state), "at": iso(e.at)} for e in events]
+    return body
+
+
+def conversation_json(view: ConversationView, commitment: Commitment | None) -> dict[str, Any]:
     return {
         "id": view.id,
         "status": view.status,
@@ -20,8 +40,8 @@ def conversation_json(view: ConversationView) -> dict[str, Any]:
         "client": {"id": view.client_id, "name": view.client_name},
         "contact": {"id": view.contact_id, "name": view.contact_name, "address": view.address},
         "assignee": view.assignee,
-        "due_at": None,
-        "commitment": None,
+        "due_at": iso(view.due_at),
+        "commitment": commitment_json(commitment) if commitment is not None else None,
         "reachable": not (view.opted_out or view.unreachable),
         "opted_out": view.opted_out,
         "created_at": iso(view.created_at),
@@ -31,8 +51,11 @@ def conversation_json(view: ConversationView) -> dict[str, Any]:
 
 def message_json(view: MessageView) -> dict[str, Any]:
     if view.author_type == "contact":
-        author: dict[str, Any] = {"type": "contact", "id": int(view.author_id or 0),
-                                  "name": view.author_name}
+        author: dict[str, Any] = {
+            "type": "contact",
+            "id": int(view.author_id or 0),
+            "name": view.author_name,
+        }
     elif view.author_type == "staff":
         author = {"type": "staff", "id": view.author_id, "name": view.author_name}
     else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.base import ChannelAdapter
+from bot.availability import AT_RISK, BREACH, Availability
 from bot.config import AgencyConfig
 from bot.container import Container
 from bot.services import Services
 from bot.settings import Settings
 from bot.wakeup import Wakeup
-from bot.worker import RetryPolicy, Worker
+from bot.worker import RetryPolicy, TimerHandler, Worker
 from routing.clock import Clock, SystemClock
 from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel
@@ -92,11 +93,12 @@ def build_container(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     wakeup = Wakeup()
+    availability = Availability(config, public_url=settings.public_url)
     services = Services(
         db,
         clock,
-        public_url=settings.public_url,
         staff_names={s.id: s.name for s in config.staff},
+        availability=availability,
         on_commit=wakeup.notify,
     )
     return Container(
@@ -116,13 +118,22 @@ def sync_config(container: Container) -> None:
         uow.commit()
 
 
+def timer_handlers(container: Container) -> dict[str, TimerHandler]:
+    availability = container.services.availability
+    handlers: dict[str, TimerHandler] = {"noop": lambda uow, timer, now: None}
+    if availability is not None:
+        handlers[AT_RISK] = availability.fire_at_risk
+        handlers[BREACH] = availability.fire_breach
+    return handlers
+
+
 def build_worker(container: Container) -> Worker:
     s = container.settings
     return Worker(
         container.db,
         container.clock,
         container.adapters,
-        timer_handlers={},
+        timer_handlers=timer_handlers(container),
         retry=RetryPolicy(
             max_attempts=s.outbox_max_attempts,
             base_seconds=s.outbox_backoff_seconds,

@@ -69,8 +69,7 @@ def _run_web(args: argparse.Namespace, *, run_worker: bool, migrate: bool) -> in
     for line in channel_report(settings, config):
         log.info("%s", line)
     app = create_app(container, run_worker=run_worker)
-    uvicorn.run(app, host=args.host, port=_port(args, settings), log_level="info",
-                access_log=False)
+    uvicorn.run(app, host=args.host, port=_port(args, settings), log_level="info", access_log=False)
     return 0
 
 
@@ -171,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

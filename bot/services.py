@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot.availability import Availability
 from routing.clock import Clock
 from routing.errors import Conflict, DomainError, NotFound
 from routing.messages import Channel, Delivery, InboundMessage
@@ -40,14 +41,14 @@ class Services:
         db: Database,
         clock: Clock,
         *,
-        public_url: str | None = None,
         staff_names: Mapping[str, str] | None = None,
+        availability: Availability | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
+        self.availability = availability
         self.staff_names = dict(staff_names or {})
         self.clock = clock
-        self.public_url = public_url.rstrip("/") if public_url else None
         self._on_commit = on_commit
 
     def uow(self) -> UnitOfWork:
@@ -70,6 +71,8 @@ class Services:
         def work() -> Ingested:
             with self.uow() as uow:
                 result = Router(uow.router_store).ingest(msg, delivery_key)
+                if self.availability is not None:
+                    self.availability.on_client_message(uow, result, msg, self.clock.now())
                 uow.commit()
                 return result
 
@@ -134,14 +137,15 @@ class Services:
                 at=now,
                 message_id=message.id,
             )
+            if self.availability is not None:
+                self.availability.on_agency_reply(uow, conv.id, now)
             uow.commit()
             return message
 
     def _payload(self, channel: Channel, text: str) -> dict[str, object]:
-        payload: dict[str, object] = {"text": text}
-        if channel is Channel.SMS and self.public_url:
-            payload["status_callback"] = f"{self.public_url}/webhooks/twilio/status"
-        return payload
+        if self.availability is not None:
+            return self.availability.client_payload(channel, text)
+        return {"text": text}
 
     def add_note(self, conversation_id: int, text: str, author: Author) -> MessageView:
         now = self.clock.now()
@@ -164,7 +168,10 @@ class Services:
     def close(self, conversation_id: int, author: Author) -> ConversationView:
         with self.uow() as uow:
             self._conversation(uow, conversation_id)
-            uow.conversations.set_status(conversation_id, "closed", self.clock.now())
+            now = self.clock.now()
+            uow.conversations.set_status(conversation_id, "closed", now)
+            if self.availability is not None:
+                self.availability.on_close(uow, conversation_id, now)
             uow.commit()
             return self._conversation(uow, conversation_id)
 
@@ -175,7 +182,9 @@ class Services:
             uow.commit()
             return self._conversation(uow, conversation_id)
 
-    def assign(self, conversation_id: int, staff_id: str | None, author: Author) -> ConversationView:
+    def assign(
+        self, conversation_id: int, staff_id: str | None, author: Author
+    ) -> ConversationView:
         if staff_id is not None and staff_id not in self.staff_names:
             raise DomainError("unknown_staff", f"no staff member {staff_id!r}")
         with self.uow() as uow:

@@ -188,9 +188,7 @@ class Worker:
             SENDS.labels(item.channel.value, "retry").inc()
             delay = self.retry.delay(item.attempts, exc.retry_after)
             with self.uow() as uow:
-                uow.outbox.mark_retry(
-                    item, reason, self.clock.now() + timedelta(seconds=delay)
-                )
+                uow.outbox.mark_retry(item, reason, self.clock.now() + timedelta(seconds=delay))
                 uow.commit()
             log.warning("outbox %s: %s; retry %d in %.1fs", item.id, reason, item.attempts, delay)
             return

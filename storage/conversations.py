@@ -51,11 +51,15 @@ class ConversationView:
     updated_at: datetime
     opted_out: bool
     unreachable: bool
+    commitment_id: int | None = None
+    commitment_state: str | None = None
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationFilter:
     status: str | None = None
+    state: str | None = None  # the current commitment's
     client: str | None = None
     channel: str | None = None
     assignee: str | None = None
@@ -76,6 +80,18 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(values, list):
         raise ValueError("not a valid cursor")
     return values
+
+
+def _cursor_parts(cursor: str, kind: str) -> tuple[str, Any, int]:
+    values = decode_cursor(cursor)
+    if len(values) != 3 or values[0] != kind or not isinstance(values[2], int):
+        raise ValueError("not a valid cursor for this sort order")
+    if values[1] is not None:
+        try:
+            datetime.fromisoformat(values[1])
+        except (TypeError, ValueError) as exc:
+            raise ValueError("not a valid cursor") from exc
+    return values[0], values[1], values[2]
 
 
 class ConversationRepository:
@@ -115,6 +131,9 @@ class ConversationRepository:
             updated_at=conv.updated_at,
             opted_out=bool(identity is not None and identity.opted_out),
             unreachable=bool(identity is not None and identity.unreachable),
+            commitment_id=conv.commitment_id,
+            commitment_state=conv.commitment_state,
+            due_at=conv.due_at,
         )
 
     def get(self, conversation_id: int) -> ConversationView | None:
@@ -123,9 +142,16 @@ class ConversationRepository:
         return None if row is None else self._view(row)
 
     def list(
-        self, filters: ConversationFilter, limit: int, cursor: str | None = None
+        self,
+        filters: ConversationFilter,
+        limit: int,
+        cursor: str | None = None,
+        sort: str = "updated",
     ) -> tuple[list[ConversationView], str | None]:
+        """Newest first, or with sort="due_at" most urgent first (no due time last)."""
         query, identity = self._base_query()
+        if filters.state:
+            query = query.where(ConversationRow.commitment_state == filters.state)
         if filters.status:
             query = query.where(ConversationRow.status == filters.status)
         if filters.client:
@@ -147,8 +173,26 @@ class ConversationRepository:
                     ),
                 )
             )
+        if sort == "due_at":
+            query = self._due_order(query, cursor)
+        else:
+            query = self._updated_order(query, cursor)
+        rows = self.session.execute(query.limit(limit + 1)).all()
+        views = [self._view(r) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = views[-1]
+            if sort == "due_at":
+                due = last.due_at.isoformat() if last.due_at else None
+                next_cursor = encode_cursor(["due", due, last.id])
+            else:
+                next_cursor = encode_cursor(["updated", last.updated_at.isoformat(), last.id])
+        return views, next_cursor
+
+    @staticmethod
+    def _updated_order(query: Any, cursor: str | None) -> Any:
         if cursor:
-            updated_iso, last_id = decode_cursor(cursor)
+            _, updated_iso, last_id = _cursor_parts(cursor, "updated")
             updated = datetime.fromisoformat(updated_iso)
             query = query.where(
                 or_(
@@ -156,14 +200,25 @@ class ConversationRepository:
                     and_(ConversationRow.updated_at == updated, ConversationRow.id < last_id),
                 )
             )
-        query = query.order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
-        rows = self.session.execute(query.limit(limit + 1)).all()
-        views = [self._view(r) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = views[-1]
-            next_cursor = encode_cursor([last.updated_at.isoformat(), last.id])
-        return views, next_cursor
+        return query.order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
+
+    @staticmethod
+    def _due_order(query: Any, cursor: str | None) -> Any:
+        due_col = ConversationRow.due_at
+        if cursor:
+            _, due_iso, last_id = _cursor_parts(cursor, "due")
+            if due_iso is None:  # already among the conversations with no due time
+                query = query.where(due_col.is_(None), ConversationRow.id > last_id)
+            else:
+                due = datetime.fromisoformat(due_iso)
+                query = query.where(
+                    or_(
+                        due_col > due,
+                        and_(due_col == due, ConversationRow.id > last_id),
+                        due_col.is_(None),
+                    )
+                )
+        return query.order_by(due_col.is_(None), due_col, ConversationRow.id)
 
     def messages(self, conversation_id: int) -> list[MessageView]:
         rows = self.session.execute(

@@ -35,9 +35,7 @@ def sync_directory(session: Session, clients: Sequence[ClientEntry], at: datetim
             keys=["id"],
         )
     session.execute(
-        update(ClientRow)
-        .where(ClientRow.id.not_in([c.id for c in clients]))
-        .values(active=False)
+        update(ClientRow).where(ClientRow.id.not_in([c.id for c in clients])).values(active=False)
     )
     session.flush()
     for client in clients:

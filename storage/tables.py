@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,6 +86,7 @@ class ConversationRow(Base):
     __table_args__ = (
         UniqueConstraint("contact_id", "channel", "chat_id"),
         Index("ix_conversations_status_updated", "status", "updated_at"),
+        Index("ix_conversations_state_due", "commitment_state", "due_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
@@ -97,6 +99,11 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
+    # The current commitment, mirrored here so the inbox can filter and sort by it cheaply.
+    # (No foreign key: commitments point at conversations, and the cycle helps nobody.)
+    commitment_id: Mapped[int | None] = mapped_column(Integer)
+    commitment_state: Mapped[str | None] = mapped_column(String(16))
+    due_at: Mapped[datetime | None]
 
 
 class MessageRow(Base):
@@ -173,3 +180,60 @@ class TimerRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
+
+
+class CommitmentRow(Base):
+    """One response-time promise on a conversation (see routing.commitments)."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (
+        Index("ix_commitments_state_due", "state", "due_at"),
+        # At most one commitment per conversation waits for a reply: racing messages share it.
+        Index(
+            "uq_commitments_awaiting",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("awaiting = 1"),
+            postgresql_where=text("awaiting"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    awaiting: Mapped[bool] = mapped_column(Boolean)
+    after_hours: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    at_risk_at: Mapped[datetime]
+    met_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    trigger_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
+class CommitmentEventRow(Base):
+    __tablename__ = "commitment_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class OverrideRow(Base):
+    """One person covering a range of one rotation, whatever its schedule says.
+
+    Rows are never edited: a correction is a new override (the newest wins an overlap), and a
+    mistake is deleted.
+    """
+
+    __tablename__ = "oncall_overrides"
+    __table_args__ = (Index("ix_oncall_overrides_rotation_end", "rotation", "end"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rotation: Mapped[str] = mapped_column(String(64))
+    staff: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime]
+    end: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))

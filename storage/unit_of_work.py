@@ -7,6 +7,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
+from storage.commitments import CommitmentRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.outbox import Outbox
@@ -17,6 +18,7 @@ from storage.timers import Timers
 class UnitOfWork:
     session: Session
     conversations: ConversationRepository
+    commitments: CommitmentRepository
     router_store: SqlRouterStore
     outbox: Outbox
     timers: Timers
@@ -30,6 +32,7 @@ class UnitOfWork:
         self._cm = self.db.session()
         self.session = self._cm.__enter__()
         self.conversations = ConversationRepository(self.session)
+        self.commitments = CommitmentRepository(self.session)
         self.router_store = SqlRouterStore(self.session)
         self.outbox = Outbox(self.session)
         self.timers = Timers(self.session)

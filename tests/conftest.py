@@ -62,8 +62,9 @@ def migrated_urls(
     return {}
 
 
-def _migrated(kind: str, request: pytest.FixtureRequest, cache: dict[str, str],
-              tmp: pytest.TempPathFactory) -> str:
+def _migrated(
+    kind: str, request: pytest.FixtureRequest, cache: dict[str, str], tmp: pytest.TempPathFactory
+) -> str:
     if kind in cache:
         return cache[kind]
     if kind == "sqlite":
@@ -71,7 +72,9 @@ def _migrated(kind: str, request: pytest.FixtureRequest, cache: dict[str, str],
     else:
         if not PG_URL:
             if REQUIRE_PG:
-                pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
+                pytest.fail(
+                    "PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset"
+                )
             pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
         try:
             url = _pg_database_url(_worker_id(request))

@@ -199,6 +199,13 @@ def template_problem(template: str) -> str | None:
     return None
 
 
+def _placeholders(template: str | None) -> set[str]:
+    """The placeholder names of a template that `template_problem` has accepted."""
+    if not template:
+        return set()
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
 def _auto_reply(value: str) -> str:
     message = template_problem(value)
     if message:
@@ -222,11 +229,7 @@ class CommitmentConfig(_Section):
 
     @model_validator(mode="after")
     def _oncall_named_only_when_paged(self) -> CommitmentConfig:
-        if (
-            self.auto_reply
-            and self.page_oncall == "never"
-            and "{oncall_first_name}" in self.auto_reply
-        ):
+        if self.page_oncall == "never" and "oncall_first_name" in _placeholders(self.auto_reply):
             problem(
                 'uses {oncall_first_name}, but page_oncall is "never": nobody is on call for'
                 " this tier",
@@ -236,7 +239,7 @@ class CommitmentConfig(_Section):
 
     @property
     def next_business_day(self) -> bool:
-        """After hours, the reply is due by the end of the next business day's first window."""
+        """After hours the reply is due on the next business day, not after a fixed duration."""
         return self.after_hours is None
 
 

@@ -25,9 +25,9 @@ def reference_problems(data: Mapping[str, Any]) -> Found:
     calendars = _keys(data, "hours")
     tiers = _keys(data, "commitments")
     escalations = _named(data, "escalations")
-    members = {
-        _text(rotation, "id"): rotation.get("members") for _, rotation in _tables(data, "rotations")
-    }
+    members: dict[str | None, Any] = {}  # the first rotation of each id, as duplicates are errors
+    for _, rotation in _tables(data, "rotations"):
+        members.setdefault(_text(rotation, "id"), rotation.get("members"))
 
     def need(loc: Loc, name: object, known: Collection[str], what: str) -> None:
         if isinstance(name, str) and name not in known:
@@ -73,7 +73,7 @@ def reference_problems(data: Mapping[str, Any]) -> Found:
     return found
 
 
-def _target_problems(loc: Loc, text: str, staff: set[str], members: dict[str, Any]) -> Found:
+def _target_problems(loc: Loc, text: str, staff: set[str], members: dict[str | None, Any]) -> Found:
     try:
         target = Target.parse(text)
     except ValueError:

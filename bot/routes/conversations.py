@@ -9,9 +9,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from bot.api_json import conversation_json, message_json
+from bot.api_json import commitment_json, conversation_json, message_json
+from bot.container import Container
 from bot.deps import AuthorDep, ContainerDep
-from storage.conversations import ConversationFilter
+from storage.conversations import ConversationFilter, ConversationView
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -29,6 +30,8 @@ async def list_conversations(
     container: ContainerDep,
     author: AuthorDep,
     status: Literal["open", "closed"] | None = None,
+    state: Literal["pending", "at_risk", "met", "breached", "unanswered"] | None = None,
+    sort: Literal["updated_at", "due_at"] = "updated_at",
     client: str | None = None,
     channel: Literal["sms", "telegram", "slack"] | None = None,
     assignee: str | None = None,
@@ -37,16 +40,18 @@ async def list_conversations(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     filters = ConversationFilter(
-        status=status, client=client, channel=channel, assignee=assignee, q=q
+        status=status, state=state, client=client, channel=channel, assignee=assignee, q=q
     )
 
     def load() -> dict[str, Any]:
         with container.services.uow() as uow:
             try:
-                views, next_cursor = uow.conversations.list(filters, limit, cursor)
+                views, next_cursor = uow.conversations.list(filters, limit, cursor, sort)
             except ValueError as exc:
                 raise HTTPException(400, detail=str(exc)) from exc
-            return {"items": [conversation_json(v) for v in views], "next_cursor": next_cursor}
+            current = uow.commitments.latest_by_conversation([v.id for v in views])
+            items = [conversation_json(v, current.get(v.id)) for v in views]
+            return {"items": items, "next_cursor": next_cursor}
 
     return await run_in_threadpool(load)
 
@@ -60,9 +65,10 @@ async def get_conversation(
             view = uow.conversations.get(conversation_id)
             if view is None:
                 raise HTTPException(404, detail=f"no conversation {conversation_id}")
-            body = conversation_json(view)
+            history = uow.commitments.history(view.id)
+            body = conversation_json(view, history[-1][0] if history else None)
             body["messages"] = [message_json(m) for m in uow.conversations.messages(view.id)]
-            body["commitments"] = []
+            body["commitments"] = [commitment_json(c, events) for c, events in history]
             return body
 
     return await run_in_threadpool(load)
@@ -72,9 +78,7 @@ async def get_conversation(
 async def reply(
     conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
 ) -> JSONResponse:
-    message = await run_in_threadpool(
-        container.services.reply, conversation_id, body.text, author
-    )
+    message = await run_in_threadpool(container.services.reply, conversation_id, body.text, author)
     return JSONResponse(message_json(message), status_code=202)
 
 
@@ -89,7 +93,7 @@ async def add_note(
 @router.post("/{conversation_id}/close")
 async def close(conversation_id: int, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
     view = await run_in_threadpool(container.services.close, conversation_id, author)
-    return conversation_json(view)
+    return await _with_commitment(container, view)
 
 
 @router.post("/{conversation_id}/reopen")
@@ -97,7 +101,7 @@ async def reopen(
     conversation_id: int, container: ContainerDep, author: AuthorDep
 ) -> dict[str, Any]:
     view = await run_in_threadpool(container.services.reopen, conversation_id, author)
-    return conversation_json(view)
+    return await _with_commitment(container, view)
 
 
 @router.post("/{conversation_id}/assign")
@@ -105,4 +109,14 @@ async def assign(
     conversation_id: int, body: AssignBody, container: ContainerDep, author: AuthorDep
 ) -> dict[str, Any]:
     view = await run_in_threadpool(container.services.assign, conversation_id, body.staff, author)
-    return conversation_json(view)
+    return await _with_commitment(container, view)
+
+
+async def _with_commitment(container: Container, view: ConversationView) -> dict[str, Any]:
+    def load() -> dict[str, Any]:
+        with container.services.uow() as uow:
+            return conversation_json(
+                view, uow.commitments.latest_by_conversation([view.id]).get(view.id)
+            )
+
+    return await run_in_threadpool(load)

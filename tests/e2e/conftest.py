@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from adapters.standins.twilio import TwilioStandIn
+from routing.clock import OffsetClock
 from tests.support.app import ACCOUNT_SID, AUTH_TOKEN, RunningApp, running_app
 
 
@@ -20,7 +23,12 @@ def twilio(twilio_server: TwilioStandIn) -> TwilioStandIn:
     return twilio_server
 
 
+# A Monday morning in Detroit, inside business hours: the plain SMS stories need no
+# after-hours acknowledgement in the way. Time flows from there in real time.
+MONDAY_MORNING = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("America/Detroit"))
+
+
 @pytest.fixture
 def app(db_url: str, twilio: TwilioStandIn) -> Iterator[RunningApp]:
-    with running_app(db_url, twilio.url) as running:
+    with running_app(db_url, twilio.url, clock=OffsetClock(MONDAY_MORNING)) as running:
         yield running

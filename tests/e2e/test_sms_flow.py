@@ -91,16 +91,22 @@ def test_client_text_lands_and_staff_reply_goes_out_through_twilio(
 
 def test_media_urls_are_recorded(app: RunningApp) -> None:
     form = app.sms_form(
-        "SM" + "m" * 32, DANA, "photo",
+        "SM" + "m" * 32,
+        DANA,
+        "photo",
         NumMedia="2",
-        MediaUrl0="https://api.twilio.com/media/ME1", MediaContentType0="image/jpeg",
-        MediaUrl1="https://api.twilio.com/media/ME2", MediaContentType1="image/png",
+        MediaUrl0="https://api.twilio.com/media/ME1",
+        MediaContentType0="image/jpeg",
+        MediaUrl1="https://api.twilio.com/media/ME2",
+        MediaContentType1="image/png",
     )
     assert app.post_sms(form).status_code == 200
     [conv] = conversations(app)
     [msg] = conversation(app, conv["id"])["messages"]
     assert [a["url"] for a in msg["attachments"]] == [
-        "https://api.twilio.com/media/ME1", "https://api.twilio.com/media/ME2"]
+        "https://api.twilio.com/media/ME1",
+        "https://api.twilio.com/media/ME2",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -113,8 +119,9 @@ def test_webhook_that_fails_verification_gets_403_and_stores_nothing(
     form = app.sms_form("SM" + "f" * 32, DANA, "hello")
     path = "/webhooks/twilio/sms"
     if tamper == "forged":
-        response = httpx.post(app.url + path, data=form,
-                              headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+        response = httpx.post(
+            app.url + path, data=form, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}
+        )
     elif tamper == "missing":
         response = httpx.post(app.url + path, data=form)
     elif tamper == "internal_url":
@@ -146,7 +153,9 @@ def test_unknown_sender_goes_to_triage(app: RunningApp) -> None:
 def test_twenty_concurrent_retries_of_one_message_sid_make_one_message(app: RunningApp) -> None:
     form = app.sms_form("SM" + "d" * 32, DANA, "retried by Twilio")
     with httpx.Client(timeout=20) as client, ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(lambda _: app.post_sms(form, client=client).status_code, range(20)))
+        statuses = list(
+            pool.map(lambda _: app.post_sms(form, client=client).status_code, range(20))
+        )
     assert statuses == [200] * 20
     [conv] = conversations(app)
     assert len(conversation(app, conv["id"])["messages"]) == 1
@@ -171,7 +180,10 @@ def _reply_to_dana(app: RunningApp, text: str) -> int:
     app.post_sms(app.sms_form("SM" + "e" * 32, DANA, "hello"))
     [conv] = conversations(app)
     with app.api() as api:
-        assert api.post(f"/api/conversations/{conv['id']}/reply", json={"text": text}).status_code == 202
+        assert (
+            api.post(f"/api/conversations/{conv['id']}/reply", json={"text": text}).status_code
+            == 202
+        )
     return int(conv["id"])
 
 
@@ -180,8 +192,14 @@ def test_provider_failing_twice_then_succeeding_delivers_once(
 ) -> None:
     twilio.fail_next(2, status=500)
     conv_id = _reply_to_dana(app, "third time lucky")
-    eventually(lambda: [m for m in conversation(app, conv_id)["messages"]
-                        if m["direction"] == "out"][0]["delivery"] == "sent")
+    eventually(
+        lambda: (
+            [m for m in conversation(app, conv_id)["messages"] if m["direction"] == "out"][0][
+                "delivery"
+            ]
+            == "sent"
+        )
+    )
     assert len(twilio.requests.all()) == 3
     assert [m["body"] for m in twilio.sent_to(DANA)] == ["third time lucky"]
 
@@ -231,8 +249,11 @@ def test_api_errors_are_json_4xx(app: RunningApp) -> None:
         assert api.get("/api/conversations/999999").status_code == 404
         assert api.get("/api/conversations", params={"cursor": "garbage!"}).status_code == 400
         assert api.get("/api/conversations", params={"limit": 501}).status_code == 422
-        bad = api.post("/api/conversations/1/reply", content=b"{not json",
-                       headers={"content-type": "application/json"})
+        bad = api.post(
+            "/api/conversations/1/reply",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
         assert bad.status_code == 422 and "detail" in bad.json()
 
 
@@ -242,18 +263,36 @@ def test_notes_close_assign_and_paging(app: RunningApp) -> None:
     with app.api() as api:
         first = api.get("/api/conversations", params={"limit": 2}).json()
         assert len(first["items"]) == 2 and first["next_cursor"]
-        rest = api.get("/api/conversations", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        rest = api.get(
+            "/api/conversations", params={"limit": 2, "cursor": first["next_cursor"]}
+        ).json()
         assert len(rest["items"]) == 1 and rest["next_cursor"] is None
         ids = [c["id"] for c in first["items"] + rest["items"]]
         assert len(set(ids)) == 3
         conv_id = ids[0]
-        assert api.post(f"/api/conversations/{conv_id}/notes", json={"text": "internal"}).status_code == 201
-        assert api.post(f"/api/conversations/{conv_id}/assign", json={"staff": "ana"}).json()["assignee"] == "ana"
-        assert api.post(f"/api/conversations/{conv_id}/assign", json={"staff": "nobody"}).status_code == 400
+        assert (
+            api.post(f"/api/conversations/{conv_id}/notes", json={"text": "internal"}).status_code
+            == 201
+        )
+        assert (
+            api.post(f"/api/conversations/{conv_id}/assign", json={"staff": "ana"}).json()[
+                "assignee"
+            ]
+            == "ana"
+        )
+        assert (
+            api.post(f"/api/conversations/{conv_id}/assign", json={"staff": "nobody"}).status_code
+            == 400
+        )
         assert api.post(f"/api/conversations/{conv_id}/close").json()["status"] == "closed"
-        assert [c["id"] for c in api.get("/api/conversations", params={"status": "closed"}).json()["items"]] == [conv_id]
+        assert [
+            c["id"]
+            for c in api.get("/api/conversations", params={"status": "closed"}).json()["items"]
+        ] == [conv_id]
         assert len(api.get("/api/conversations", params={"q": "message 1"}).json()["items"]) == 1
-        assert len(api.get("/api/conversations", params={"client": "brightside"}).json()["items"]) == 1
+        assert (
+            len(api.get("/api/conversations", params={"client": "brightside"}).json()["items"]) == 1
+        )
         detail = api.get(f"/api/conversations/{conv_id}").json()
         assert [m["direction"] for m in detail["messages"]] == ["in", "note"]
 

@@ -27,13 +27,20 @@ ACME = ClientEntry(
     timezone=None,
     account_team=("ana",),
     contacts=(
-        ContactEntry("Dana Reyes", ((Channel.SMS, "+13135550142"), (Channel.TELEGRAM, "200000042"))),
+        ContactEntry(
+            "Dana Reyes", ((Channel.SMS, "+13135550142"), (Channel.TELEGRAM, "200000042"))
+        ),
     ),
 )
 
 
-def sms(sid: str, sender: str = "+13135550142", text: str = "hello", at: datetime = T0,
-        keyword: OptKeyword | None = None) -> InboundMessage:
+def sms(
+    sid: str,
+    sender: str = "+13135550142",
+    text: str = "hello",
+    at: datetime = T0,
+    keyword: OptKeyword | None = None,
+) -> InboundMessage:
     return InboundMessage(Channel.SMS, sid, sender, text, at, opt_keyword=keyword)
 
 
@@ -94,19 +101,33 @@ def test_closed_conversation_reopens_on_next_message(db: Database) -> None:
 def test_stop_and_start_are_recorded_on_the_identity(db: Database) -> None:
     ingest(db, sms("SM1", text="STOP", keyword=OptKeyword.STOP))
     with db.session() as s:
-        identity = s.execute(select(IdentityRow).where(IdentityRow.address == "+13135550142")).scalar_one()
+        identity = s.execute(
+            select(IdentityRow).where(IdentityRow.address == "+13135550142")
+        ).scalar_one()
         assert identity.opted_out and identity.opted_out_at is not None
     ingest(db, sms("SM2", text="START", keyword=OptKeyword.START))
     with db.session() as s:
-        identity = s.execute(select(IdentityRow).where(IdentityRow.address == "+13135550142")).scalar_one()
+        identity = s.execute(
+            select(IdentityRow).where(IdentityRow.address == "+13135550142")
+        ).scalar_one()
         assert not identity.opted_out
 
 
 def test_database_refuses_a_second_message_with_the_same_provider_id(db: Database) -> None:
     conv_id = ingest(db, sms("SM1")).conversation.id  # type: ignore[union-attr]
     with db.session() as s, pytest.raises(IntegrityError):
-        s.add(MessageRow(conversation_id=conv_id, direction="in", channel="sms", text="x",
-                         author_type="contact", provider_id="SM1", attachments=[], created_at=T0))
+        s.add(
+            MessageRow(
+                conversation_id=conv_id,
+                direction="in",
+                channel="sms",
+                text="x",
+                author_type="contact",
+                provider_id="SM1",
+                attachments=[],
+                created_at=T0,
+            )
+        )
         s.commit()
 
 
@@ -141,9 +162,15 @@ def test_two_first_messages_from_a_new_sender_at_once_make_one_conversation(db: 
     assert all(r.outcome is Outcome.NEW for r in results)  # type: ignore[attr-defined]
     assert count(db, MessageRow) == 8
     with db.session() as s:
-        convs = s.execute(select(ConversationRow).where(ConversationRow.client_id.is_(None))).scalars().all()
+        convs = (
+            s.execute(select(ConversationRow).where(ConversationRow.client_id.is_(None)))
+            .scalars()
+            .all()
+        )
         assert len(convs) == 1
-        unknown = s.execute(select(func.count()).select_from(ContactRow).where(ContactRow.client_id.is_(None))).scalar_one()
+        unknown = s.execute(
+            select(func.count()).select_from(ContactRow).where(ContactRow.client_id.is_(None))
+        ).scalar_one()
         assert unknown == 1
 
 

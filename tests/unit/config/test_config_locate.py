@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
+
 from bot.config.locate import SourceMap
 
 DOCUMENT = '''\
@@ -141,3 +143,23 @@ def test_missing_keys_fall_back_to_the_nearest_enclosing_one() -> None:
     assert where.line(("staff", 1, "slack")) == 29
     assert where.line(("hours", "office", "monday", 7)) == 9
     assert where.line(("unknown_senders", "commitment")) is None
+
+
+@pytest.mark.parametrize(
+    ("document", "loc", "line"),
+    [
+        ("a = 1\r\n[b]\r\nd = [\r\n 1,\r\n 2]\r\n", ("b", "d", 1), 5),
+        ('a . "b.c" . d = 1\n[ x . y ]\nz = 2\n', ("x", "y", "z"), 3),
+        ('a . "b.c" . d = 1\nz = 2\n', ("a", "b.c", "d"), 1),
+        ('s = """a\\"""b"""\nt = 2\n', ("t",), 2),
+        ('s = """a"""""\nt = 2\n', ("t",), 2),
+        ("s = '''a''''\nt = 2\n", ("t",), 2),
+        ('s = "a\\\\"\nt = 2\n', ("t",), 2),
+        ('"q\\u0041" = 2\n', ("qA",), 1),
+        ("[[a]]\n[[a]]\nx = 1\n[a.b]\ny = 2\n", ("a", 1, "b", "y"), 5),
+        ("staff = [{ id = 'a' },\n  { id = 'b' }]\n", ("staff", 1, "id"), 2),
+    ],
+)
+def test_tricky_but_valid_documents(document: str, loc: tuple[str | int, ...], line: int) -> None:
+    tomllib.loads(document)
+    assert SourceMap(document).line(loc) == line

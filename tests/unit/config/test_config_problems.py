@@ -403,3 +403,30 @@ def test_models_built_in_code_check_references_too() -> None:
     data = tomllib.loads(changed('commitment = "standard"', 'commitment = "gold"'))
     with pytest.raises(ValueError, match="no such commitment tier 'gold'"):
         AgencyConfig.model_validate(data)
+
+
+def test_reports_a_duplicate_rotation_id(check) -> None:
+    text = FULL + (
+        '\n[[rotations]]\nid = "after-hours"\nmembers = ["ana"]\n'
+        'start = "2026-11-02T09:00"\nshift = "1d"\n'
+    )
+    assert check(text) == [
+        "partnerline.toml:65: rotations[1].id: duplicate rotation id 'after-hours'"
+        " (also rotations[0])"
+    ]
+
+
+def test_reports_a_client_channel_that_is_the_staff_channel(check) -> None:
+    text = FULL + '\n[channels.slack]\nstaff_channel = "C0ACMESHRD"\n'
+    assert check(text) == [
+        "partnerline.toml:53: clients[0].slack_channels[0]: slack channel C0ACMESHRD is already"
+        " used by the staff channel ([channels.slack] staff_channel)"
+    ]
+
+
+def test_reports_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "partnerline.toml"
+    path.write_bytes(b'[agency]\nname = "Caf\xe9"\n')
+    assert [str(problem) for problem in check_config(path)] == [
+        f"{path}:2: not UTF-8 text (TOML files are UTF-8)"
+    ]

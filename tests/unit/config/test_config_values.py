@@ -164,3 +164,7 @@ def test_notify_rules_need_a_known_channel() -> None:
 def test_sms_channel_takes_from_by_its_toml_name_or_field_name() -> None:
     assert SmsChannelConfig.model_validate({"from": "+13135550100"}).from_ == "+13135550100"
     assert SmsChannelConfig(from_="+13135550100").from_ == "+13135550100"
+
+
+def test_an_escaped_on_call_placeholder_is_only_text() -> None:
+    assert commitment(page_oncall="never", auto_reply="{{oncall_first_name}}").auto_reply

@@ -1,0 +1,87 @@
+"""The staff API over on-call (CONTRACT.md, "Staff API"): who is on call, and overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from bot.deps import AuthorDep, ContainerDep
+from bot.oncall import OnCallService
+
+router = APIRouter(tags=["oncall"])
+
+
+def get_oncall(request: Request, container: ContainerDep) -> OnCallService:
+    """One service per app: building the rotations' calendars is worth doing once."""
+    service: OnCallService | None = getattr(request.app.state, "oncall", None)
+    if service is None or service.config is not container.config:
+        service = OnCallService(container.config, container.services.uow, container.clock)
+        request.app.state.oncall = service
+    return service
+
+
+OnCallDep = Annotated[OnCallService, Depends(get_oncall)]
+
+
+class OverrideBody(BaseModel):
+    rotation: str = Field(min_length=1, max_length=64)
+    staff: str = Field(min_length=1, max_length=64)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+def _instant(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        value = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise HTTPException(422, detail=f"at: {at!r} is not an ISO 8601 date and time") from exc
+    if value.utcoffset() is None:
+        raise HTTPException(422, detail="at: needs a UTC offset, e.g. 2026-12-07T18:00-05:00")
+    return value
+
+
+@router.get("/api/oncall")
+async def who_is_on_call(
+    oncall: OnCallDep,
+    author: AuthorDep,
+    at: Annotated[str | None, Query(max_length=64, description="ISO 8601 with offset")] = None,
+) -> dict[str, Any]:
+    return await run_in_threadpool(oncall.who, _instant(at))
+
+
+@router.get("/api/overrides")
+async def list_overrides(
+    oncall: OnCallDep,
+    author: AuthorDep,
+    rotation: str | None = None,
+    staff: str | None = None,
+    upcoming: Annotated[bool, Query(description="only overrides not over yet")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        lambda: oncall.list_overrides(
+            limit=limit, cursor=cursor, rotation=rotation, staff=staff, upcoming=upcoming
+        )
+    )
+
+
+@router.post("/api/overrides", status_code=201)
+async def add_override(body: OverrideBody, oncall: OnCallDep, author: AuthorDep) -> JSONResponse:
+    record = await run_in_threadpool(
+        oncall.add_override, body.rotation, body.staff, body.start, body.end, author.id
+    )
+    return JSONResponse(oncall.override_json(record), status_code=201)
+
+
+@router.delete("/api/overrides/{override_id}", status_code=204)
+async def remove_override(override_id: int, oncall: OnCallDep, author: AuthorDep) -> Response:
+    await run_in_threadpool(oncall.remove_override, override_id)
+    return Response(status_code=204)

@@ -1,0 +1,159 @@
+"""Commitments and their events, mapped to routing.commitments values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from routing.commitments import Commitment, Event, State
+from storage.tables import CommitmentEventRow, CommitmentRow, ConversationRow
+from storage.upsert import insert_ignore
+
+
+def _to_domain(row: CommitmentRow) -> Commitment:
+    return Commitment(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        tier=row.tier,
+        state=State(row.state),
+        after_hours=row.after_hours,
+        started_at=row.started_at,
+        due_at=row.due_at,
+        at_risk_at=row.at_risk_at,
+        met_at=row.met_at,
+        breached_at=row.breached_at,
+        answered_at=row.answered_at,
+        closed_at=row.closed_at,
+    )
+
+
+class CommitmentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def start(self, c: Commitment, trigger_message_id: int | None) -> Commitment | None:
+        """Insert the commitment unless one already awaits a reply on that conversation
+        (a racing message made it first); None in that case."""
+        new_id = insert_ignore(
+            self.session,
+            CommitmentRow.__table__,  # type: ignore[arg-type]
+            {
+                "conversation_id": c.conversation_id,
+                "tier": c.tier,
+                "state": c.state.value,
+                "awaiting": True,
+                "after_hours": c.after_hours,
+                "started_at": c.started_at,
+                "due_at": c.due_at,
+                "at_risk_at": c.at_risk_at,
+                "trigger_message_id": trigger_message_id,
+            },
+        )
+        if new_id is None:
+            return None
+        self.add_events(new_id, [Event(c.state, c.started_at)])
+        started = Commitment(**{**_fields(c), "id": new_id})
+        self._mirror(started)
+        return started
+
+    def _mirror(self, c: Commitment) -> None:
+        self.session.execute(
+            update(ConversationRow)
+            .where(ConversationRow.id == c.conversation_id)
+            .values(
+                commitment_id=c.id,
+                commitment_state=c.state.value,
+                due_at=c.due_at if c.awaiting_reply else None,
+            )
+        )
+
+    def awaiting(self, conversation_id: int, *, lock: bool = False) -> Commitment | None:
+        query = select(CommitmentRow).where(
+            CommitmentRow.conversation_id == conversation_id, CommitmentRow.awaiting.is_(True)
+        )
+        if lock:
+            query = query.with_for_update()
+        row = self.session.execute(query).scalar_one_or_none()
+        return None if row is None else _to_domain(row)
+
+    def get(self, commitment_id: int, *, lock: bool = False) -> Commitment | None:
+        query = select(CommitmentRow).where(CommitmentRow.id == commitment_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.execute(query).scalar_one_or_none()
+        return None if row is None else _to_domain(row)
+
+    def save(self, c: Commitment, events: Sequence[Event]) -> None:
+        assert c.id is not None
+        row = self.session.get(CommitmentRow, c.id)
+        assert row is not None
+        row.state = c.state.value
+        row.awaiting = c.awaiting_reply
+        row.met_at, row.breached_at = c.met_at, c.breached_at
+        row.answered_at, row.closed_at = c.answered_at, c.closed_at
+        self.add_events(c.id, events)
+        self._mirror(c)
+        self.session.flush()
+
+    def add_events(self, commitment_id: int, events: Iterable[Event]) -> None:
+        for event in events:
+            self.session.add(
+                CommitmentEventRow(commitment_id=commitment_id, state=str(event.state), at=event.at)
+            )
+        self.session.flush()
+
+    def history(self, conversation_id: int) -> list[tuple[Commitment, list[Event]]]:
+        rows = (
+            self.session.execute(
+                select(CommitmentRow)
+                .where(CommitmentRow.conversation_id == conversation_id)
+                .order_by(CommitmentRow.started_at, CommitmentRow.id)
+            )
+            .scalars()
+            .all()
+        )
+        events: dict[int, list[Event]] = {r.id: [] for r in rows}
+        if rows:
+            for ev in self.session.execute(
+                select(CommitmentEventRow)
+                .where(CommitmentEventRow.commitment_id.in_(list(events)))
+                .order_by(CommitmentEventRow.at, CommitmentEventRow.id)
+            ).scalars():
+                events[ev.commitment_id].append(Event(_state(ev.state), ev.at))
+        return [(_to_domain(r), events[r.id]) for r in rows]
+
+    def latest_by_conversation(self, conversation_ids: Sequence[int]) -> dict[int, Commitment]:
+        """The current commitment of each conversation: the newest one."""
+        if not conversation_ids:
+            return {}
+        rows = self.session.execute(
+            select(CommitmentRow)
+            .where(CommitmentRow.conversation_id.in_(list(conversation_ids)))
+            .order_by(CommitmentRow.conversation_id, CommitmentRow.started_at, CommitmentRow.id)
+        ).scalars()
+        latest: dict[int, Commitment] = {}
+        for row in rows:
+            latest[row.conversation_id] = _to_domain(row)
+        return latest
+
+    def open_due_between(self, a: datetime, b: datetime) -> list[Commitment]:
+        rows = self.session.execute(
+            select(CommitmentRow)
+            .where(CommitmentRow.awaiting.is_(True), CommitmentRow.due_at.between(a, b))
+            .order_by(CommitmentRow.due_at)
+        ).scalars()
+        return [_to_domain(r) for r in rows]
+
+
+def _fields(c: Commitment) -> dict[str, object]:
+    return {f: getattr(c, f) for f in Commitment.__slots__}  # type: ignore[attr-defined]
+
+
+def _state(value: str) -> State | str:
+    try:
+        return State(value)
+    except ValueError:
+        return value
