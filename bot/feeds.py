@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 
 from bot.oncall import OnCallService
 from routing.rotations import OnCallPeriod
 
 FeedKind = Literal["staff", "rotation"]
+# (rotation id, a, b) -> the rotation's whole periods overlapping [a, b): OnCallService.periods
+PeriodsOf = Callable[[str, datetime, datetime], list[OnCallPeriod]]
 PAST = timedelta(days=7)
 AHEAD = timedelta(weeks=8)
 REFRESH = timedelta(hours=1)
@@ -54,22 +56,25 @@ class FeedEvent:
     period: OnCallPeriod
 
 
-def _window(now: datetime) -> tuple[datetime, datetime]:
+def feed_window(now: datetime) -> tuple[datetime, datetime]:
     now = now.astimezone(UTC)
     return now - PAST, now + AHEAD
 
 
-def rotation_events(service: OnCallService, rotation: str, now: datetime) -> list[FeedEvent]:
-    a, b = _window(now)
-    return [FeedEvent(rotation, p) for p in service.periods(rotation, a, b)]
+def rotation_events(periods_of: PeriodsOf, rotation: str, now: datetime) -> list[FeedEvent]:
+    a, b = feed_window(now)
+    return [FeedEvent(rotation, p) for p in periods_of(rotation, a, b)]
 
 
-def staff_events(service: OnCallService, staff: str, now: datetime) -> list[FeedEvent]:
-    a, b = _window(now)
+def staff_events(
+    periods_of: PeriodsOf, rotations: Iterable[str], staff: str, now: datetime
+) -> list[FeedEvent]:
+    """The person's periods on every rotation, overrides on rotations they are not in too."""
+    a, b = feed_window(now)
     events = [
         FeedEvent(rotation, p)
-        for rotation in service.rotations
-        for p in service.periods(rotation, a, b)
+        for rotation in rotations
+        for p in periods_of(rotation, a, b)
         if p.staff == staff
     ]
     return sorted(events, key=lambda e: (e.period.start, e.rotation))
@@ -87,7 +92,7 @@ def event_uid(kind: FeedKind, ident: str, event: FeedEvent) -> str:
 
 
 def render_calendar(
-    service: OnCallService,
+    names: Mapping[str, str],
     kind: FeedKind,
     ident: str,
     title: str,
@@ -102,11 +107,11 @@ def render_calendar(
     cal.add("name", title)
     cal.add("x-wr-calname", title)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH)
+    cal.add("x-published-ttl", vDuration(REFRESH))  # what Outlook reads
     stamp = now.astimezone(UTC).replace(microsecond=0)
     for event in events:
         p = event.period
-        name = service.names.get(p.staff, p.staff)
+        name = names.get(p.staff, p.staff)
         item = Event()
         item.add("uid", event_uid(kind, ident, event))
         item.add("dtstamp", stamp)
@@ -122,24 +127,14 @@ def render_calendar(
 
 def rotation_feed(service: OnCallService, rotation: str, now: datetime) -> bytes:
     agency = service.config.agency.name
-    return render_calendar(
-        service,
-        "rotation",
-        rotation,
-        f"{agency} on call: {rotation}",
-        rotation_events(service, rotation, now),
-        now,
-    )
+    events = rotation_events(service.periods, rotation, now)
+    title = f"{agency} on call: {rotation}"
+    return render_calendar(service.names, "rotation", rotation, title, events, now)
 
 
 def staff_feed(service: OnCallService, staff: str, now: datetime) -> bytes:
     agency = service.config.agency.name
     name = service.names.get(staff, staff)
-    return render_calendar(
-        service,
-        "staff",
-        staff,
-        f"{agency} on call: {name}",
-        staff_events(service, staff, now),
-        now,
-    )
+    events = staff_events(service.periods, service.rotations, staff, now)
+    title = f"{agency} on call: {name}"
+    return render_calendar(service.names, "staff", staff, title, events, now)

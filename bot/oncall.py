@@ -126,7 +126,7 @@ class OnCallService:
 
     def who(self, at: datetime | None = None) -> dict[str, Any]:
         """The contract's **oncall** object."""
-        at = (at or self.clock.now()).astimezone(UTC)
+        at = _aware(at, "at") if at is not None else self.clock.now().astimezone(UTC)
         answers, overrides = self.answers(at)
         return {
             "at": iso(at),

@@ -24,10 +24,9 @@ class Wakeup:
             loop, event = self._loop, self._event
         if loop is None or event is None or loop.is_closed():
             return
-        try:
+        # The loop may close between the check and the call.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(event.set)
-        except RuntimeError:  # the loop closed between the check and the call
-            pass
 
     async def wait(self, timeout: float) -> None:
         assert self._event is not None, "bind() first"

@@ -1,4 +1,6 @@
-"""Due times in plain words for clients: "8:40 PM", "Monday 9:30 AM", "Monday, January 4, 9:30 AM"."""
+"""Due times in plain words for clients: "8:40 PM", "Monday 9:30 AM", and beyond a week
+"Monday, January 4, 9:30 AM".
+"""
 
 from __future__ import annotations
 

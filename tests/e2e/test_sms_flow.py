@@ -192,14 +192,13 @@ def test_provider_failing_twice_then_succeeding_delivers_once(
 ) -> None:
     twilio.fail_next(2, status=500)
     conv_id = _reply_to_dana(app, "third time lucky")
-    eventually(
-        lambda: (
-            [m for m in conversation(app, conv_id)["messages"] if m["direction"] == "out"][0][
-                "delivery"
-            ]
-            == "sent"
-        )
-    )
+
+    def sent() -> bool:
+        [out] = [m for m in conversation(app, conv_id)["messages"] if m["direction"] == "out"]
+        return bool(out["delivery"] == "sent")
+
+    eventually(sent)
+
     assert len(twilio.requests.all()) == 3
     assert [m["body"] for m in twilio.sent_to(DANA)] == ["third time lucky"]
 

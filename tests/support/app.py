@@ -78,7 +78,7 @@ class RunningApp:
         return httpx.post(self.url + path, content=body, headers=headers, timeout=10)
 
 
-def test_settings(db_url: str, twilio_url: str, public_url: str, **overrides: Any) -> Settings:
+def app_settings(db_url: str, twilio_url: str, public_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "DATABASE_URL": db_url,
         "PARTNERLINE_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -108,7 +108,7 @@ def running_app(
     port = free_port()
     # "localhost" is what the provider signed; requests arrive at 127.0.0.1, as behind a proxy.
     public_url = f"http://localhost:{port}"
-    settings = test_settings(db_url, twilio_url, public_url, **overrides)
+    settings = app_settings(db_url, twilio_url, public_url, **overrides)
     container = build_container(settings, load_config(config_path), clock=clock)
     server = LoopbackServer(create_app(container, run_worker=True), port=port, lifespan="on")
     server.start()
