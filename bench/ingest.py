@@ -8,8 +8,9 @@ Options: `--requests N` (default 3000) and `--warmup N` per target, `--concurren
 keep-alive connections), `--max-seconds S` (a measured phase stops by itself after S seconds),
 `--targets` (any of baseline, sqlite, postgres), `--client raw|httpx` (raw asyncio streams by
 default: httpx costs ~4 ms of client CPU a request, which on two cores would cap the baseline
-and flatter the ratio). The baseline is measured before and after the
-product and its mean is what the ratio divides by, so drift on a busy machine shows.
+and flatter the ratio). The baseline is measured before and after the product and its mean is
+what the ratio divides by, so drift on a busy machine shows; server CPU per request, read from
+/proc, is printed too, as the steadier figure when other work shares the cores.
 
 Prints figures; exits 1 only when a server does not start or an answered message is missing
 from the `messages` table.
@@ -319,8 +320,11 @@ def _tail(path: Path, lines: int = 15) -> str:
 @contextlib.contextmanager
 def running(cmd: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
     """Start a server, wait for GET /readyz to answer 200, yield its pid, then stop it."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    except OSError as exc:
+        raise StartFailed(f"cannot run {cmd[0]}: {exc}") from exc
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -366,14 +370,17 @@ def product_env(database_url: str, public_url: str, creds: Credentials) -> dict[
 
 
 def migrate(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [PARTNERLINE, "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    try:
+        done = subprocess.run(
+            [PARTNERLINE, "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StartFailed(f"`partnerline db upgrade` did not run: {exc}") from exc
     if done.returncode != 0:
         raise StartFailed(f"`partnerline db upgrade` failed:\n{done.stdout}{done.stderr}")
 
@@ -565,6 +572,12 @@ def main(argv: list[str] | None = None) -> int:
 
     bases = [r.rate for r in results if r.name.startswith("baseline")]
     base_rate = sum(bases) / len(bases) if bases else None
+    base_cpus = [
+        r.server_cpu_ms
+        for r in results
+        if r.name.startswith("baseline") and r.server_cpu_ms is not None
+    ]
+    base_cpu = sum(base_cpus) / len(base_cpus) if base_cpus else None
     print()
     print_table(results, base_rate)
     print()
@@ -579,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.name}: {ratio:.2f} of the baseline's {base_rate:.0f} req/s (mean of"
             f" {len(bases)}), target {TARGET_RATIO}: {verdict}; committed {r.committed}"
         )
+        if base_cpu and r.server_cpu_ms:
+            # Less noisy than req/s when other work shares the cores.
+            print(f"  by server CPU per request: {base_cpu / r.server_cpu_ms:.2f} of the baseline")
     for failure in failures:
         print(f"FAILED {failure}")
     return 1 if failures else 0

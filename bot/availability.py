@@ -223,7 +223,11 @@ class Availability:
 
     # ------------------------------------------------------------------ timers
     def fire_at_risk(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
-        self._advance(uow, timer, now, cm.becomes_at_risk, "At risk")
+        def step(c: cm.Commitment, at: datetime) -> tuple[cm.Commitment, list[cm.Event]]:
+            # Fired late, past the due time (no worker ran): the breach says it all.
+            return (c, []) if at >= c.due_at else cm.becomes_at_risk(c, at)
+
+        self._advance(uow, timer, now, step, "At risk")
 
     def fire_breach(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
         self._advance(uow, timer, now, cm.falls_due, "Breached")
@@ -261,7 +265,8 @@ class Availability:
         people = [conv.assignee] if conv.assignee else list(terms.account_team)
         due = due_in_words(c.due_at, now, self.config.zone)
         who = conv.contact_name or conv.address
-        text = f"{label}: {conv.client_name} ({who}, {conv.channel}), reply due by {due}."
+        when = f"reply was due at {due}" if now >= c.due_at else f"reply due by {due}"
+        text = f"{label}: {conv.client_name} ({who}, {conv.channel}), {when}."
         if self.public_url:
             text += f" {self.public_url}/inbox/conversations/{conv.id}"
         for staff_id in people:

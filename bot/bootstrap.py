@@ -143,4 +143,5 @@ def build_worker(container: Container) -> Worker:
         wakeup=container.wakeup,
         max_sleep=s.worker_max_sleep_seconds,
         send_timeout=s.send_timeout_seconds,
+        uow_factory=container.services.uow,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from datetime import datetime
@@ -58,6 +59,8 @@ def format_answer(answer: dict[str, Any], zone: ZoneInfo) -> list[str]:
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
+    # Alembic logs as it loads and reads the migration state; this command's output is the answer.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from bot.config import ConfigError, load_config
     from bot.oncall import OnCallService
     from routing.clock import SystemClock

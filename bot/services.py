@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -17,7 +17,7 @@ from routing.messages import Channel, Delivery, InboundMessage
 from routing.router import Ingested, Router
 from storage.conversations import ConversationView, MessageView
 from storage.db import Database
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import BeforeCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,15 +44,17 @@ class Services:
         staff_names: Mapping[str, str] | None = None,
         availability: Availability | None = None,
         on_commit: Callable[[], None] | None = None,
+        before_commit: Sequence[BeforeCommit] = (),
     ) -> None:
         self.db = db
         self.availability = availability
         self.staff_names = dict(staff_names or {})
         self.clock = clock
         self._on_commit = on_commit
+        self.before_commit = list(before_commit)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.db, on_commit=self._on_commit)
+        return UnitOfWork(self.db, on_commit=self._on_commit, before_commit=self.before_commit)
 
     def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
         """Run a transaction again when a concurrent one won a race the database settled."""

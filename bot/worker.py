@@ -56,8 +56,10 @@ class Worker:
         wakeup: Wakeup | None = None,
         max_sleep: float = 0.25,
         send_timeout: float = 15.0,
+        uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         self.db = db
+        self._uow_factory = uow_factory or (lambda: UnitOfWork(db))
         self.clock = clock
         self.adapters = dict(adapters)
         self.timer_handlers = dict(timer_handlers or {})
@@ -67,7 +69,7 @@ class Worker:
         self.send_timeout = send_timeout
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.db)
+        return self._uow_factory()
 
     async def run(self, stop: asyncio.Event) -> None:
         self.wakeup.bind()

@@ -95,8 +95,9 @@ def _cursor_parts(cursor: str, kind: str) -> tuple[str, Any, int]:
 
 
 class ConversationRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, recorded: list[int] | None = None) -> None:
         self.session = session
+        self.recorded = recorded if recorded is not None else []
 
     def _base_query(self) -> Any:
         identity = aliased(IdentityRow)
@@ -220,6 +221,10 @@ class ConversationRepository:
                 )
         return query.order_by(due_col.is_(None), due_col, ConversationRow.id)
 
+    def message(self, message_id: int) -> MessageView | None:
+        row = self.session.get(MessageRow, message_id)
+        return None if row is None else message_view(row)
+
     def messages(self, conversation_id: int) -> list[MessageView]:
         rows = self.session.execute(
             select(MessageRow)
@@ -260,6 +265,7 @@ class ConversationRepository:
             .values(updated_at=at)
         )
         self.session.flush()
+        self.recorded.append(row.id)
         return message_view(row)
 
     def set_status(self, conversation_id: int, status: str, at: datetime) -> None:

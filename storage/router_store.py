@@ -15,8 +15,9 @@ from storage.upsert import insert_ignore
 
 
 class SqlRouterStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, recorded: list[int] | None = None) -> None:
         self.session = session
+        self.recorded = recorded if recorded is not None else []
 
     def claim_delivery(self, channel: Channel, key: str, at: datetime) -> bool:
         row_id = insert_ignore(
@@ -140,6 +141,7 @@ class SqlRouterStore:
             .values(updated_at=msg.received_at, last_message_at=msg.received_at)
         )
         self.session.flush()
+        self.recorded.append(row.id)
         return row.id
 
     def set_opted_out(self, contact: ContactRef, opted_out: bool, at: datetime) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy.orm import Session
@@ -15,6 +15,11 @@ from storage.router_store import SqlRouterStore
 from storage.timers import Timers
 
 
+# Called inside the transaction, just before it commits, with the ids of the messages it
+# recorded: how the Slack mirror and others add their own rows atomically with the message.
+BeforeCommit = Callable[["UnitOfWork", list[int]], None]
+
+
 class UnitOfWork:
     session: Session
     conversations: ConversationRepository
@@ -23,23 +28,34 @@ class UnitOfWork:
     outbox: Outbox
     timers: Timers
 
-    def __init__(self, db: Database, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        on_commit: Callable[[], None] | None = None,
+        before_commit: Sequence[BeforeCommit] = (),
+    ) -> None:
         self.db = db
         self._on_commit = on_commit
+        self._before_commit = tuple(before_commit)
         self._committed = False
+        self.new_messages: list[int] = []
 
     def __enter__(self) -> UnitOfWork:
         self._cm = self.db.session()
         self.session = self._cm.__enter__()
-        self.conversations = ConversationRepository(self.session)
+        self.new_messages = []
+        self.conversations = ConversationRepository(self.session, self.new_messages)
         self.commitments = CommitmentRepository(self.session)
-        self.router_store = SqlRouterStore(self.session)
+        self.router_store = SqlRouterStore(self.session, self.new_messages)
         self.outbox = Outbox(self.session)
         self.timers = Timers(self.session)
         self._committed = False
         return self
 
     def commit(self) -> None:
+        for hook in self._before_commit:
+            if self.new_messages:
+                hook(self, list(self.new_messages))
         self.session.commit()
         self._committed = True
 
