@@ -8,6 +8,8 @@ from adapters.base import ChannelAdapter
 from bot.availability import AT_RISK, BREACH, Availability
 from bot.config import AgencyConfig
 from bot.container import Container
+from bot.inbound import InboundJournal
+from bot.oncall import OnCallService
 from bot.services import Services
 from bot.settings import Settings
 from bot.wakeup import Wakeup
@@ -101,15 +103,19 @@ def build_container(
         availability=availability,
         on_commit=wakeup.notify,
     )
-    return Container(
+    container = Container(
         settings=settings,
         config=config,
         db=db,
         clock=clock,
         services=services,
         wakeup=wakeup,
+        inbound=InboundJournal(db, on_commit=wakeup.notify),
+        oncall=OnCallService(config, services.uow, clock),
         adapters=dict(adapters) if adapters is not None else build_adapters(settings, config),
     )
+    container.inbound_handlers["message"] = services.route_journalled
+    return container
 
 
 def sync_config(container: Container) -> None:
@@ -134,6 +140,7 @@ def build_worker(container: Container) -> Worker:
         container.clock,
         container.adapters,
         timer_handlers=timer_handlers(container),
+        inbound_handlers=container.inbound_handlers,
         retry=RetryPolicy(
             max_attempts=s.outbox_max_attempts,
             base_seconds=s.outbox_backoff_seconds,

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from bot.cli_oncall import add_oncall_arguments, cmd_oncall
 from bot.settings import Settings
 
 log = logging.getLogger("partnerline")
@@ -161,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("--config")
     check.set_defaults(func=cmd_check)
+
+    oncall = sub.add_parser("oncall", help="who is on call now (or --at), per rotation")
+    add_oncall_arguments(oncall)
+    oncall.set_defaults(func=cmd_oncall)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import ChannelAdapter
+from bot.inbound import InboundJournal
+from bot.oncall import OnCallService
 from bot.services import Services
 from bot.settings import Settings
 from bot.wakeup import Wakeup
+from bot.worker import InboundHandler
 from routing.clock import Clock
 from routing.messages import Channel
 from storage.db import Database
@@ -26,7 +29,11 @@ class Container:
     clock: Clock
     services: Services
     wakeup: Wakeup
+    inbound: InboundJournal
+    oncall: OnCallService
     adapters: dict[Channel, ChannelAdapter] = field(default_factory=dict)
+    # Kinds of journalled delivery the worker can route (channels add theirs).
+    inbound_handlers: dict[str, InboundHandler] = field(default_factory=dict)
 
     @property
     def sms(self) -> TwilioSmsAdapter | None:

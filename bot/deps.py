@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 
 from bot.container import Container
 from bot.services import ADMIN, Author
+from bot.web_auth import api_staff
 
 
 def get_container(request: Request) -> Container:
@@ -19,17 +20,15 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 def current_author(request: Request, container: ContainerDep) -> Author:
-    """The bearer token of PARTNERLINE_ADMIN_TOKEN acts as `admin`; anything else is 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = container.settings.admin_token
-    if (
-        expected is not None
-        and scheme.lower() == "bearer"
-        and token
-        and hmac.compare_digest(token.encode(), expected.get_secret_value().encode())
-    ):
+    """The bearer token of PARTNERLINE_ADMIN_TOKEN acts as `admin`; so does the inbox session
+    of an admin account, as that staff member. Anything else is 401."""
+    if _bearer_is_admin(request, container):
+        request.state.is_admin = True
         return ADMIN
+    staff = api_staff(request, container)
+    if staff is not None:
+        request.state.is_admin = staff.is_admin
+        return staff.author
     raise HTTPException(
         status_code=401,
         detail="authentication required",
@@ -37,7 +36,29 @@ def current_author(request: Request, container: ContainerDep) -> Author:
     )
 
 
+def _bearer_is_admin(request: Request, container: Container) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = container.settings.admin_token
+    return bool(
+        expected is not None
+        and scheme.lower() == "bearer"
+        and token
+        and hmac.compare_digest(token.encode(), expected.get_secret_value().encode())
+    )
+
+
 AuthorDep = Annotated[Author, Depends(current_author)]
+
+
+def current_admin(request: Request, author: AuthorDep) -> Author:
+    """Like current_author, but 403 unless the caller has admin rights."""
+    if not getattr(request.state, "is_admin", False):
+        raise HTTPException(status_code=403, detail="admin rights required")
+    return author
+
+
+AdminDep = Annotated[Author, Depends(current_admin)]
 
 
 def public_url_for(request: Request, container: Container) -> str:

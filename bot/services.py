@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,6 +19,7 @@ from routing.messages import Channel, Delivery, InboundMessage
 from routing.router import Ingested, Router
 from storage.conversations import ConversationView, MessageView
 from storage.db import Database
+from storage.inbound import message_from_payload
 from storage.unit_of_work import BeforeCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,14 @@ class Services:
                 return result
 
         return self._retrying(work)
+
+    def route_journalled(self, uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+        """Route one journalled message inside the worker's transaction (the journal row is
+        the delivery's claim, so the router does not claim it again)."""
+        msg = message_from_payload(payload)
+        result = Router(uow.router_store).ingest(msg, claimed=True)
+        if self.availability is not None:
+            self.availability.on_client_message(uow, result, msg, now)
 
     def record_delivery_status(
         self,

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from adapters.base import ChannelAdapter
 from bot.metrics import SENDS, TIMER_LATENESS
@@ -28,6 +29,9 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 TimerHandler = Callable[[UnitOfWork, Timer, datetime], None]
+# Routes one journalled delivery of a kind ("message", "telegram.callback", ...).
+InboundHandler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
+INBOUND_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class Worker:
         adapters: Mapping[Channel, ChannelAdapter],
         *,
         timer_handlers: Mapping[str, TimerHandler] | None = None,
+        inbound_handlers: Mapping[str, InboundHandler] | None = None,
         retry: RetryPolicy | None = None,
         wakeup: Wakeup | None = None,
         max_sleep: float = 0.25,
@@ -63,6 +68,8 @@ class Worker:
         self.clock = clock
         self.adapters = dict(adapters)
         self.timer_handlers = dict(timer_handlers or {})
+        # Not copied: channels register their kinds on the container's dict as they start.
+        self.inbound_handlers = inbound_handlers if inbound_handlers is not None else {}
         self.retry = retry or RetryPolicy()
         self.wakeup = wakeup or Wakeup()
         self.max_sleep = max_sleep
@@ -87,16 +94,53 @@ class Worker:
         log.info("worker stopped")
 
     async def run_once(self) -> bool:
+        routed = await asyncio.to_thread(self.route_inbound)
         fired = await asyncio.to_thread(self.fire_due_timers)
         sent = await self.drain_outbox()
-        return fired > 0 or sent > 0
+        return routed > 0 or fired > 0 or sent > 0
 
     def _sleep_for(self) -> float:
         with self.uow() as uow:
+            if uow.inbound.pending_count():
+                return 0.0
             due = [t for t in (uow.timers.next_due_at(), uow.outbox.next_due_at()) if t]
         if not due:
             return self.max_sleep
         return min(self.max_sleep, max(0.0, (min(due) - self.clock.now()).total_seconds()))
+
+    # ------------------------------------------------------------------ inbound
+    def route_inbound(self, limit: int = 500) -> int:
+        """Route journalled deliveries, each in one transaction with all it causes."""
+        routed = 0
+        while routed < limit:
+            now = self.clock.now()
+            failure: Exception | None = None
+            with self.uow() as uow:
+                entry = uow.inbound.claim_one()
+                if entry is None:
+                    return routed
+                try:
+                    handler = self.inbound_handlers.get(entry.kind)
+                    if handler is None:
+                        raise LookupError(f"no handler for inbound kind {entry.kind!r}")
+                    handler(uow, entry.payload, now)
+                    uow.inbound.mark_routed(
+                        entry, uow.new_messages[0] if uow.new_messages else None
+                    )
+                    uow.commit()
+                except Exception as exc:
+                    log.exception("routing inbound %s (%s) failed", entry.id, entry.key)
+                    failure = exc
+            routed += 1
+            if failure is not None:
+                with self.uow() as uow:
+                    uow.inbound.mark_error(
+                        entry,
+                        f"{type(failure).__name__}: {failure}",
+                        give_up=entry.attempts + 1 >= INBOUND_MAX_ATTEMPTS,
+                    )
+                    uow.commit()
+        return routed
 
     # ------------------------------------------------------------------ timers
     def fire_due_timers(self, limit: int = 200) -> int:

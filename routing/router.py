@@ -93,11 +93,21 @@ class Router:
     def __init__(self, store: RouterStore) -> None:
         self.store = store
 
-    def ingest(self, msg: InboundMessage, delivery_key: str | None = None) -> Ingested:
-        """File one message. `delivery_key` names the provider delivery (defaults to its id)."""
+    def ingest(
+        self, msg: InboundMessage, delivery_key: str | None = None, *, claimed: bool = False
+    ) -> Ingested:
+        """File one message. `delivery_key` names the provider delivery (defaults to its id);
+        `claimed`: the caller holds that delivery already (routing a journalled one)."""
         at = msg.received_at
-        if not self.store.claim_delivery(msg.channel, delivery_key or msg.provider_id, at):
+        key = delivery_key or msg.provider_id
+        if not claimed and not self.store.claim_delivery(msg.channel, key, at):
             return Ingested(Outcome.DUPLICATE)
+        if (
+            claimed
+            and msg.edit_of is None
+            and self.store.find_message_id(msg.channel, msg.provider_id) is not None
+        ):
+            return Ingested(Outcome.DUPLICATE)  # the same message came by another delivery
 
         contact = self.store.find_contact(msg.channel, msg.address)
         if contact is None:

@@ -130,15 +130,27 @@ class MessageRow(Base):
 
 
 class InboundDeliveryRow(Base):
-    """Every provider delivery seen once: the dedupe record behind idempotent webhooks."""
+    """Every provider delivery seen once: the dedupe record behind idempotent webhooks.
+
+    Webhooks journal what they received here (`payload`, state "pending") and answer at once;
+    the worker routes pending rows. The router's own claim on a delivery sets "routed".
+    """
 
     __tablename__ = "inbound_deliveries"
-    __table_args__ = (UniqueConstraint("channel", "delivery_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "delivery_key"),
+        Index("ix_inbound_deliveries_state_received", "state", "received_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     delivery_key: Mapped[str] = mapped_column(String(160))
     received_at: Mapped[datetime]
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(32), default="message")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="routed")  # pending|routed|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class OutboxRow(Base):
@@ -237,3 +249,74 @@ class OverrideRow(Base):
     end: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
+
+
+class ChannelRefRow(Base):
+    """A channel's handle on one of our things: the Slack thread of a conversation, the
+    Telegram message of a page. `key` names what it refers to, e.g. "slack:thread:12"."""
+
+    __tablename__ = "channel_refs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StaffAccountRow(Base):
+    """A web-inbox login for a staff member of the configuration."""
+
+    __tablename__ = "staff_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    staff_id: Mapped[str] = mapped_column(String(64), index=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class PageRow(Base):
+    """An escalation page for one conversation, running the policy it opened with."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        Index("ix_pages_state", "state", "opened_at"),
+        Index(
+            "uq_pages_open_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    commitment_id: Mapped[int | None] = mapped_column(ForeignKey("commitments.id"))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    step: Mapped[int] = mapped_column(Integer, default=0)  # 1-based, the last step run
+    round: Mapped[int] = mapped_column(Integer, default=0)  # 0, then 1.. for each repeat
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)  # snapshot at opening
+    summary: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None]
+
+
+class PageNotificationRow(Base):
+    """One person told of one page on one channel, at one step: scheduled, then sent."""
+
+    __tablename__ = "page_notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))  # scheduled | sent | cancelled
+    sent_at: Mapped[datetime | None]
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from storage.commitments import CommitmentRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
+from storage.inbound import InboundQueue
 from storage.outbox import Outbox
+from storage.overrides import OverrideRepository
 from storage.router_store import SqlRouterStore
 from storage.timers import Timers
 
@@ -27,6 +29,8 @@ class UnitOfWork:
     router_store: SqlRouterStore
     outbox: Outbox
     timers: Timers
+    inbound: InboundQueue
+    overrides: OverrideRepository
 
     def __init__(
         self,
@@ -49,6 +53,8 @@ class UnitOfWork:
         self.router_store = SqlRouterStore(self.session, self.new_messages)
         self.outbox = Outbox(self.session)
         self.timers = Timers(self.session)
+        self.inbound = InboundQueue(self.session)
+        self.overrides = OverrideRepository(self.session)
         self._committed = False
         return self
 

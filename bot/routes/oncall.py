@@ -17,12 +17,7 @@ router = APIRouter(tags=["oncall"])
 
 
 def get_oncall(request: Request, container: ContainerDep) -> OnCallService:
-    """One service per app: building the rotations' calendars is worth doing once."""
-    service: OnCallService | None = getattr(request.app.state, "oncall", None)
-    if service is None or service.config is not container.config:
-        service = OnCallService(container.config, container.services.uow, container.clock)
-        request.app.state.oncall = service
-    return service
+    return container.oncall
 
 
 OnCallDep = Annotated[OnCallService, Depends(get_oncall)]

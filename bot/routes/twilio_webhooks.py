@@ -13,6 +13,7 @@ from bot.deps import ContainerDep, public_url_for
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from routing.errors import InvalidSignature, MalformedPayload
 from routing.messages import Channel
+from storage.inbound import inbound_payload
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
 TWIML = "application/xml"
@@ -41,11 +42,20 @@ async def inbound_sms(request: Request, container: ContainerDep) -> Response:
     except MalformedPayload as exc:
         _outcome("sms", "malformed", started)
         return JSONResponse({"detail": str(exc)}, 400)
-    outcome = "duplicate"
     for msg in messages:
-        result = await run_in_threadpool(container.services.receive, msg)
-        outcome = result.outcome.value
-    _outcome("sms", outcome, started)
+        try:
+            await container.inbound.submit(
+                channel=Channel.SMS,
+                key=msg.provider_id,
+                kind="message",
+                payload=inbound_payload(msg),
+                received_at=msg.received_at,
+            )
+        except Exception:
+            # Not stored: say so, and Twilio will try again later.
+            _outcome("sms", "unavailable", started)
+            return JSONResponse({"detail": "temporarily unable to accept messages"}, 503)
+    _outcome("sms", "accepted", started)
     return Response(empty_twiml(), media_type=TWIML)
 
 

@@ -157,6 +157,7 @@ def test_twenty_concurrent_retries_of_one_message_sid_make_one_message(app: Runn
             pool.map(lambda _: app.post_sms(form, client=client).status_code, range(20))
         )
     assert statuses == [200] * 20
+    app.wait_routed()
     [conv] = conversations(app)
     assert len(conversation(app, conv["id"])["messages"]) == 1
 
@@ -301,6 +302,6 @@ def test_health_ready_and_metrics(app: RunningApp) -> None:
     assert httpx.get(app.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(app.url + "/readyz").status_code == 200
     metrics = httpx.get(app.url + "/metrics").text
-    assert 'partnerline_webhooks_total{channel="sms",outcome="new"}' in metrics
+    assert 'partnerline_webhooks_total{channel="sms",outcome="accepted"}' in metrics
     assert "partnerline_outbox_depth" in metrics
     assert "partnerline_webhook_seconds_bucket" in metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,13 +70,30 @@ class RunningApp:
         sign_url: str | None = None,
         token: str = AUTH_TOKEN,
         client: httpx.Client | None = None,
+        wait: bool = True,
     ) -> httpx.Response:
-        """POST an inbound SMS webhook signed as Twilio signs it (over the public URL)."""
+        """POST an inbound SMS webhook signed as Twilio signs it (over the public URL); with
+        `wait`, return once the worker has routed what was journalled."""
         path = "/webhooks/twilio/sms"
         headers, body = signed_form_post_headers(token, sign_url or self.public_url + path, params)
         if client is not None:
-            return client.post(self.url + path, content=body, headers=headers)
-        return httpx.post(self.url + path, content=body, headers=headers, timeout=10)
+            response = client.post(self.url + path, content=body, headers=headers)
+        else:
+            response = httpx.post(self.url + path, content=body, headers=headers, timeout=10)
+        if wait:
+            self.wait_routed()
+        return response
+
+    def wait_routed(self, timeout: float = 10.0) -> None:
+        """Until no journalled delivery waits for the worker (routing is asynchronous)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.container.services.uow() as uow:
+                if uow.inbound.pending_count() == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError("the worker did not route the inbound messages in time")
+            time.sleep(0.02)
 
 
 def app_settings(db_url: str, twilio_url: str, public_url: str, **overrides: Any) -> Settings:

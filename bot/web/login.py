@@ -1,0 +1,188 @@
+"""`/login` and `/logout` (CONTRACT.md, "Web inbox")."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from bot.accounts import SignIn, StaffAccounts
+from bot.deps import ContainerDep
+from bot.web.guard import FormDep, StaffDep
+from bot.web.templating import render
+from bot.web_auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    cookie_secure,
+    login_csrf,
+    login_csrf_ok,
+    new_session_cookie,
+    signer_for,
+    staff_from_session,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+class AddressThrottle:
+    """Failed sign-ins per client address, whatever login they tried (in this process).
+
+    The per-account delay (bot.accounts) cannot slow someone who tries many logins; this
+    does: past `limit` failures in `window` seconds, the address is refused until they age out.
+    """
+
+    def __init__(self, limit: int = 20, window: float = 600.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(address, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def wait(self, address: str) -> float:
+        """Seconds this address must wait, 0 if it may try now."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(address, now)
+            if len(times) < self.limit:
+                return 0.0
+            return times[-self.limit] + self.window - now
+
+    def failed(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(address, now).append(now)
+            if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+                for key in [k for k, v in self._failures.items() if not v]:
+                    del self._failures[key]
+
+
+def _throttle(request: Request) -> AddressThrottle:
+    throttle: AddressThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = AddressThrottle()
+    return throttle
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/inbox") and not target.startswith("//"):
+        return target
+    return "/inbox"
+
+
+def _login_page(
+    request: Request, *, error: str | None = None, status: int = 200, login: str = ""
+) -> Response:
+    token, cookie = login_csrf(request)
+    response = render(
+        request,
+        "login.html",
+        None,
+        {
+            "login_csrf": token,
+            "error": error,
+            "login": login,
+            "next": _safe_next(request.query_params.get("next")),
+        },
+        status_code=status,
+    )
+    container = request.app.state.container
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        cookie,
+        max_age=3600,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request, container.settings),
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, container: ContainerDep) -> Response:
+    if await run_in_threadpool(staff_from_session, request, container) is not None:
+        return RedirectResponse("/inbox", status_code=303)
+    return _login_page(request)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    container: ContainerDep,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/inbox",
+) -> Response:
+    if not login_csrf_ok(request, csrf_token):
+        return _login_page(
+            request, error="The form expired or came from another site; try again.", status=403
+        )
+    address = request.client.host if request.client else "?"
+    throttle = _throttle(request)
+    wait = throttle.wait(address)
+    if wait > 0:
+        return _too_many(request, wait, username)
+
+    def attempt() -> SignIn:
+        with container.db.session() as session:
+            result = StaffAccounts(session).sign_in(username, password, container.clock.now())
+            session.commit()
+            return result
+
+    result = await run_in_threadpool(attempt)
+    if result.account is None:
+        throttle.failed(address)
+        if result.retry_after is not None:
+            return _too_many(request, result.retry_after.total_seconds(), username)
+        return _login_page(request, error="Wrong login or password.", status=401, login=username)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        new_session_cookie(signer_for(request), result.account),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request, container.settings),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _too_many(request: Request, seconds: float, login: str) -> Response:
+    wait = max(1, math.ceil(seconds))
+    response = _login_page(
+        request,
+        error=f"Too many failed sign-ins. Try again in {wait} seconds.",
+        status=429,
+        login=login,
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, staff: StaffDep, form: FormDep) -> Response:
+    container = request.app.state.container
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request, container.settings),
+    )
+    response.headers["Clear-Site-Data"] = '"cookies"'
+    return response

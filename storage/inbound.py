@@ -1,0 +1,152 @@
+"""The inbound journal: what providers delivered, stored before they are answered.
+
+A webhook writes one row per delivery (unique per channel and provider key, so a retry is
+a no-op) and answers; the worker routes pending rows, one transaction each. Many concurrent
+webhooks share one transaction (`write_batch`), so durability costs one commit per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
+from storage.tables import InboundDeliveryRow
+
+PENDING, ROUTED, FAILED = "pending", "routed", "failed"
+
+
+def inbound_payload(msg: InboundMessage) -> dict[str, Any]:
+    return {
+        "channel": msg.channel.value,
+        "provider_id": msg.provider_id,
+        "address": msg.address,
+        "text": msg.text,
+        "received_at": msg.received_at.isoformat(),
+        "attachments": [
+            {k: v for k, v in asdict(a).items() if v is not None} for a in msg.attachments
+        ],
+        "opt_keyword": msg.opt_keyword.value if msg.opt_keyword else None,
+        "chat_id": msg.chat_id,
+        "thread_id": msg.thread_id,
+        "edit_of": msg.edit_of,
+        "raw": msg.raw,
+    }
+
+
+def message_from_payload(payload: dict[str, Any]) -> InboundMessage:
+    return InboundMessage(
+        channel=Channel(payload["channel"]),
+        provider_id=payload["provider_id"],
+        address=payload["address"],
+        text=payload.get("text") or "",
+        received_at=datetime.fromisoformat(payload["received_at"]),
+        attachments=tuple(Attachment(**a) for a in payload.get("attachments") or ()),
+        opt_keyword=OptKeyword(payload["opt_keyword"]) if payload.get("opt_keyword") else None,
+        chat_id=payload.get("chat_id"),
+        thread_id=payload.get("thread_id"),
+        edit_of=payload.get("edit_of"),
+        raw=payload.get("raw") or {},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    channel: Channel
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInbound:
+    id: int
+    channel: Channel
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+    attempts: int
+
+
+def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
+    """Journal deliveries in the caller's transaction; ones seen before are left as they are."""
+    table = InboundDeliveryRow.__table__
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    conn.execute(
+        stmt,
+        [
+            {
+                "channel": e.channel.value,
+                "delivery_key": e.key,
+                "kind": e.kind,
+                "payload": e.payload,
+                "state": PENDING,
+                "attempts": 0,
+                "received_at": e.received_at,
+            }
+            for e in entries
+        ],
+    )
+
+
+class InboundQueue:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim_one(self) -> PendingInbound | None:
+        """Lock the oldest pending delivery for this transaction (SKIP LOCKED on PostgreSQL)."""
+        query = (
+            select(InboundDeliveryRow)
+            .where(InboundDeliveryRow.state == PENDING)
+            .order_by(InboundDeliveryRow.id)
+            .limit(1)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = self.session.execute(query).scalar_one_or_none()
+        if row is None:
+            return None
+        return PendingInbound(
+            row.id,
+            Channel(row.channel),
+            row.delivery_key,
+            row.kind,
+            dict(row.payload or {}),
+            row.received_at,
+            row.attempts,
+        )
+
+    def mark_routed(self, entry: PendingInbound, message_id: int | None) -> None:
+        self.session.execute(
+            update(InboundDeliveryRow)
+            .where(InboundDeliveryRow.id == entry.id)
+            .values(state=ROUTED, message_id=message_id)
+        )
+
+    def mark_error(self, entry: PendingInbound, error: str, give_up: bool) -> None:
+        self.session.execute(
+            update(InboundDeliveryRow)
+            .where(InboundDeliveryRow.id == entry.id)
+            .values(
+                attempts=entry.attempts + 1,
+                last_error=error[:500],
+                state=FAILED if give_up else PENDING,
+            )
+        )
+
+    def pending_count(self) -> int:
+        return int(
+            self.session.execute(
+                select(func.count())
+                .select_from(InboundDeliveryRow)
+                .where(InboundDeliveryRow.state == PENDING)
+            ).scalar_one()
+        )
