@@ -387,7 +387,9 @@ def migrate(env: dict[str, str]) -> None:
 
 # ------------------------------------------------------------------ what was committed
 
-INBOUND_SIDS = "SELECT provider_id FROM messages WHERE channel = 'sms' AND direction = 'in'"
+# `partnerline web` journals each delivery durably before it answers; the worker (not
+# running here) files it into a conversation later. A journalled row is the commitment.
+INBOUND_SIDS = "SELECT delivery_key FROM inbound_deliveries WHERE channel = 'sms'"
 
 
 def sqlite_sids(path: Path) -> list[str]:
@@ -555,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
             return
         results.append(result)
         if result.missing:
-            failures.append(f"{name}: {result.missing} answered messages missing from `messages`")
+            failures.append(
+                f"{name}: {result.missing} answered messages missing from the inbound journal"
+            )
 
     with tempfile.TemporaryDirectory(prefix="partnerline-bench-") as tmp:
         logs = Path(tmp)

@@ -12,7 +12,8 @@ from bot.services import ADMIN, Author
 from bot.web_auth import api_staff
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: FastAPI would run a plain function in the thread pool, for every request.
     return request.app.state.container  # type: ignore[no-any-return]
 
 
@@ -66,7 +67,6 @@ def public_url_for(request: Request, container: Container) -> str:
     base = container.settings.public_url
     if not base:
         return str(request.url)
-    url = base.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    return url
+    url = base.rstrip("/") + request.scope["path"]
+    query = request.scope.get("query_string", b"")
+    return f"{url}?{query.decode('latin-1')}" if query else url

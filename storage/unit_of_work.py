@@ -16,7 +16,6 @@ from storage.overrides import OverrideRepository
 from storage.router_store import SqlRouterStore
 from storage.timers import Timers
 
-
 # Called inside the transaction, just before it commits, with the ids of the messages it
 # recorded: how the Slack mirror and others add their own rows atomically with the message.
 BeforeCommit = Callable[["UnitOfWork", list[int]], None]

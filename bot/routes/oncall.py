@@ -16,7 +16,7 @@ from bot.oncall import OnCallService
 router = APIRouter(tags=["oncall"])
 
 
-def get_oncall(request: Request, container: ContainerDep) -> OnCallService:
+async def get_oncall(request: Request, container: ContainerDep) -> OnCallService:
     return container.oncall
 
 

@@ -1,0 +1,42 @@
+"""The web inbox: server-rendered pages (Jinja2 + htmx, no build step) over the services.
+
+`install_web(app)` adds its routes, its static files and the answers to anonymous visits and
+refused form posts; `create_app` calls it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from bot.web import conversation, inbox, live, login, oncall_panel
+from bot.web.guard import CsrfRefused, LoginRequired, login_redirect
+from bot.web.templating import render
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install_web(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (login, inbox, conversation, live, oncall_panel):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(request)
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        return render(
+            request,
+            "error.html",
+            None,
+            {
+                "error": "This form expired or was sent from another site. Reload and try again.",
+                "back": "/inbox",
+            },
+            status_code=403,
+        )

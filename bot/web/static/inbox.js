@@ -1,0 +1,76 @@
+/* Partnerline inbox: live updates (server-sent events), countdowns, local times. No build step. */
+(function () {
+  "use strict";
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function left(ms) {
+    var s = Math.round(Math.abs(ms) / 1000);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var text = h ? h + "h " + pad(m) + "m" : m ? m + "m " + pad(sec) + "s" : sec + "s";
+    return ms < 0 ? "overdue " + text : text + " left";
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var due = Date.parse(el.dataset.due);
+      var risk = el.dataset.risk ? Date.parse(el.dataset.risk) : NaN;
+      el.textContent = left(due - now);
+      el.classList.toggle("over", now >= due);
+      el.classList.toggle("risk", now < due && !isNaN(risk) && now >= risk);
+    });
+  }
+
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      var t = new Date(el.getAttribute("datetime"));
+      if (isNaN(t)) return;
+      el.title = t.toString();
+      el.textContent = t.toLocaleString([], {
+        month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
+      });
+    });
+  }
+
+  var status = null;
+  function say(text) { if (status) status.textContent = text; }
+
+  function listen(url) {
+    if (!window.EventSource) return;
+    var pending = null;
+    var source = new EventSource(url);
+    source.addEventListener("changed", function () {
+      // Several changes in a burst become one refresh.
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        if (window.htmx) htmx.trigger(document.body, "pl:changed");
+      }, 150);
+    });
+    source.addEventListener("ready", function () { say(""); document.body.dataset.live = "on"; });
+    source.onerror = function () { document.body.dataset.live = "reconnecting"; };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    status = document.getElementById("live-status");
+    localTimes(document);
+    tick();
+    setInterval(tick, 1000);
+    if (document.body.dataset.events) listen(document.body.dataset.events);
+    document.body.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); tick(); });
+    document.body.addEventListener("htmx:afterSettle", function (e) { localTimes(e.target); tick(); });
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      var form = e.target.closest && e.target.closest("form[data-reset]");
+      if (form && e.detail.successful && e.detail.xhr.status === 204) {
+        form.reset();
+        var flash = document.getElementById("flash");
+        if (flash) flash.textContent = "";
+      }
+    });
+    document.body.addEventListener("htmx:responseError", function (e) {
+      if (e.detail.xhr.status === 401) window.location = "/login";
+      else say("Something went wrong (" + e.detail.xhr.status + "); reload the page.");
+    });
+  });
+})();

@@ -1,0 +1,77 @@
+"""The real app with the web inbox on loopback, and staff logins, for the inbox tests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from adapters.standins.server import LoopbackServer
+from bot.accounts import StaffAccounts
+from bot.app import create_app
+from bot.bootstrap import build_container
+from bot.config import load_config
+from bot.container import Container
+from bot.web import install_web
+from routing.clock import Clock
+from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port
+
+PASSWORD = "correct horse battery"
+
+
+def with_inbox(app: FastAPI) -> FastAPI:
+    """create_app with the inbox installed (a no-op once bot/app.py installs it itself)."""
+    if not any(getattr(route, "path", None) == "/login" for route in app.routes):
+        install_web(app)
+    return app
+
+
+@contextmanager
+def inbox_app(
+    db_url: str, twilio_url: str, *, clock: Clock | None = None, **overrides: Any
+) -> Iterator[RunningApp]:
+    port = free_port()
+    public_url = f"http://localhost:{port}"
+    settings = app_settings(db_url, twilio_url, public_url, **overrides)
+    container = build_container(settings, load_config(EXAMPLE_CONFIG), clock=clock)
+    app = with_inbox(create_app(container, run_worker=True))
+    server = LoopbackServer(app, port=port, lifespan="on")
+    server.start()
+    try:
+        yield RunningApp(container, server, public_url)
+    finally:
+        server.stop()
+        container.db.dispose()
+
+
+def add_login(
+    container: Container, login: str, staff_id: str, *, admin: bool = False, password: str = PASSWORD
+) -> None:
+    with container.db.session() as session:
+        StaffAccounts(session).add(
+            login, staff_id, password, is_admin=admin, now=container.clock.now()
+        )
+        session.commit()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+@contextmanager
+def signed_in(base_url: str, login: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+    """An HTTP client holding a session, as a browser would after the login form."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        form = client.get("/login")
+        response = client.post(
+            "/login",
+            data={"username": login, "password": password, "csrf_token": csrf_from(form.text)},
+        )
+        assert response.status_code == 303, response.text
+        yield client
