@@ -356,6 +356,27 @@ class TwilioSmsAdapter:
         except TimeoutError:
             raise SendFailed("Twilio did not answer in time", retryable=True) from None
 
+    async def call(self, to: str, twiml_url: str) -> SendResult:
+        """Place a voice call that fetches its TwiML from `twiml_url` (paging calls)."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._call_blocking, to, twiml_url), timeout=self._timeout * 3
+            )
+        except TimeoutError:
+            raise SendFailed("Twilio did not answer in time", retryable=True) from None
+
+    def _call_blocking(self, to: str, twiml_url: str) -> SendResult:
+        try:
+            call = self._client.calls.create(to=to, from_=self._from, url=twiml_url, method="POST")
+        except TwilioRestException as exc:
+            retry = _retry_after(self._http.last_headers())
+            raise _rest_failure(exc.status, exc.code, exc.msg, retry) from exc
+        except requests.Timeout as exc:
+            raise SendFailed("Twilio did not answer in time", retryable=True) from exc
+        except requests.RequestException as exc:
+            raise SendFailed("could not reach Twilio", retryable=True) from exc
+        return SendResult(provider_id=call.sid, delivery=Delivery.SENT)
+
     def _send_blocking(self, to: str, text: str, status_callback: str | None) -> SendResult:
         try:
             message = self._client.messages.create(

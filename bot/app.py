@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.bootstrap import build_worker, sync_config
 from bot.container import Container
-from bot.routes import calendar_feeds, conversations, oncall, ops, twilio_webhooks
+from bot.routes import calendar_feeds, conversations, oncall, ops, pages, twilio_webhooks
 from routing.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.include_router(twilio_webhooks.router)
     app.include_router(conversations.router)
     app.include_router(oncall.router)
+    app.include_router(pages.router)
     app.include_router(calendar_feeds.router)
 
     @app.get("/", include_in_schema=False)

@@ -14,13 +14,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.calendars import build_calendar
-from bot.config import AgencyConfig, StaffConfig
+from bot.config import AgencyConfig
+from bot.paging import Paging, first_reachable
 from routing import commitments as cm
 from routing.business_hours import BusinessCalendar
 from routing.commitments_policy import CommitmentPolicy, due_for, should_page
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.plain_time import due_in_words
-from routing.router import ConversationRef, Ingested, Outcome
+from routing.router import Ingested, Outcome
 from storage.conversations import ConversationView
 from storage.timers import Timer
 from storage.unit_of_work import UnitOfWork
@@ -28,10 +29,6 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 AT_RISK, BREACH = "commitment.at_risk", "commitment.breach"
-# Who is on call for a client right now, by first name (None: nobody).
-OncallName = Callable[[UnitOfWork, str | None, datetime], str | None]
-# Open a page for a commitment that pages (issue: on-call escalation).
-PageOpener = Callable[[UnitOfWork, ConversationRef, cm.Commitment, InboundMessage, datetime], None]
 
 
 def build_calendars(config: AgencyConfig) -> dict[str, BusinessCalendar]:
@@ -72,24 +69,13 @@ class ClientTerms:
     escalation: str | None
 
 
-def staff_address(staff: StaffConfig, channel: str) -> tuple[Channel, str] | None:
-    if channel in ("sms", "voice") and staff.sms:
-        return Channel.SMS, staff.sms
-    if channel == "telegram" and staff.telegram is not None:
-        return Channel.TELEGRAM, str(staff.telegram)
-    if channel == "slack" and staff.slack:
-        return Channel.SLACK, staff.slack
-    return None
-
-
 class Availability:
     def __init__(
         self,
         config: AgencyConfig,
         *,
         public_url: str | None = None,
-        oncall_name: OncallName | None = None,
-        open_page: PageOpener | None = None,
+        paging: Paging | None = None,
     ) -> None:
         self.config = config
         self.calendars = build_calendars(config)
@@ -97,8 +83,7 @@ class Availability:
         self.staff = config.staff_by_id()
         self.clients = config.client_by_id()
         self.public_url = public_url.rstrip("/") if public_url else None
-        self.oncall_name = oncall_name or (lambda uow, client, at: None)
-        self.open_page = open_page
+        self.paging = paging
 
     def terms(self, client_id: str | None) -> ClientTerms:
         client = self.clients.get(client_id) if client_id else None
@@ -152,8 +137,8 @@ class Availability:
         uow.timers.schedule(f"commitment:{started.id}:breach", BREACH, due.due_at, now, payload)
         if due.after_hours:
             self._acknowledge(uow, ingested, terms, started, now)
-        if self.open_page is not None and should_page(policy, due.after_hours):
-            self.open_page(uow, conv, started, msg, now)
+        if self.paging is not None and should_page(policy, due.after_hours):
+            self.paging.open_page(uow, conv, started, msg, now)
         return started
 
     def _acknowledge(
@@ -174,7 +159,7 @@ class Availability:
             contact_first_name=(contact.name or "there").split()[0],
             agency=self.config.agency.name,
             due_local=due_in_words(c.due_at, now, terms.zone),
-            oncall_first_name=self.oncall_name(uow, conv.client_id, now) or "our on-call lead",
+            oncall_first_name=self._oncall_name(uow, conv.client_id, now),
         )
         message = uow.conversations.add_message(
             conv.id,
@@ -196,6 +181,10 @@ class Availability:
             message_id=message.id,
         )
 
+    def _oncall_name(self, uow: UnitOfWork, client_id: str | None, now: datetime) -> str:
+        name = self.paging.first_oncall_name(uow, client_id, now) if self.paging else None
+        return name or "our on-call lead"
+
     def client_payload(self, channel: Channel, text: str) -> dict[str, object]:
         payload: dict[str, object] = {"text": text}
         if channel is Channel.SMS and self.public_url:
@@ -211,6 +200,8 @@ class Availability:
         answered, events = cm.answer(current, now)
         repo.save(answered, events)
         uow.timers.cancel_prefix(f"commitment:{current.id}:")
+        if self.paging is not None:
+            self.paging.resolve_for_conversation(uow, conversation_id, now)
 
     def on_close(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
         repo = uow.commitments
@@ -230,7 +221,9 @@ class Availability:
         self._advance(uow, timer, now, step, "At risk")
 
     def fire_breach(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
-        self._advance(uow, timer, now, cm.falls_due, "Breached")
+        breached = self._advance(uow, timer, now, cm.falls_due, "Breached")
+        if breached is not None and self.paging is not None:
+            self.paging.on_breach(uow, breached.conversation_id, now)
 
     def _advance(
         self,
@@ -239,18 +232,20 @@ class Availability:
         now: datetime,
         step: Callable[[cm.Commitment, datetime], tuple[cm.Commitment, list[cm.Event]]],
         label: str,
-    ) -> None:
+    ) -> cm.Commitment | None:
+        """Apply a timer's step; the changed commitment, or None if nothing changed."""
         repo = uow.commitments
         current = repo.get(int(timer.payload["commitment_id"]), lock=True)
         if current is None:
-            return
+            return None
         changed, events = step(current, now)
         if not events:
-            return  # answered or closed meanwhile: nothing to say
+            return None  # answered or closed meanwhile: nothing to say
         repo.save(changed, events)
         conv = uow.conversations.get(current.conversation_id)
         if conv is not None:
             self._notify_responders(uow, conv, changed, label, now)
+        return changed
 
     def _notify_responders(
         self,
@@ -271,17 +266,13 @@ class Availability:
             text += f" {self.public_url}/inbox/conversations/{conv.id}"
         for staff_id in people:
             staff = self.staff.get(staff_id or "")
-            if staff is None:
-                continue
-            for rule in staff.notify:
-                target = staff_address(staff, rule.channel)
-                if target is not None:
-                    channel, address = target
-                    uow.outbox.enqueue(
-                        kind="notice",
-                        channel=channel,
-                        recipient=address,
-                        payload={"text": text},
-                        at=now,
-                    )
-                    break
+            target = first_reachable(staff) if staff is not None else None
+            if target is not None:
+                channel, address = target
+                uow.outbox.enqueue(
+                    kind="notice",
+                    channel=channel,
+                    recipient=address,
+                    payload={"text": text},
+                    at=now,
+                )

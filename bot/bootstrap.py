@@ -10,10 +10,11 @@ from bot.config import AgencyConfig
 from bot.container import Container
 from bot.inbound import InboundJournal
 from bot.oncall import OnCallService
+from bot.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
 from bot.services import Services
 from bot.settings import Settings
 from bot.wakeup import Wakeup
-from bot.worker import RetryPolicy, TimerHandler, Worker
+from bot.worker import RetryPolicy, StartupHook, TimerHandler, Worker
 from routing.clock import Clock, SystemClock
 from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel
@@ -55,12 +56,17 @@ def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, Ch
         from adapters.sms import TwilioSmsAdapter
 
         assert settings.twilio_account_sid and settings.twilio_auth_token
-        adapters[Channel.SMS] = TwilioSmsAdapter(
+        sms = TwilioSmsAdapter(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token.get_secret_value(),
             from_number=sms_from,
             api_url=settings.twilio_api_url,
         )
+        adapters[Channel.SMS] = sms
+        if settings.public_url:  # Twilio must be able to fetch the call's TwiML
+            from adapters.voice import TwilioVoiceAdapter
+
+            adapters[Channel.VOICE] = TwilioVoiceAdapter(sms, settings.public_url)
     return adapters
 
 
@@ -95,7 +101,8 @@ def build_container(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     wakeup = Wakeup()
-    availability = Availability(config, public_url=settings.public_url)
+    paging = Paging(config, public_url=settings.public_url)
+    availability = Availability(config, public_url=settings.public_url, paging=paging)
     services = Services(
         db,
         clock,
@@ -130,6 +137,10 @@ def timer_handlers(container: Container) -> dict[str, TimerHandler]:
     if availability is not None:
         handlers[AT_RISK] = availability.fire_at_risk
         handlers[BREACH] = availability.fire_breach
+        if availability.paging is not None:
+            handlers[PAGE_STEP] = availability.paging.fire_step
+            handlers[PAGE_NOTIFY] = availability.paging.fire_notify
+            handlers[HANDOFF] = availability.paging.fire_handoff
     return handlers
 
 
@@ -151,4 +162,12 @@ def build_worker(container: Container) -> Worker:
         max_sleep=s.worker_max_sleep_seconds,
         send_timeout=s.send_timeout_seconds,
         uow_factory=container.services.uow,
+        startup=_startup(container),
     )
+
+
+def _startup(container: Container) -> StartupHook | None:
+    availability = container.services.availability
+    if availability is None or availability.paging is None:
+        return None
+    return availability.paging.ensure_handoffs

@@ -12,13 +12,16 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.availability import Availability
+from bot.paging import Paging
 from routing.clock import Clock
 from routing.errors import Conflict, DomainError, NotFound
+from routing.escalation import parse_staff_text
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.router import Ingested, Router
 from storage.conversations import ConversationView, MessageView
 from storage.db import Database
 from storage.inbound import message_from_payload
+from storage.pages import PageRecord
 from storage.unit_of_work import BeforeCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,11 @@ class Services:
         """Route one journalled message inside the worker's transaction (the journal row is
         the delivery's claim, so the router does not claim it again)."""
         msg = message_from_payload(payload)
+        paging = self.availability.paging if self.availability else None
+        if paging is not None and msg.channel is Channel.SMS and msg.address in paging.staff_by_sms:
+            # A staff member's phone: acknowledgements and answers, never a client message.
+            self._staff_sms(uow, paging.staff_by_sms[msg.address].id, msg, now)
+            return
         result = Router(uow.router_store).ingest(msg, claimed=True)
         if self.availability is not None:
             self.availability.on_client_message(uow, result, msg, now)
@@ -118,41 +126,107 @@ class Services:
 
     def reply(self, conversation_id: int, text: str, author: Author) -> MessageView:
         """Write the reply and its outbox entry in one transaction; the worker sends it."""
-        now = self.clock.now()
         with self.uow() as uow:
-            conv = self._conversation(uow, conversation_id)
-            if conv.opted_out:
-                raise Conflict(
-                    "contact_opted_out",
-                    f"{conv.address} has opted out of messages on {conv.channel}",
-                )
-            if conv.unreachable:
-                raise Conflict(
-                    "contact_unreachable", f"{conv.address} cannot be reached on {conv.channel}"
-                )
-            message = uow.conversations.add_message(
-                conv.id,
-                direction="out",
-                channel=conv.channel,
-                text=text,
-                author_type="staff",
-                author_id=author.id,
-                author_name=author.name,
-                at=now,
-                delivery=Delivery.QUEUED,
-            )
-            uow.outbox.enqueue(
-                kind="reply",
-                channel=Channel(conv.channel),
-                recipient=conv.chat_id,
-                payload=self._payload(Channel(conv.channel), text),
-                at=now,
-                message_id=message.id,
-            )
-            if self.availability is not None:
-                self.availability.on_agency_reply(uow, conv.id, now)
+            message = self._reply(uow, conversation_id, text, author, self.clock.now())
             uow.commit()
             return message
+
+    def _reply(
+        self, uow: UnitOfWork, conversation_id: int, text: str, author: Author, now: datetime
+    ) -> MessageView:
+        conv = self._conversation(uow, conversation_id)
+        if conv.opted_out:
+            raise Conflict(
+                "contact_opted_out",
+                f"{conv.address} has opted out of messages on {conv.channel}",
+            )
+        if conv.unreachable:
+            raise Conflict(
+                "contact_unreachable", f"{conv.address} cannot be reached on {conv.channel}"
+            )
+        message = uow.conversations.add_message(
+            conv.id,
+            direction="out",
+            channel=conv.channel,
+            text=text,
+            author_type="staff",
+            author_id=author.id,
+            author_name=author.name,
+            at=now,
+            delivery=Delivery.QUEUED,
+        )
+        uow.outbox.enqueue(
+            kind="reply",
+            channel=Channel(conv.channel),
+            recipient=conv.chat_id,
+            payload=self._payload(Channel(conv.channel), text),
+            at=now,
+            message_id=message.id,
+        )
+        if self.availability is not None:
+            self.availability.on_agency_reply(uow, conv.id, now)
+        return message
+
+    # ------------------------------------------------------------------ pages
+    @property
+    def paging(self) -> Paging:
+        if self.availability is None or self.availability.paging is None:
+            raise DomainError("paging_off", "paging is not configured")
+        return self.availability.paging
+
+    def acknowledge(self, page_id: int | None, staff_id: str, via: str) -> PageRecord:
+        """The one acknowledgement every channel calls (API, SMS, voice, Telegram, Slack)."""
+        with self.uow() as uow:
+            page = self.paging.acknowledge(uow, page_id, staff_id, self.clock.now())
+            uow.commit()
+        log.info("page %s acknowledged by %s via %s", page.id, staff_id, via)
+        return page
+
+    def page_call_text(self, page_id: int) -> str:
+        with self.uow() as uow:
+            page = uow.pages.get(page_id)
+            if page is None:
+                return "This page no longer exists."
+            if page.state != "open":
+                return f"Page {page.id} is already {page.state}. Nothing to do."
+            return self.paging.page_text([page], Channel.VOICE, self.clock.now())
+
+    def relay(self, staff_id: str, text: str, page_id: int | None, via: str) -> MessageView:
+        """A paged person's answer, sent to the page's client as the agency's reply."""
+        author = Author(id=staff_id, name=self.staff_names.get(staff_id, staff_id))
+        with self.uow() as uow:
+            page = self.paging.page_for_relay(uow, staff_id, page_id)
+            message = self._reply(uow, page.conversation_id, text, author, self.clock.now())
+            uow.commit()
+        log.info("page %s answered by %s via %s", page.id, staff_id, via)
+        return message
+
+    def _staff_sms(
+        self, uow: UnitOfWork, staff_id: str, msg: InboundMessage, now: datetime
+    ) -> None:
+        """ACK, ACK 12, "12 text" or plain text from a paged person's phone."""
+        command = parse_staff_text(msg.text)
+        try:
+            if command.kind == "ack":
+                page = self.paging.acknowledge(uow, command.page_id, staff_id, now)
+                answer = (
+                    f"Acknowledged page {page.id}. Reply with your answer and it goes "
+                    "to the client."
+                )
+            else:
+                page = self.paging.page_for_relay(uow, staff_id, command.page_id)
+                author = Author(id=staff_id, name=self.staff_names.get(staff_id, staff_id))
+                self._reply(uow, page.conversation_id, command.text, author, now)
+                answer = f"Sent to the client of page {page.id}."
+        except DomainError as exc:
+            answer = exc.user_message
+        uow.outbox.enqueue(
+            kind="notice",
+            channel=Channel.SMS,
+            recipient=msg.address,
+            payload={"text": answer},
+            at=now,
+        )
 
     def _payload(self, channel: Channel, text: str) -> dict[str, object]:
         if self.availability is not None:

@@ -312,10 +312,9 @@ class TelegramBot:
         if isinstance(result, DomainError):
             text = result.user_message
         else:
-            page_id = getattr(result, "page_id", None)
-            text = f"Acknowledged page {page_id}." if page_id is not None else "Acknowledged."
-            if page_id is not None:
-                rows = await self._blocking(lambda: self._page_edits(page_id, self._note(staff)))
+            page = result  # storage.pages.PageRecord
+            text = f"Acknowledged page {page.id}" + (f": {page.summary}" if page.summary else ".")
+            rows = await self._blocking(lambda: self._page_edits(page.id, self._note(staff)))
         rows.insert(0, (COMMAND_REPLY, chat, {"text": text}))
         await self._blocking(lambda: self._say(rows))
 

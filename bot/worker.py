@@ -32,6 +32,8 @@ TimerHandler = Callable[[UnitOfWork, Timer, datetime], None]
 # Routes one journalled delivery of a kind ("message", "telegram.callback", ...).
 InboundHandler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
 INBOUND_MAX_ATTEMPTS = 5
+# Run once as the worker starts, in a transaction (e.g. scheduling the next handoffs).
+StartupHook = Callable[[UnitOfWork, datetime], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +64,11 @@ class Worker:
         max_sleep: float = 0.25,
         send_timeout: float = 15.0,
         uow_factory: Callable[[], UnitOfWork] | None = None,
+        startup: StartupHook | None = None,
     ) -> None:
         self.db = db
         self._uow_factory = uow_factory or (lambda: UnitOfWork(db))
+        self._startup = startup
         self.clock = clock
         self.adapters = dict(adapters)
         self.timer_handlers = dict(timer_handlers or {})
@@ -80,6 +84,8 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.wakeup.bind()
+        if self._startup is not None:
+            await asyncio.to_thread(self._run_startup)
         log.info("worker started")
         while not stop.is_set():
             try:
@@ -92,6 +98,15 @@ class Worker:
                 continue
             await self.wakeup.wait(await asyncio.to_thread(self._sleep_for))
         log.info("worker stopped")
+
+    def _run_startup(self) -> None:
+        assert self._startup is not None
+        try:
+            with self.uow() as uow:
+                self._startup(uow, self.clock.now())
+                uow.commit()
+        except Exception:  # e.g. a second worker scheduling the same timers at once
+            log.exception("worker start-up step failed; carrying on")
 
     async def run_once(self) -> bool:
         routed = await asyncio.to_thread(self.route_inbound)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from routing.commitments import Commitment, Event, State
@@ -138,6 +138,25 @@ class CommitmentRepository:
         for row in rows:
             latest[row.conversation_id] = _to_domain(row)
         return latest
+
+    def awaiting_all(self, limit: int) -> list[Commitment]:
+        """Commitments still waiting for a reply, most urgent first."""
+        rows = self.session.execute(
+            select(CommitmentRow)
+            .where(CommitmentRow.awaiting.is_(True))
+            .order_by(CommitmentRow.due_at)
+            .limit(limit)
+        ).scalars()
+        return [_to_domain(r) for r in rows]
+
+    def awaiting_count(self) -> int:
+        return int(
+            self.session.execute(
+                select(func.count())
+                .select_from(CommitmentRow)
+                .where(CommitmentRow.awaiting.is_(True))
+            ).scalar_one()
+        )
 
     def open_due_between(self, a: datetime, b: datetime) -> list[Commitment]:
         rows = self.session.execute(

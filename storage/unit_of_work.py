@@ -13,6 +13,7 @@ from storage.db import Database
 from storage.inbound import InboundQueue
 from storage.outbox import Outbox
 from storage.overrides import OverrideRepository
+from storage.pages import PageRepository
 from storage.router_store import SqlRouterStore
 from storage.timers import Timers
 
@@ -30,6 +31,7 @@ class UnitOfWork:
     timers: Timers
     inbound: InboundQueue
     overrides: OverrideRepository
+    pages: PageRepository
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class UnitOfWork:
         self.timers = Timers(self.session)
         self.inbound = InboundQueue(self.session)
         self.overrides = OverrideRepository(self.session)
+        self.pages = PageRepository(self.session)
         self._committed = False
         return self
 

@@ -43,7 +43,8 @@ def _pg_database_url(worker: str) -> str:
     """Create (afresh) this worker's own database next to the one named by the URL."""
     assert PG_URL is not None
     base = normalise_url(PG_URL)
-    name = f"{base.database}_pl_{worker}"
+    # The process id keeps concurrent runs on one server (two checkouts, CI) apart.
+    name = f"{base.database}_pl_{worker}_{os.getpid()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -57,9 +58,12 @@ def _pg_database_url(worker: str) -> str:
 @pytest.fixture(scope="session")
 def migrated_urls(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+) -> Iterator[dict[str, str]]:
     """One migrated database per backend for this test process, made on first use."""
-    return {}
+    urls: dict[str, str] = {}
+    yield urls
+    if "postgres" in urls:
+        _drop_pg_database(urls["postgres"])
 
 
 def _migrated(
@@ -85,6 +89,17 @@ def _migrated(
     upgrade(url)
     cache[kind] = url
     return url
+
+
+def _drop_pg_database(url: str) -> None:
+    assert PG_URL is not None
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            name = make_url(url).database
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def truncate_all(db: Database) -> None:

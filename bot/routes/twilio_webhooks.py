@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from adapters.sms import empty_twiml
+from adapters.voice import ACK_DIGIT, page_call_twiml, said_twiml
 from bot.deps import ContainerDep, public_url_for
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
-from routing.errors import InvalidSignature, MalformedPayload
+from routing.errors import DomainError, InvalidSignature, MalformedPayload
 from routing.messages import Channel
 from storage.inbound import inbound_payload
 
@@ -86,3 +88,41 @@ async def delivery_status(request: Request, container: ContainerDep) -> Response
     )
     _outcome("sms_status", "applied" if changed else "ignored", started)
     return Response(status_code=204)
+
+
+@router.post("/voice")
+async def voice(request: Request, container: ContainerDep) -> Response:
+    """TwiML for a paging call, and the <Gather> result: 4 acknowledges as the called person."""
+    started = time.perf_counter()
+    adapter = container.sms
+    if adapter is None:
+        return JSONResponse({"detail": "the voice channel is not configured"}, 503)
+    body = await request.body()
+    try:
+        adapter.verify(public_url_for(request, container), request.headers, body)
+    except InvalidSignature:
+        _outcome("voice", "forged", started)
+        return JSONResponse({"detail": "invalid signature"}, 403)
+    page_id, staff_id = request.query_params.get("page"), request.query_params.get("staff")
+    if not page_id or not page_id.isdigit() or not staff_id:
+        _outcome("voice", "malformed", started)
+        return JSONResponse({"detail": "page and staff are required"}, 400)
+    digits = parse_qs(body.decode("utf-8", "replace")).get("Digits", [None])[0]
+    if digits is None:
+        text = await run_in_threadpool(container.services.page_call_text, int(page_id))
+        _outcome("voice", "call", started)
+        return Response(page_call_twiml(text, public_url_for(request, container)), media_type=TWIML)
+    if digits != ACK_DIGIT:
+        _outcome("voice", "other_key", started)
+        return Response(
+            said_twiml("That was not 4. The page is still open. Goodbye."), media_type=TWIML
+        )
+    try:
+        page = await run_in_threadpool(
+            container.services.acknowledge, int(page_id), staff_id, "voice"
+        )
+    except DomainError as exc:
+        _outcome("voice", "refused", started)
+        return Response(said_twiml(exc.user_message), media_type=TWIML)
+    _outcome("voice", "acknowledged", started)
+    return Response(said_twiml(f"Page {page.id} acknowledged. Thank you."), media_type=TWIML)

@@ -7,6 +7,7 @@ refused form posts; `create_app` calls it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -16,13 +17,22 @@ from bot.web import conversation, inbox, live, login, oncall_panel
 from bot.web.guard import CsrfRefused, LoginRequired, login_redirect
 from bot.web.templating import render
 
+if TYPE_CHECKING:
+    from bot.web.sandbox import Sandbox
+
 STATIC = Path(__file__).parent / "static"
 
 
-def install_web(app: FastAPI) -> None:
+def install_web(app: FastAPI, sandbox: Sandbox | None = None) -> None:
+    """`sandbox`: also serve /sandbox (`partnerline serve --sandbox` only)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (login, inbox, conversation, live, oncall_panel):
         app.include_router(module.router)
+    if sandbox is not None:
+        from bot.web import sandbox as sandbox_routes
+
+        app.state.sandbox = sandbox
+        app.include_router(sandbox_routes.router)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

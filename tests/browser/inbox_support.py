@@ -49,7 +49,12 @@ def inbox_app(
 
 
 def add_login(
-    container: Container, login: str, staff_id: str, *, admin: bool = False, password: str = PASSWORD
+    container: Container,
+    login: str,
+    staff_id: str,
+    *,
+    admin: bool = False,
+    password: str = PASSWORD,
 ) -> None:
     with container.db.session() as session:
         StaffAccounts(session).add(

@@ -11,8 +11,11 @@
     return ms < 0 ? "overdue " + text : text + " left";
   }
 
+  // The server's clock, not the device's, decides what is due: keep the difference.
+  var skew = 0;
+
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + skew;
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var due = Date.parse(el.dataset.due);
       var risk = el.dataset.risk ? Date.parse(el.dataset.risk) : NaN;
@@ -54,6 +57,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     status = document.getElementById("live-status");
+    var serverNow = Date.parse(document.body.dataset.now || "");
+    if (!isNaN(serverNow)) skew = serverNow - Date.now();
     localTimes(document);
     tick();
     setInterval(tick, 1000);

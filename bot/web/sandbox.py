@@ -1,0 +1,212 @@
+"""`partnerline serve --sandbox`: the providers' stand-ins on loopback, and `/sandbox`.
+
+`Sandbox` starts the Twilio and Telegram stand-ins (and Slack's, once that stand-in exists),
+gives the settings that point the channels at them, and plays a contact: what the person
+"sends" is posted to our own webhooks exactly as the provider would (signed), and what the
+agency sent them is read back from the stand-in. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from adapters.standins.telegram import TelegramStandIn
+from adapters.standins.twilio import TwilioStandIn
+from bot.config import AgencyConfig
+from bot.web.guard import FormDep, StaffDep
+from bot.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+SANDBOX_SID = "AC" + "5a" * 16
+SANDBOX_NUMBER = "+13135550100"
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """One contact of the configuration on one channel."""
+
+    key: str  # "sms:+13135550142"
+    channel: str
+    address: str
+    name: str
+    client: str
+
+
+@dataclass
+class _Sent:
+    at: datetime
+    text: str
+
+
+@dataclass
+class Sandbox:
+    config: AgencyConfig
+    twilio: TwilioStandIn = field(init=False)
+    telegram: TelegramStandIn = field(init=False)
+    app_url: str = ""
+    _sent: dict[str, list[_Sent]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.twilio_token = secrets.token_hex(16)
+        self.telegram_token = f"123456:{secrets.token_urlsafe(24)}"
+        self.telegram_secret = secrets.token_urlsafe(24)
+        self.twilio = TwilioStandIn(SANDBOX_SID, self.twilio_token)
+        self.telegram = TelegramStandIn(self.telegram_token)
+
+    def start(self) -> Sandbox:
+        self.twilio.start()
+        self.telegram.start()
+        return self
+
+    def stop(self) -> None:
+        self.telegram.stop()
+        self.twilio.stop()
+
+    def settings_overrides(self, app_url: str) -> dict[str, str]:
+        """Environment values that point every channel at the stand-ins."""
+        self.app_url = app_url.rstrip("/")
+        return {
+            "TWILIO_ACCOUNT_SID": SANDBOX_SID,
+            "TWILIO_AUTH_TOKEN": self.twilio_token,
+            "TWILIO_API_URL": self.twilio.url,
+            "TELEGRAM_BOT_TOKEN": self.telegram_token,
+            "TELEGRAM_WEBHOOK_SECRET": self.telegram_secret,
+            "TELEGRAM_API_URL": self.telegram.api_url,
+            "PUBLIC_URL": self.app_url,
+        }
+
+    # ------------------------------------------------------------------ people to play
+    def personas(self) -> list[Persona]:
+        people = []
+        for client in self.config.clients:
+            for contact in client.contacts:
+                if contact.sms:
+                    people.append(
+                        Persona(f"sms:{contact.sms}", "sms", contact.sms, contact.name, client.name)
+                    )
+                if contact.telegram is not None:
+                    address = str(contact.telegram)
+                    people.append(
+                        Persona(
+                            f"telegram:{address}", "telegram", address, contact.name, client.name
+                        )
+                    )
+        return people
+
+    def persona(self, key: str | None) -> Persona | None:
+        return next((p for p in self.personas() if p.key == key), None)
+
+    # ------------------------------------------------------------------ playing one
+    def send(self, persona: Persona, text: str) -> int:
+        """Post `text` from the persona to our webhook as the provider would; its HTTP status."""
+        with self._lock:
+            self._sent.setdefault(persona.key, []).append(_Sent(datetime.now(UTC), text))
+            n = next(self._ids)
+        if persona.channel == "sms":
+            sid = f"SM{secrets.token_hex(16)}"
+            params = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "AccountSid": SANDBOX_SID,
+                "From": persona.address,
+                "To": self._sms_from(),
+                "Body": text,
+                "NumMedia": "0",
+                "ApiVersion": "2010-04-01",
+            }
+            return self.twilio.post_signed(self.app_url + "/webhooks/twilio/sms", params)
+        first, _, last = persona.name.partition(" ")
+        user = TelegramStandIn.user(int(persona.address), first, last or None)
+        update = self.telegram.message_update(user, text)
+        response = self.telegram.deliver(
+            update, self.app_url + "/webhooks/telegram", secret=self.telegram_secret
+        )
+        del n
+        return response.status_code
+
+    def _sms_from(self) -> str:
+        sms = self.config.channels.sms
+        return sms.from_ if sms and sms.from_ else SANDBOX_NUMBER
+
+    def thread(self, persona: Persona) -> list[dict[str, Any]]:
+        """What the person sent and what reached them, oldest first."""
+        with self._lock:
+            items: list[dict[str, Any]] = [
+                {"at": s.at, "text": s.text, "mine": True} for s in self._sent.get(persona.key, [])
+            ]
+        if persona.channel == "sms":
+            for m in self.twilio.sent_to(persona.address):
+                items.append({"at": _twilio_time(m), "text": m.get("body", ""), "mine": False})
+        else:
+            for m in self.telegram.sent_to(persona.address):
+                at = datetime.fromtimestamp(int(m.get("date", 0)), UTC)
+                items.append({"at": at, "text": m.get("text", ""), "mine": False})
+        items.sort(key=lambda i: i["at"])
+        return items
+
+
+def _twilio_time(message: dict[str, Any]) -> datetime:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(message["date_created"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------- the page
+
+
+def _sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox  # type: ignore[no-any-return]
+
+
+def _context(sandbox: Sandbox, key: str | None) -> dict[str, Any]:
+    personas = sandbox.personas()
+    persona = sandbox.persona(key) or (personas[0] if personas else None)
+    return {
+        "section": "sandbox",
+        "personas": personas,
+        "persona": persona,
+        "thread": sandbox.thread(persona) if persona else [],
+    }
+
+
+@router.get("/sandbox")
+async def sandbox_page(request: Request, staff: StaffDep, who: str | None = None) -> Response:
+    context = await asyncio.to_thread(_context, _sandbox(request), who)
+    return render(request, "sandbox.html", staff, context)
+
+
+@router.get("/sandbox/thread")
+async def sandbox_thread(request: Request, staff: StaffDep, who: str | None = None) -> Response:
+    context = await asyncio.to_thread(_context, _sandbox(request), who)
+    return render(request, "_sandbox_thread.html", staff, context)
+
+
+@router.post("/sandbox/send")
+async def sandbox_send(request: Request, staff: StaffDep, form: FormDep) -> Response:
+    sandbox = _sandbox(request)
+    who, text = form.get("who"), form.get("text")
+    persona = sandbox.persona(who if isinstance(who, str) else None)
+    if persona is None or not isinstance(text, str) or not text.strip():
+        return render(request, "_flash.html", staff, {"error": "Pick a contact and write."}, 422)
+    status = await asyncio.to_thread(sandbox.send, persona, text.strip())
+    if status >= 300:
+        error = f"the {persona.channel} webhook answered {status}"
+        return render(request, "_flash.html", staff, {"error": error}, 502)
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Trigger": "pl:changed"})
+    return Response(status_code=303, headers={"Location": f"/sandbox?who={persona.key}"})

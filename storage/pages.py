@@ -1,0 +1,260 @@
+"""Escalation pages and the notifications they send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from storage.tables import OutboxRow, PageNotificationRow, PageRow
+from storage.upsert import insert_ignore
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+SCHEDULED, SENT, CANCELLED = "scheduled", "sent", "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    id: int
+    conversation_id: int
+    commitment_id: int | None
+    client_id: str | None
+    state: str
+    step: int
+    round: int
+    policy: dict[str, Any]
+    summary: str
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    id: int
+    page_id: int
+    staff_id: str
+    channel: str
+    step: int
+    due_at: datetime
+    state: str
+    sent_at: datetime | None
+    delivery: str | None = None
+
+
+def _page(row: PageRow) -> PageRecord:
+    return PageRecord(
+        row.id,
+        row.conversation_id,
+        row.commitment_id,
+        row.client_id,
+        row.state,
+        row.step,
+        row.round,
+        dict(row.policy),
+        row.summary,
+        row.opened_at,
+        row.acknowledged_at,
+        row.acknowledged_by,
+        row.resolved_at,
+    )
+
+
+def _note(row: PageNotificationRow, delivery: str | None = None) -> NotificationRecord:
+    return NotificationRecord(
+        row.id,
+        row.page_id,
+        row.staff_id,
+        row.channel,
+        row.step,
+        row.due_at,
+        row.state,
+        row.sent_at,
+        delivery,
+    )
+
+
+class PageRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ pages
+    def open(
+        self,
+        *,
+        conversation_id: int,
+        commitment_id: int | None,
+        client_id: str | None,
+        policy: dict[str, Any],
+        summary: str,
+        at: datetime,
+    ) -> int | None:
+        """A new open page, or None if the conversation has one open already."""
+        return insert_ignore(
+            self.session,
+            PageRow.__table__,  # type: ignore[arg-type]
+            {
+                "conversation_id": conversation_id,
+                "commitment_id": commitment_id,
+                "client_id": client_id,
+                "state": OPEN,
+                "step": 0,
+                "round": 0,
+                "policy": policy,
+                "summary": summary,
+                "opened_at": at,
+            },
+        )
+
+    def get(self, page_id: int, *, lock: bool = False) -> PageRecord | None:
+        query = select(PageRow).where(PageRow.id == page_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.execute(query).scalar_one_or_none()
+        return None if row is None else _page(row)
+
+    def unresolved_for_conversation(self, conversation_id: int) -> PageRecord | None:
+        row = self.session.execute(
+            select(PageRow)
+            .where(PageRow.conversation_id == conversation_id, PageRow.state != RESOLVED)
+            .order_by(PageRow.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if row is None else _page(row)
+
+    def set_position(self, page_id: int, step: int, round_: int) -> None:
+        self.session.execute(
+            update(PageRow).where(PageRow.id == page_id).values(step=step, round=round_)
+        )
+
+    def acknowledge(self, page_id: int, staff_id: str, at: datetime) -> bool:
+        """True if this call acknowledged it; False if it was not open any more."""
+        result = self.session.execute(
+            update(PageRow)
+            .where(PageRow.id == page_id, PageRow.state == OPEN)
+            .values(state=ACKNOWLEDGED, acknowledged_by=staff_id, acknowledged_at=at)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def resolve(self, page_id: int, at: datetime) -> None:
+        self.session.execute(
+            update(PageRow)
+            .where(PageRow.id == page_id, PageRow.state != RESOLVED)
+            .values(state=RESOLVED, resolved_at=at)
+        )
+
+    def latest_for_staff(self, staff_id: str, states: tuple[str, ...]) -> PageRecord | None:
+        """The page this person was most recently notified of, among those in `states`."""
+        row = self.session.execute(
+            select(PageRow)
+            .join(PageNotificationRow, PageNotificationRow.page_id == PageRow.id)
+            .where(PageNotificationRow.staff_id == staff_id, PageRow.state.in_(states))
+            .order_by(PageNotificationRow.due_at.desc(), PageRow.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if row is None else _page(row)
+
+    def was_notified(self, page_id: int, staff_id: str) -> bool:
+        return (
+            self.session.execute(
+                select(PageNotificationRow.id).where(
+                    PageNotificationRow.page_id == page_id,
+                    PageNotificationRow.staff_id == staff_id,
+                )
+            ).first()
+            is not None
+        )
+
+    def list(self, state: str | None, limit: int, before_id: int | None = None) -> list[PageRecord]:
+        query = select(PageRow).order_by(PageRow.id.desc()).limit(limit)
+        if state:
+            query = query.where(PageRow.state == state)
+        if before_id is not None:
+            query = query.where(PageRow.id < before_id)
+        return [_page(r) for r in self.session.execute(query).scalars()]
+
+    # ------------------------------------------------------------------ notifications
+    def schedule_notification(
+        self, *, key: str, page_id: int, staff_id: str, channel: str, step: int, due_at: datetime
+    ) -> int | None:
+        return insert_ignore(
+            self.session,
+            PageNotificationRow.__table__,  # type: ignore[arg-type]
+            {
+                "key": key,
+                "page_id": page_id,
+                "staff_id": staff_id,
+                "channel": channel,
+                "step": step,
+                "due_at": due_at,
+                "state": SCHEDULED,
+            },
+        )
+
+    def notification(self, note_id: int, *, lock: bool = False) -> NotificationRecord | None:
+        query = select(PageNotificationRow).where(PageNotificationRow.id == note_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.execute(query).scalar_one_or_none()
+        return None if row is None else _note(row)
+
+    def due_notifications(
+        self, staff_id: str, channel: str, now: datetime
+    ) -> list[NotificationRecord]:
+        """Scheduled notifications for one person and channel that may go out now, of pages
+        still open."""
+        rows = self.session.execute(
+            select(PageNotificationRow)
+            .join(PageRow, PageRow.id == PageNotificationRow.page_id)
+            .where(
+                PageNotificationRow.staff_id == staff_id,
+                PageNotificationRow.channel == channel,
+                PageNotificationRow.state == SCHEDULED,
+                PageNotificationRow.due_at <= now,
+                PageRow.state == OPEN,
+            )
+            .order_by(PageNotificationRow.page_id)
+            .with_for_update()
+        ).scalars()
+        return [_note(r) for r in rows]
+
+    def last_sent(self, staff_id: str, channel: str) -> datetime | None:
+        return self.session.execute(
+            select(func.max(PageNotificationRow.sent_at)).where(
+                PageNotificationRow.staff_id == staff_id,
+                PageNotificationRow.channel == channel,
+                PageNotificationRow.state == SENT,
+            )
+        ).scalar_one_or_none()
+
+    def mark_sent(self, note_ids: list[int], outbox_id: int, at: datetime) -> None:
+        self.session.execute(
+            update(PageNotificationRow)
+            .where(PageNotificationRow.id.in_(note_ids))
+            .values(state=SENT, sent_at=at, outbox_id=outbox_id)
+        )
+
+    def cancel_scheduled(self, page_id: int) -> None:
+        self.session.execute(
+            update(PageNotificationRow)
+            .where(PageNotificationRow.page_id == page_id, PageNotificationRow.state == SCHEDULED)
+            .values(state=CANCELLED)
+        )
+
+    def notifications_of(self, page_ids: list[int]) -> dict[int, list[NotificationRecord]]:
+        found: dict[int, list[NotificationRecord]] = {pid: [] for pid in page_ids}
+        if not page_ids:
+            return found
+        rows = self.session.execute(
+            select(PageNotificationRow, OutboxRow.state)
+            .outerjoin(OutboxRow, OutboxRow.id == PageNotificationRow.outbox_id)
+            .where(PageNotificationRow.page_id.in_(page_ids))
+            .order_by(PageNotificationRow.due_at, PageNotificationRow.id)
+        ).all()
+        for row, outbox_state in rows:
+            found[row.page_id].append(_note(row, outbox_state))
+        return found

@@ -1,0 +1,52 @@
+"""Playwright driving Debian's Chromium (never a downloaded browser): `browser` per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.standins.twilio import TwilioStandIn
+from tests.support.app import ACCOUNT_SID, AUTH_TOKEN
+
+CHROMIUM = Path(os.environ.get("PARTNERLINE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def twilio_server() -> Iterator[TwilioStandIn]:
+    with TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def twilio(twilio_server: TwilioStandIn) -> TwilioStandIn:
+    twilio_server.reset()
+    return twilio_server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests skipped: the playwright package is not installed")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
