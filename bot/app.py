@@ -14,7 +14,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.bootstrap import build_worker, sync_config
 from bot.container import Container
-from bot.routes import calendar_feeds, conversations, oncall, ops, pages, twilio_webhooks
+from bot.routes import (
+    calendar_feeds,
+    conversations,
+    oncall,
+    ops,
+    pages,
+    telegram_webhook,
+    twilio_webhooks,
+)
+from bot.telegram_app import start_telegram, stop_telegram
 from routing.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -26,6 +35,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(sync_config, container)
+        await start_telegram(container)
         stop = asyncio.Event()
         task = None
         if run_worker:
@@ -37,6 +47,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
             if task is not None:
                 container.wakeup.notify()
                 await task
+            await stop_telegram(container)
             await asyncio.to_thread(container.inbound.stop)
 
     app = FastAPI(
@@ -47,6 +58,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.state.container = container
     app.include_router(ops.router)
     app.include_router(twilio_webhooks.router)
+    app.include_router(telegram_webhook.router)
     app.include_router(conversations.router)
     app.include_router(oncall.router)
     app.include_router(pages.router)

@@ -67,6 +67,17 @@ def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, Ch
             from adapters.voice import TwilioVoiceAdapter
 
             adapters[Channel.VOICE] = TwilioVoiceAdapter(sms, settings.public_url)
+    if settings.telegram_enabled:
+        from adapters.telegram import TelegramAdapter
+
+        assert settings.telegram_bot_token
+        secret = settings.telegram_webhook_secret
+        adapters[Channel.TELEGRAM] = TelegramAdapter(
+            settings.telegram_bot_token.get_secret_value(),
+            secret.get_secret_value() if secret else None,
+            api_url=settings.telegram_api_url,
+            timeout=settings.send_timeout_seconds,
+        )
     return adapters
 
 

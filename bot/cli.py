@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli_oncall import add_oncall_arguments, cmd_oncall
+from bot.cli_telegram import add_telegram_arguments
 from bot.settings import Settings
 
 log = logging.getLogger("partnerline")
@@ -166,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     oncall = sub.add_parser("oncall", help="who is on call now (or --at), per rotation")
     add_oncall_arguments(oncall)
     oncall.set_defaults(func=cmd_oncall)
+
+    telegram = sub.add_parser("telegram", help="Telegram webhook set-up")
+    add_telegram_arguments(telegram)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -19,6 +19,7 @@ from storage.db import Database
 if TYPE_CHECKING:
     from adapters.sms import TwilioSmsAdapter
     from bot.config import AgencyConfig
+    from bot.telegram_app import TelegramBot
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Container:
     adapters: dict[Channel, ChannelAdapter] = field(default_factory=dict)
     # Kinds of journalled delivery the worker can route (channels add theirs).
     inbound_handlers: dict[str, InboundHandler] = field(default_factory=dict)
+    telegram: TelegramBot | None = None
 
     @property
     def sms(self) -> TwilioSmsAdapter | None:

@@ -463,7 +463,7 @@ async def start_telegram(container: Container) -> None:
     if not isinstance(adapter, TelegramAdapter) or container.settings.telegram_bot_token is None:
         return
     bot = TelegramBot(container, adapter)
-    container.telegram = bot  # type: ignore[attr-defined]
+    container.telegram = bot
     await bot.start()
 
 
@@ -471,4 +471,4 @@ async def stop_telegram(container: Container) -> None:
     bot = telegram_of(container)
     if bot is not None:
         await bot.stop()
-        container.telegram = None  # type: ignore[attr-defined]
+        container.telegram = None

@@ -88,6 +88,8 @@ class RouterStore(Protocol):
 
     def set_opted_out(self, contact: ContactRef, opted_out: bool, at: datetime) -> None: ...
 
+    def set_reachable(self, contact: ContactRef) -> None: ...
+
 
 class Router:
     def __init__(self, store: RouterStore) -> None:
@@ -113,6 +115,8 @@ class Router:
         if contact is None:
             contact = self.store.add_unknown_contact(msg.channel, msg.address, at)
 
+        if contact.unreachable:  # they wrote: whatever blocked them before is over
+            self.store.set_reachable(contact)
         if msg.opt_keyword is OptKeyword.STOP and not contact.opted_out:
             self.store.set_opted_out(contact, True, at)
         elif msg.opt_keyword is OptKeyword.START and contact.opted_out:

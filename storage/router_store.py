@@ -144,6 +144,13 @@ class SqlRouterStore:
         self.recorded.append(row.id)
         return row.id
 
+    def set_reachable(self, contact: ContactRef) -> None:
+        self.session.execute(
+            update(IdentityRow)
+            .where(IdentityRow.id == contact.identity_id)
+            .values(unreachable=False, unreachable_reason=None)
+        )
+
     def set_opted_out(self, contact: ContactRef, opted_out: bool, at: datetime) -> None:
         self.session.execute(
             update(IdentityRow)

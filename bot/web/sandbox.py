@@ -9,11 +9,11 @@ agency sent them is read back from the stand-in. Nothing leaves the machine.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -56,7 +56,6 @@ class Sandbox:
     app_url: str = ""
     _sent: dict[str, list[_Sent]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
         self.twilio_token = secrets.token_hex(16)
@@ -113,7 +112,6 @@ class Sandbox:
         """Post `text` from the persona to our webhook as the provider would; its HTTP status."""
         with self._lock:
             self._sent.setdefault(persona.key, []).append(_Sent(datetime.now(UTC), text))
-            n = next(self._ids)
         if persona.channel == "sms":
             sid = f"SM{secrets.token_hex(16)}"
             params = {
@@ -133,7 +131,6 @@ class Sandbox:
         response = self.telegram.deliver(
             update, self.app_url + "/webhooks/telegram", secret=self.telegram_secret
         )
-        del n
         return response.status_code
 
     def _sms_from(self) -> str:
@@ -158,8 +155,6 @@ class Sandbox:
 
 
 def _twilio_time(message: dict[str, Any]) -> datetime:
-    from email.utils import parsedate_to_datetime
-
     try:
         return parsedate_to_datetime(message["date_created"])
     except (KeyError, TypeError, ValueError):

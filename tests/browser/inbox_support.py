@@ -80,3 +80,36 @@ def signed_in(base_url: str, login: str, password: str = PASSWORD) -> Iterator[h
         )
         assert response.status_code == 303, response.text
         yield client
+
+
+@contextmanager
+def sandbox_app(db_url: str, *, clock: Clock | None = None) -> Iterator[tuple[RunningApp, Any]]:
+    """The app as `partnerline serve --sandbox` runs it: channels pointed at local stand-ins."""
+    from bot.web.sandbox import Sandbox
+
+    config = load_config(EXAMPLE_CONFIG)
+    sandbox = Sandbox(config).start()
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    overrides: dict[str, Any] = dict(sandbox.settings_overrides(public_url))
+    twilio_url = overrides.pop("TWILIO_API_URL")
+    overrides.pop("PUBLIC_URL")
+    settings = app_settings(db_url, twilio_url, public_url, **overrides)
+    container = build_container(settings, config, clock=clock)
+    app = create_app(container, run_worker=True)
+    if getattr(app.state, "sandbox", None) is None:
+        if any(getattr(route, "path", None) == "/login" for route in app.routes):
+            from bot.web import sandbox as sandbox_routes
+
+            app.state.sandbox = sandbox
+            app.include_router(sandbox_routes.router)
+        else:
+            install_web(app, sandbox)
+    server = LoopbackServer(app, port=port, lifespan="on")
+    server.start()
+    try:
+        yield RunningApp(container, server, public_url), sandbox
+    finally:
+        server.stop()
+        sandbox.stop()
+        container.db.dispose()

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import OffsetClock
-from tests.browser.inbox_support import PASSWORD, add_login, inbox_app
+from tests.browser.inbox_support import PASSWORD, add_login, inbox_app, sandbox_app, signed_in
 from tests.e2e.test_sms_flow import eventually
 from tests.support.app import RunningApp
 
@@ -205,3 +205,34 @@ def test_the_inbox_is_usable_on_a_phone(web: RunningApp, browser: Any) -> None:
         assert page.get_by_label("Reply to Dana Reyes on SMS").is_visible()
     finally:
         context.close()
+
+
+def test_the_sandbox_plays_a_client_end_to_end(db_url: str, context: Any) -> None:
+    with sandbox_app(db_url, clock=OffsetClock(MONDAY_MORNING)) as (web, sandbox):
+        add_login(web.container, "jim", "jim", admin=True)
+        staff = context.new_page()
+        sign_in(staff, web)
+        wait_live(staff)
+        client = context.new_page()
+        client.goto(web.url + "/sandbox")
+        client.get_by_label("Play").select_option("sms:" + DANA)
+        client.get_by_role("button", name="Switch").click()
+        client.get_by_label("Message from Dana Reyes on sms").fill("Hello from the sandbox")
+        client.get_by_role("button", name="Send as Dana Reyes").click()
+        client.locator("#sandbox-thread .msg.dir-in", has_text="Hello from the sandbox").wait_for()
+
+        row = staff.locator("#rows li.row", has_text="Dana Reyes")
+        row.wait_for()  # arrived live in the inbox
+        row.click()
+        staff.wait_for_url("**/inbox/conversations/*")
+        staff.get_by_label("Reply to Dana Reyes on SMS").fill("Hi Dana, the sandbox works.")
+        staff.get_by_role("button", name="Send reply").click()
+        # The reply reaches the client's stand-in, and shows on the client's side by itself.
+        client.locator("#sandbox-thread .msg.dir-out", has_text="the sandbox works").wait_for()
+        assert [m["body"] for m in sandbox.twilio.sent_to(DANA)] == ["Hi Dana, the sandbox works."]
+
+
+def test_there_is_no_sandbox_outside_sandbox_mode(web: RunningApp) -> None:
+
+    with signed_in(web.url, "jim") as browser:
+        assert browser.get("/sandbox").status_code == 404

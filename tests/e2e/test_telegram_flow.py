@@ -4,31 +4,20 @@ the Bot API stand-in delivering updates to the webhook and receiving what the bo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from adapters.standins.server import LoopbackServer
 from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
-from adapters.telegram import TelegramAdapter
-from bot.app import create_app
-from bot.bootstrap import build_adapters, build_container
-from bot.config import load_config
-from bot.container import Container
-from bot.routes import telegram_webhook
-from bot.services import Services
-from bot.telegram_app import start_telegram, stop_telegram, telegram_of
 from routing.clock import Clock, OffsetClock
-from routing.messages import Channel
 from tests.e2e.conftest import MONDAY_MORNING
 from tests.e2e.test_sms_flow import conversation, conversations, eventually
-from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port
+from tests.support.app import RunningApp, running_app
 
 TOKEN = "123456:TEST-telegram-token"
 SECRET = "test-telegram-secret"
@@ -37,9 +26,6 @@ ANA = TelegramStandIn.user(100000002, "Ana", "Ortiz")  # staff, notify = telegra
 JIM = TelegramStandIn.user(100000001, "Jim", "Miller")  # staff
 STRANGER = TelegramStandIn.user(300000099, "Sam", "Stranger")
 PATH = "/webhooks/telegram"
-needs_pages = pytest.mark.skipif(
-    not hasattr(Services, "acknowledge"), reason="Services.acknowledge/relay (issue 4) not landed"
-)
 
 
 @pytest.fixture(scope="module")
@@ -54,54 +40,19 @@ def tg(telegram_server: TelegramStandIn) -> TelegramStandIn:
     return telegram_server
 
 
-def _with_telegram(app: FastAPI, container: Container) -> None:
-    """Start the bot in the app's lifespan and serve the route, unless bot/app.py does already."""
-    if not any(getattr(r, "path", None) == PATH for r in app.routes):
-        app.include_router(telegram_webhook.router)
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
-        async with inner(a) as state:
-            wired = telegram_of(container) is not None
-            if not wired:
-                await start_telegram(container)
-            try:
-                yield state
-            finally:
-                if not wired:
-                    await stop_telegram(container)
-
-    app.router.lifespan_context = lifespan
-
-
 @contextlib.contextmanager
 def telegram_app(
     db_url: str, twilio: TwilioStandIn, tg: TelegramStandIn, clock: Clock
 ) -> Iterator[RunningApp]:
-    port = free_port()
-    public_url = f"http://localhost:{port}"
-    settings = app_settings(
+    with running_app(
         db_url,
         twilio.url,
-        public_url,
+        clock=clock,
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_WEBHOOK_SECRET=SECRET,
         TELEGRAM_API_URL=tg.api_url,
-    )
-    config = load_config(EXAMPLE_CONFIG)
-    adapters = build_adapters(settings, config)
-    adapters.setdefault(Channel.TELEGRAM, TelegramAdapter(TOKEN, SECRET, tg.api_url, timeout=5))
-    container = build_container(settings, config, clock=clock, adapters=adapters)
-    app = create_app(container, run_worker=True)
-    _with_telegram(app, container)
-    server = LoopbackServer(app, port=port, lifespan="on")
-    server.start()
-    try:
-        yield RunningApp(container, server, public_url)
-    finally:
-        server.stop()
-        container.db.dispose()
+    ) as running:
+        yield running
 
 
 @pytest.fixture
@@ -322,7 +273,6 @@ def evening_app(db_url: str, twilio: TwilioStandIn, tg: TelegramStandIn) -> Iter
         yield running
 
 
-@needs_pages
 def test_the_paged_person_acknowledges_with_the_button(
     evening_app: RunningApp, tg: TelegramStandIn
 ) -> None:
@@ -347,7 +297,6 @@ def test_the_paged_person_acknowledges_with_the_button(
     assert record["state"] == "acknowledged" and record["acknowledged_by"] == "ana"
 
 
-@needs_pages
 def test_a_stranger_pressing_a_forwarded_button_acknowledges_nothing(
     evening_app: RunningApp, tg: TelegramStandIn
 ) -> None:
@@ -366,7 +315,6 @@ def test_a_stranger_pressing_a_forwarded_button_acknowledges_nothing(
     assert "Acknowledged" in eventually(lambda: tg.answer_of(own["callback_query"]["id"]))["text"]
 
 
-@needs_pages
 def test_ack_command_acknowledges_the_latest_page(
     evening_app: RunningApp, tg: TelegramStandIn
 ) -> None:
@@ -385,7 +333,6 @@ def test_ack_command_acknowledges_the_latest_page(
     eventually(lambda: texts_to(tg, 300000099) == ["/ack is for the agency's staff."])
 
 
-@needs_pages
 def test_the_full_after_hours_story(evening_app: RunningApp, tg: TelegramStandIn) -> None:
     """Client writes at night; hears back at once; Ana is paged, taps, replies; Dana gets it."""
     app = evening_app
