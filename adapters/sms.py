@@ -356,6 +356,44 @@ class TwilioSmsAdapter:
         except TimeoutError:
             raise SendFailed("Twilio did not answer in time", retryable=True) from None
 
+    async def find_sent(self, msg: OutboundMessage, since: datetime) -> str | None:
+        """The sid of a message Twilio already took for this one (same number and text, made
+        since `since`), for a send whose outcome a crash left unknown; None if there is none."""
+        return await asyncio.wait_for(
+            asyncio.to_thread(self._find_blocking, msg.to, msg.text, since),
+            timeout=self._timeout * 3,
+        )
+
+    def _find_blocking(self, to: str, text: str, since: datetime) -> str | None:
+        try:
+            sent = self._client.messages.list(to=to, from_=self._from, limit=50)
+        except (TwilioRestException, requests.RequestException) as exc:
+            raise SendFailed("could not ask Twilio what it sent", retryable=True) from exc
+        for message in sent:
+            created = message.date_created
+            if message.body == text and (
+                created is None or created >= since.replace(microsecond=0)
+            ):
+                return str(message.sid)
+        return None
+
+    async def find_call(self, to: str, since: datetime) -> str | None:
+        """The sid of a call placed to `to` since `since` (see find_sent)."""
+        return await asyncio.wait_for(
+            asyncio.to_thread(self._find_call_blocking, to, since), timeout=self._timeout * 3
+        )
+
+    def _find_call_blocking(self, to: str, since: datetime) -> str | None:
+        try:
+            calls = self._client.calls.list(to=to, from_=self._from, limit=20)
+        except (TwilioRestException, requests.RequestException) as exc:
+            raise SendFailed("could not ask Twilio what it called", retryable=True) from exc
+        for call in calls:
+            created = call.date_created
+            if created is None or created >= since.replace(microsecond=0):
+                return str(call.sid)
+        return None
+
     async def call(self, to: str, twiml_url: str) -> SendResult:
         """Place a voice call that fetches its TwiML from `twiml_url` (paging calls)."""
         try:

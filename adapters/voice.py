@@ -6,6 +6,7 @@ read is the page as it stands when the person picks up.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlencode
 
@@ -33,6 +34,11 @@ class TwilioVoiceAdapter:
         if page_id is None or staff_id is None:
             raise SendFailed("a voice call needs a page and a person", retryable=False)
         return await self._twilio.call(msg.to, self.twiml_url(int(str(page_id)), str(staff_id)))
+
+    async def find_sent(self, msg: OutboundMessage, since: datetime) -> str | None:
+        # Calls to one person are coalesced (one per window), so a call to that number since
+        # the row was made is this one.
+        return await self._twilio.find_call(msg.to, since)
 
 
 def page_call_twiml(text: str, action_url: str) -> str:

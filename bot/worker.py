@@ -225,6 +225,8 @@ class Worker:
             status_callback=_opt_str(item.payload.get("status_callback")),
             extra={k: v for k, v in item.payload.items() if k not in ("text",)},
         )
+        if item.uncertain and await self._already_sent(adapter, item, msg):
+            return
         try:
             result = await asyncio.wait_for(adapter.send(msg), timeout=self.send_timeout)
         except SendFailed as exc:
@@ -237,6 +239,30 @@ class Worker:
             return
         SENDS.labels(item.channel.value, "sent").inc()
         await asyncio.to_thread(self._record_sent, item, result.provider_id)
+
+    async def _already_sent(
+        self, adapter: ChannelAdapter, item: OutboxItem, msg: OutboundMessage
+    ) -> bool:
+        """After a crash mid-send, ask the provider (where it can say) before sending again,
+        so that a message is not sent twice."""
+        find_sent = getattr(adapter, "find_sent", None)
+        if find_sent is None:
+            return False
+        try:
+            provider_id = await asyncio.wait_for(
+                find_sent(msg, item.created_at), timeout=self.send_timeout
+            )
+        except Exception:
+            log.warning("outbox %s: could not ask the provider; sending again", item.id)
+            return False
+        if provider_id is None:
+            return False
+        log.info(
+            "outbox %s: the provider had it already (%s); not sent again", item.id, provider_id
+        )
+        SENDS.labels(item.channel.value, "recovered").inc()
+        await asyncio.to_thread(self._record_sent, item, provider_id)
+        return True
 
     def _record_sent(self, item: OutboxItem, provider_id: str | None) -> None:
         with self.uow() as uow:

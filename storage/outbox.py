@@ -30,6 +30,9 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     message_id: int | None
+    created_at: datetime
+    # Claimed from a dead worker's lease: the last try may have reached the provider.
+    uncertain: bool = False
 
 
 class Outbox:
@@ -80,6 +83,7 @@ class Outbox:
         rows = self.session.execute(query).scalars().all()
         items = []
         for row in rows:
+            uncertain = row.state == SENDING
             row.state = SENDING
             row.attempts += 1
             row.locked_until = now + lease
@@ -92,6 +96,8 @@ class Outbox:
                     payload=dict(row.payload),
                     attempts=row.attempts,
                     message_id=row.message_id,
+                    created_at=row.created_at,
+                    uncertain=uncertain,
                 )
             )
         self.session.flush()

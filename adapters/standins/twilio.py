@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Self
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from starlette.applications import Starlette
@@ -267,19 +267,59 @@ class TwilioStandIn:
     def _dispatch(self, request: CapturedRequest) -> Response:
         routes = (
             ("POST", _MESSAGES, self._create_message),
+            ("GET", _MESSAGES, self._list_messages),
             ("GET", _MESSAGE, self._fetch_message),
             ("POST", _CALLS, self._create_call),
+            ("GET", _CALLS, self._list_calls),
         )
+        known_path = False
         for method, pattern, handler in routes:
             match = pattern.fullmatch(request.path)
             if match is None:
                 continue
             if match["account"] != self.account_sid:
                 return twilio_error(404)
-            if request.method != method:
-                return twilio_error(405, 20004, "Method not allowed")
-            return handler(request, match)
+            known_path = True
+            if request.method == method:
+                return handler(request, match)
+        if known_path:
+            return twilio_error(405, 20004, "Method not allowed")
         return twilio_error(404)
+
+    def _list(self, request: CapturedRequest, key: str, items: list[dict[str, Any]]) -> Response:
+        """A one-page list filtered by To and From, as Twilio's list resources answer."""
+        query = dict(parse_qsl(request.query))
+        chosen = [
+            {k: v for k, v in item.items() if not k.startswith("_")}
+            for item in items
+            if item["to"] == query.get("To", item["to"])
+            and item["from"] == query.get("From", item["from"])
+        ]
+        chosen.reverse()  # newest first
+        uri = f"{request.path}?{request.query}" if request.query else request.path
+        return JSONResponse(
+            {
+                key: chosen,
+                "end": max(0, len(chosen) - 1),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": max(50, len(chosen)),
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        )
+
+    def _list_messages(self, request: CapturedRequest, _: re.Match[str]) -> Response:
+        with self._lock:
+            messages = list(self._messages.values())
+        return self._list(request, "messages", messages)
+
+    def _list_calls(self, request: CapturedRequest, _: re.Match[str]) -> Response:
+        with self._lock:
+            calls = list(self._calls.values())
+        return self._list(request, "calls", calls)
 
     def _create_message(self, request: CapturedRequest, _: re.Match[str]) -> Response:
         to, sender = request.field("To"), request.field("From")

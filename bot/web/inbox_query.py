@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from routing.commitments import Commitment
 from storage.conversations import (
     ConversationRepository,
     ConversationView,
     MessageView,
+    _cursor_parts,
     encode_cursor,
     message_view,
 )
@@ -81,6 +82,26 @@ class PageEntry:
 
 
 class InboxQueries(ConversationRepository):
+    @staticmethod
+    def _due_order(query: Any, cursor: str | None) -> Any:
+        """Soonest due first, no due time last: the repository's order and cursor, written as
+        `due_at NULLS LAST, id` so that an index on (status, due_at, id) can serve it."""
+        due_col = ConversationRow.due_at
+        if cursor:
+            _, due_iso, last_id = _cursor_parts(cursor, "due")
+            if due_iso is None:  # already among the conversations with no due time
+                query = query.where(due_col.is_(None), ConversationRow.id > last_id)
+            else:
+                due = datetime.fromisoformat(due_iso)
+                query = query.where(
+                    or_(
+                        due_col > due,
+                        and_(due_col == due, ConversationRow.id > last_id),
+                        due_col.is_(None),
+                    )
+                )
+        return query.order_by(due_col.asc().nulls_last(), ConversationRow.id)
+
     def inbox(
         self, filters: InboxFilter, staff_id: str, limit: int = PAGE_SIZE, cursor: str | None = None
     ) -> tuple[list[ConversationView], str | None]:

@@ -95,6 +95,9 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if proc.stderr is not None:
+            # Shown by pytest only when the test failed: what the worker logged.
+            print(proc.stderr.read().decode(errors="replace")[-4000:])
 
 
 def _container(db_url: str, twilio_url: str, at: datetime):  # type: ignore[no-untyped-def]
