@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from adapters.base import ChannelAdapter
 from bot.availability import AT_RISK, BREACH, Availability
@@ -112,7 +113,11 @@ def build_container(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     wakeup = Wakeup()
-    paging = Paging(config, public_url=settings.public_url)
+    paging = Paging(
+        config,
+        public_url=settings.public_url,
+        coalesce=timedelta(seconds=settings.page_coalesce_seconds),
+    )
     availability = Availability(config, public_url=settings.public_url, paging=paging)
     services = Services(
         db,

@@ -52,8 +52,15 @@ def first_reachable(staff: StaffConfig) -> tuple[Channel, str] | None:
 
 
 class Paging:
-    def __init__(self, config: AgencyConfig, *, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config: AgencyConfig,
+        *,
+        public_url: str | None = None,
+        coalesce: timedelta = esc.COALESCE_WINDOW,
+    ) -> None:
         self.config = config
+        self.coalesce = coalesce
         self.staff = config.staff_by_id()
         self.clients = config.client_by_id()
         self.rotations: dict[str, Rotation] = rotations_from_config(config)
@@ -209,7 +216,8 @@ class Paging:
         page = uow.pages.get(note.page_id)
         if page is None or page.state != OPEN:
             return
-        hold = esc.coalesce_until(uow.pages.last_sent(note.staff_id, note.channel), now)
+        last = uow.pages.last_sent(note.staff_id, note.channel)
+        hold = esc.coalesce_until(last, now, self.coalesce)
         if hold is not None:
             uow.timers.schedule(
                 f"page:{page.id}:note:{note.id}:held",

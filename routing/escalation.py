@@ -134,9 +134,11 @@ def parse_staff_text(text: str) -> StaffCommand:
     return StaffCommand("relay", None, text.strip())
 
 
-def coalesce_until(last_sent: datetime | None, now: datetime) -> datetime | None:
+def coalesce_until(
+    last_sent: datetime | None, now: datetime, window: timedelta = COALESCE_WINDOW
+) -> datetime | None:
     """When a notification for someone who was just notified on the same channel may go out
-    (None: now), so that pages within COALESCE_WINDOW share one message."""
-    if last_sent is None or now - last_sent >= COALESCE_WINDOW:
+    (None: now), so that pages within `window` share one message."""
+    if last_sent is None or now - last_sent >= window:
         return None
-    return last_sent + COALESCE_WINDOW
+    return last_sent + window

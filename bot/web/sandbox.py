@@ -17,13 +17,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy import func, select
 from starlette.responses import Response
 
 from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
+from bot.accounts import StaffAccounts
 from bot.config import AgencyConfig
+from bot.container import Container
 from bot.web.guard import FormDep, StaffDep
 from bot.web.templating import render
+from storage.tables import StaffAccountRow
 
 router = APIRouter(include_in_schema=False)
 
@@ -205,3 +209,23 @@ async def sandbox_send(request: Request, staff: StaffDep, form: FormDep) -> Resp
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Trigger": "pl:changed"})
     return Response(status_code=303, headers={"Location": f"/sandbox?who={persona.key}"})
+
+
+def ensure_sandbox_login(container: Container) -> tuple[str, str] | None:
+    """A first login for a fresh sandbox, so that it needs no set-up: (login, password), or
+    None when logins exist already. An admin account for the configuration's first staff."""
+    if not container.config.staff:
+        return None
+    with container.db.session() as session:
+        if session.scalar(select(func.count()).select_from(StaffAccountRow)):
+            return None
+        password = secrets.token_urlsafe(12)
+        StaffAccounts(session).add(
+            "sandbox",
+            container.config.staff[0].id,
+            password,
+            is_admin=True,
+            now=container.clock.now(),
+        )
+        session.commit()
+    return "sandbox", password

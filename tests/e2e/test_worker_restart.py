@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ class BlackHole:
         self.sock.close()
 
 
-def start_worker(db_url: str, twilio_url: str) -> subprocess.Popen[bytes]:
+def start_worker(db_url: str, twilio_url: str, **extra: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -74,13 +75,16 @@ def start_worker(db_url: str, twilio_url: str) -> subprocess.Popen[bytes]:
         "PARTNERLINE_OUTBOX_LEASE": "2",
         "PARTNERLINE_SEND_TIMEOUT": "60",
         "PARTNERLINE_OUTBOX_BACKOFF": "0.1",
+        **extra,
     }
+    # Its log goes to a file, not a pipe: nobody reads while it runs, and a full pipe blocks.
+    log = tempfile.TemporaryFile()
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
 
 
@@ -95,9 +99,6 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if proc.stderr is not None:
-            # Shown by pytest only when the test failed: what the worker logged.
-            print(proc.stderr.read().decode(errors="replace")[-4000:])
 
 
 def _container(db_url: str, twilio_url: str, at: datetime):  # type: ignore[no-untyped-def]

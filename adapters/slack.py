@@ -1,0 +1,495 @@
+"""Slack through the Web API (slack_sdk's AsyncWebClient): events parsed, messages sent.
+
+Bolt (bot/slack_app.py) verifies and dispatches what Slack sends us; this module holds what is
+Slack's own and needs no application: reading message events into InboundMessage, escaping
+text, building the page message's Acknowledge button, and sending.
+
+Everything Partnerline writes into Slack on someone else's behalf (client text, names, page
+summaries) is rendered so that it cannot act as Slack markup: `&`, `<` and `>` escaped as
+Slack documents in every text Slack parses (so `<!channel>`, `<@U…>` and `<http://x|y>` stay
+literal), `mrkdwn` off (no *bold* or _italic_), no `link_names`, no unfurling; blocks carry
+such text in `rich_text` elements, which Slack never parses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from routing.errors import InvalidSignature, MalformedPayload, SendFailed
+from routing.messages import Attachment, Channel, InboundMessage, OutboundMessage, SendResult
+
+SLACK_API_URL = "https://slack.com/api/"
+ACK_ACTION_ID = "ack"  # the Acknowledge button of a page; its value is the page id
+ACK_LABEL = "Acknowledge"
+MAX_PART = 3500  # characters of our text per Slack message (Slack truncates at 40k)
+MAX_PAGE_BUTTONS = 5
+SIGNATURE_MAX_AGE = 60 * 5  # seconds, as Slack documents and Bolt checks
+DELETED_TEXT = "(message deleted)"
+
+# Message subtypes that carry something a person wrote; the rest (joins, topic changes, bot
+# messages...) are not messages to the agency.
+PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
+# Errors meaning the recipient cannot be reached there at all (not merely a bad request).
+_GONE = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "users_not_found",
+        "user_disabled",
+        "account_inactive",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+    }
+)
+_TRANSIENT = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Slack's own escaping: the three control characters as HTML entities, nothing else."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def split_text(text: str, limit: int = MAX_PART) -> list[str]:
+    """Cut `text` into parts of at most `limit` characters, at a paragraph, line or word
+    break when there is one."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            at = window.rfind(separator)
+            if at > 0:
+                cut = at
+                break
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def literal(text: str, *, bold: bool = False) -> dict[str, Any]:
+    """A rich_text element showing `text` exactly as it is."""
+    element: dict[str, Any] = {"type": "text", "text": text}
+    if bold:
+        element["style"] = {"bold": True}
+    return element
+
+
+def rich_text(*lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """A rich_text block of sections, one per line of literal elements."""
+    sections = []
+    for index, elements in enumerate(lines):
+        if index:
+            elements = [literal("\n"), *elements]
+        sections.extend(elements)
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": sections}]}
+
+
+def page_blocks(text: str, page_ids: list[int], footer: str | None = None) -> list[dict[str, Any]]:
+    """A page message: its text shown literally, an Acknowledge button per open page."""
+    blocks: list[dict[str, Any]] = [rich_text([literal(text[:MAX_PART])])]
+    buttons = []
+    for index, page_id in enumerate(page_ids[:MAX_PAGE_BUTTONS]):
+        label = ACK_LABEL if len(page_ids) == 1 else f"{ACK_LABEL} page {page_id}"
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": ack_action_id(index),
+                "text": {"type": "plain_text", "text": label},
+                "style": "primary",
+                "value": str(page_id),
+            }
+        )
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "page_actions", "elements": buttons})
+    if footer:
+        blocks.append(rich_text([literal(footer)]))
+    return blocks
+
+
+def ack_action_id(index: int) -> str:
+    # action_ids must be unique within a message: "ack", "ack_2", "ack_3"...
+    return ACK_ACTION_ID if index == 0 else f"{ACK_ACTION_ID}_{index + 1}"
+
+
+def parse_ack_value(value: object) -> int | None:
+    """The page id an Acknowledge button carries, or None for anything else."""
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+def provider_id(channel: str, ts: str) -> str:
+    return f"{channel}:{ts}"
+
+
+def split_provider_id(value: str) -> tuple[str, str]:
+    channel, _, ts = value.partition(":")
+    return channel, ts
+
+
+def is_user_id(recipient: str) -> bool:
+    """A Slack user id (U…/W…), which needs a DM channel opened before posting."""
+    return recipient[:1] in ("U", "W")
+
+
+# --- inbound ---------------------------------------------------------------------------------
+
+
+def attachments_of(files: object) -> tuple[Attachment, ...]:
+    if not isinstance(files, list):
+        return ()
+    found = []
+    for f in files:
+        if isinstance(f, dict) and f.get("id"):
+            found.append(
+                Attachment(
+                    url=f.get("url_private"),
+                    content_type=f.get("mimetype"),
+                    file_id=str(f["id"]),
+                    name=f.get("name"),
+                )
+            )
+    return tuple(found)
+
+
+def is_from_bot(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
+    """Whether a message event (or the message it edits) is a bot's, ours included."""
+    inner = event.get("message") if isinstance(event.get("message"), dict) else {}
+    previous = (
+        event.get("previous_message") if isinstance(event.get("previous_message"), dict) else {}
+    )
+    for part in (event, inner, previous):
+        if part.get("bot_id") or part.get("subtype") == "bot_message":
+            return True
+        if bot_user_id and part.get("user") == bot_user_id:
+            return True
+    return False
+
+
+def author_of(event: Mapping[str, Any]) -> str | None:
+    """Who wrote the message an event is about (the original's author for edits)."""
+    if event.get("subtype") in ("message_changed", "message_deleted"):
+        for key in ("message", "previous_message"):
+            part = event.get(key)
+            if isinstance(part, dict) and part.get("user"):
+                return str(part["user"])
+        return None
+    user = event.get("user")
+    return str(user) if user else None
+
+
+def inbound_from_event(event: Mapping[str, Any], now: datetime) -> InboundMessage | None:
+    """A person's message, edit or deletion in a message event; None for anything else.
+
+    `address` is the author's user id and `chat_id` the channel (a DM's D… id, or a shared
+    channel's C… id). An edit is its own record pointing at the original (`edit_of`); so is a
+    deletion, with the text "(message deleted)".
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    channel = event.get("channel")
+    if event.get("type") != "message" or not isinstance(channel, str):
+        return None
+    subtype = event.get("subtype")
+    user = author_of(event)
+    if user is None:
+        return None
+    received = now.astimezone(UTC)
+    if subtype == "message_changed":
+        message = event.get("message") or {}
+        previous = event.get("previous_message") or {}
+        ts = message.get("ts")
+        if not ts:
+            return None
+        text = str(message.get("text") or "")
+        files = attachments_of(message.get("files"))
+        if text == (previous.get("text") or "") and len(files) == len(
+            attachments_of(previous.get("files"))
+        ):
+            return None  # an unfurl or a reaction changed it, not its author
+        edited = (message.get("edited") or {}).get("ts") or event.get("event_ts") or event["ts"]
+        original = provider_id(channel, str(ts))
+        return InboundMessage(
+            channel=Channel.SLACK,
+            provider_id=f"{original}:edit:{edited}",
+            address=user,
+            text=text,
+            received_at=received,
+            attachments=files,
+            chat_id=channel,
+            thread_id=message.get("thread_ts"),
+            edit_of=original,
+            raw=dict(event),
+        )
+    if subtype == "message_deleted":
+        deleted = event.get("deleted_ts")
+        if not deleted:
+            return None
+        original = provider_id(channel, str(deleted))
+        return InboundMessage(
+            channel=Channel.SLACK,
+            provider_id=f"{original}:deleted",
+            address=user,
+            text=DELETED_TEXT,
+            received_at=received,
+            chat_id=channel,
+            edit_of=original,
+            raw=dict(event),
+        )
+    if subtype not in PERSON_SUBTYPES or not event.get("ts"):
+        return None
+    files = attachments_of(event.get("files"))
+    text = str(event.get("text") or "")
+    if not text and not files:
+        return None
+    return InboundMessage(
+        channel=Channel.SLACK,
+        provider_id=provider_id(channel, str(event["ts"])),
+        address=user,
+        text=text,
+        received_at=received,
+        attachments=files,
+        chat_id=channel,
+        thread_id=event.get("thread_ts"),
+        raw=dict(event),
+    )
+
+
+def verify_signature(
+    signing_secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+) -> None:
+    """Slack's v0 scheme: HMAC-SHA256 of "v0:{timestamp}:{body}", fresh within five minutes."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp = lowered.get("x-slack-request-timestamp", "")
+    signature = lowered.get("x-slack-signature", "")
+    if not timestamp.isdigit() or not signature:
+        raise InvalidSignature("no Slack signature")
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > SIGNATURE_MAX_AGE:
+        raise InvalidSignature("the signature is stale")
+    base = b"v0:" + timestamp.encode() + b":" + body
+    wanted = "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(wanted, signature):
+        raise InvalidSignature("the signature does not match")
+
+
+# --- outbound --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    channel: str
+    ts: str
+
+    @property
+    def provider_id(self) -> str:
+        return provider_id(self.channel, self.ts)
+
+
+def failure(exc: Exception, *, may_be_unreachable: bool) -> SendFailed:
+    """What a Slack refusal means for the outbox: retry (429 with its wait, 5xx), or not."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = int(getattr(response, "status_code", 0) or 0)
+        error = str((response.data or {}).get("error") if isinstance(response.data, dict) else "")
+        if status == 429 or error == "ratelimited":
+            headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+            raw = headers.get("retry-after")
+            value = raw[0] if isinstance(raw, list) else raw
+            try:
+                wait = float(value) if value is not None else None
+            except ValueError:
+                wait = None
+            return SendFailed(
+                "Slack asks us to slow down", retryable=True, code="429", retry_after=wait
+            )
+        if status >= 500 or error in _TRANSIENT:
+            return SendFailed(f"Slack failed: {error or status}", retryable=True, code=str(status))
+        return SendFailed(
+            f"Slack refused: {error or status}",
+            retryable=False,
+            code=error or str(status),
+            unreachable=may_be_unreachable and error in _GONE,
+        )
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, SlackClientError)):
+        return SendFailed(f"could not reach Slack: {type(exc).__name__}: {exc}", retryable=True)
+    return SendFailed(f"Slack error: {type(exc).__name__}: {exc}", retryable=True)
+
+
+Mirror = Callable[[OutboundMessage], Awaitable[SendResult]]
+
+
+class SlackAdapter:
+    """The Slack channel: message events in, Web API calls out.
+
+    What `send` does depends on the outbox payload (`msg.extra`):
+    - `mirror`: a staff-inbox sync, handed to the `mirror` callable the application installs
+      (bot.slack_inbox), which reads the conversation and posts through this adapter;
+    - `update` `{"channel", "ts"}`: chat.update that message (`blocks` optional);
+    - `ephemeral_user`: chat.postEphemeral to that user in channel `to`;
+    - `page_id` (`page_ids`): a page with its Acknowledge button(s);
+    - otherwise a plain message, split into parts Slack shows whole.
+    A recipient that is a user id (U…) is reached in the DM channel conversations.open gives.
+    """
+
+    channel: ClassVar[Channel] = Channel.SLACK
+
+    def __init__(
+        self,
+        token: str,
+        signing_secret: str | None = None,
+        api_url: str = SLACK_API_URL,
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._signing_secret = signing_secret
+        self.client = AsyncWebClient(token=token, base_url=api_url, timeout=int(max(1, timeout)))
+        self.mirror: Mirror | None = None
+        self._dm_channels: dict[str, str] = {}
+
+    # --- inbound (Bolt does this in the running app; kept for the shared protocol) ------------
+
+    def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
+        if not self._signing_secret:
+            raise InvalidSignature("SLACK_SIGNING_SECRET is not set; nothing can be verified")
+        verify_signature(self._signing_secret, headers, body)
+
+    def parse(self, body: bytes, *, now: datetime | None = None) -> list[InboundMessage]:
+        """The person's message in an Events API body, if it holds one."""
+        if now is None or now.tzinfo is None:
+            raise ValueError("parse needs the receiving time as an aware datetime (now=...)")
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MalformedPayload("the body is not JSON") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("event"), dict):
+            raise MalformedPayload("the body is not an Events API callback")
+        msg = inbound_from_event(data["event"], now)
+        return [msg] if msg is not None else []
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        if msg.channel is not Channel.SLACK:
+            raise ValueError(f"the Slack adapter cannot send on {msg.channel}")
+        extra: dict[str, Any] = dict(msg.extra)
+        if extra.get("mirror") is not None:
+            if self.mirror is None:
+                raise SendFailed("the Slack inbox mirror is not running", retryable=True)
+            return await self.mirror(msg)
+        try:
+            update = extra.get("update")
+            if isinstance(update, dict) and update.get("ts"):
+                posted = await self.update(
+                    str(update["channel"]), str(update["ts"]), msg.text, extra.get("blocks")
+                )
+                return SendResult(provider_id=posted.provider_id)
+            if extra.get("ephemeral_user"):
+                await self.client.chat_postEphemeral(
+                    channel=await self.open(msg.to),
+                    user=str(extra["ephemeral_user"]),
+                    text=escape(msg.text),
+                    mrkdwn=False,
+                )
+                return SendResult(provider_id=None)
+        except SendFailed:
+            raise
+        except Exception as exc:
+            raise failure(exc, may_be_unreachable=False) from exc
+        if extra.get("page_id") is not None:
+            ids = extra.get("page_ids") or [extra["page_id"]]
+            page_ids = [int(i) for i in ids]
+            try:
+                posted = await self.post(msg.to, msg.text, blocks=page_blocks(msg.text, page_ids))
+            except Exception as exc:
+                raise failure(exc, may_be_unreachable=False) from exc
+            return SendResult(provider_id=posted.provider_id)
+        parts = split_text(msg.text)
+        if not parts:
+            raise SendFailed("an empty message cannot be sent on Slack", retryable=False)
+        last: Posted | None = None
+        for part in parts:
+            try:
+                last = await self.post(msg.to, part, thread_ts=msg.thread_id)
+            except Exception as exc:
+                raise failure(exc, may_be_unreachable=True) from exc
+        assert last is not None
+        return SendResult(provider_id=last.provider_id)
+
+    async def open(self, recipient: str) -> str:
+        """The channel to post in: a DM channel opened for a user id, else `recipient`."""
+        if not is_user_id(recipient):
+            return recipient
+        known = self._dm_channels.get(recipient)
+        if known is not None:
+            return known
+        response = await self.client.conversations_open(users=recipient)
+        channel = str((response.get("channel") or {})["id"])
+        self._dm_channels[recipient] = channel
+        return channel
+
+    async def post(
+        self,
+        recipient: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> Posted:
+        """chat.postMessage of our plain text (escaped, no mrkdwn, no unfurls); raises
+        slack_sdk's errors."""
+        channel = await self.open(recipient)
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            text=escape(text),
+            blocks=blocks,
+            thread_ts=thread_ts,
+            mrkdwn=False,
+            link_names=False,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return Posted(str(response.get("channel") or channel), str(response["ts"]))
+
+    async def update(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> Posted:
+        """chat.update a message we posted; raises slack_sdk's errors."""
+        response = await self.client.chat_update(
+            channel=channel, ts=ts, text=escape(text), blocks=blocks if blocks is not None else []
+        )
+        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ts))
+
+    async def auth_test(self) -> dict[str, Any]:
+        response = await self.client.auth_test()
+        return dict(response.data) if isinstance(response.data, dict) else {}
