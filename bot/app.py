@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,13 +25,20 @@ from bot.routes import (
     twilio_webhooks,
 )
 from bot.telegram_app import start_telegram, stop_telegram
+from bot.web import install_web
 from routing.errors import DomainError
+
+if TYPE_CHECKING:
+    from bot.web.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
 
-def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
-    """`run_worker`: also run the worker inside this process (`partnerline serve`)."""
+def create_app(
+    container: Container, *, run_worker: bool = False, sandbox: Sandbox | None = None
+) -> FastAPI:
+    """`run_worker`: also run the worker inside this process (`partnerline serve`);
+    `sandbox`: the local provider stand-ins of `serve --sandbox`, and /sandbox."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +71,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.include_router(oncall.router)
     app.include_router(pages.router)
     app.include_router(calendar_feeds.router)
+
+    install_web(app, sandbox)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

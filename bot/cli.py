@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from bot.accounts import add_users_arguments
 from bot.cli_oncall import add_oncall_arguments, cmd_oncall
 from bot.cli_telegram import add_telegram_arguments
 from bot.settings import Settings
@@ -52,7 +53,9 @@ def _require_migrated(settings: Settings) -> None:
         )
 
 
-def _run_web(args: argparse.Namespace, *, run_worker: bool, migrate: bool) -> int:
+def _run_web(
+    args: argparse.Namespace, *, run_worker: bool, migrate: bool, sandbox: bool = False
+) -> int:
     import uvicorn
 
     from bot.app import create_app
@@ -61,24 +64,41 @@ def _run_web(args: argparse.Namespace, *, run_worker: bool, migrate: bool) -> in
 
     settings = Settings()
     config = _load(args, settings)
-    if not settings.is_sqlite and settings.secret_key is None:
-        raise CliError("PARTNERLINE_SECRET_KEY must be set outside `serve` on SQLite")
-    if migrate and settings.is_sqlite:
-        upgrade(settings.database_url)
-    else:
-        _require_migrated(settings)
-    container = build_container(settings, config)
-    for line in channel_report(settings, config):
-        log.info("%s", line)
-    app = create_app(container, run_worker=run_worker)
-    uvicorn.run(app, host=args.host, port=_port(args, settings), log_level="info", access_log=False)
+    port = _port(args, settings)
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    box = None
+    if sandbox:
+        from bot.web.sandbox import Sandbox
+
+        box = Sandbox(config).start()
+        settings = Settings(**box.settings_overrides(f"http://{host}:{port}"))
+    try:
+        if not settings.is_sqlite and settings.secret_key is None:
+            raise CliError("PARTNERLINE_SECRET_KEY must be set outside `serve` on SQLite")
+        if migrate and settings.is_sqlite:
+            upgrade(settings.database_url)
+        else:
+            _require_migrated(settings)
+        container = build_container(settings, config)
+        for line in channel_report(settings, config):
+            log.info("%s", line)
+        if box is not None:
+            from bot.web.sandbox import ensure_sandbox_login
+
+            created = ensure_sandbox_login(container)
+            if created:
+                log.info("sandbox: sign in at http://%s:%d/login as %s / %s", host, port, *created)
+            log.info("sandbox: play any client at http://%s:%d/sandbox", host, port)
+        app = create_app(container, run_worker=run_worker, sandbox=box)
+        uvicorn.run(app, host=args.host, port=port, log_level="info", access_log=False)
+    finally:
+        if box is not None:
+            box.stop()
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    if args.sandbox:
-        raise CliError("--sandbox is not available yet in this build")
-    return _run_web(args, run_worker=True, migrate=True)
+    return _run_web(args, run_worker=True, migrate=True, sandbox=args.sandbox)
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -167,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     oncall = sub.add_parser("oncall", help="who is on call now (or --at), per rotation")
     add_oncall_arguments(oncall)
     oncall.set_defaults(func=cmd_oncall)
+
+    users = sub.add_parser("users", help="web-inbox logins")
+    add_users_arguments(users)
 
     telegram = sub.add_parser("telegram", help="Telegram webhook set-up")
     add_telegram_arguments(telegram)

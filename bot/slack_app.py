@@ -461,7 +461,8 @@ class SlackBot:
                 local = datetime.fromisoformat(r["until"]).astimezone(zone)
                 until = f" until {local:%a %d %b %H:%M %Z}"
             following = r.get("next_name") or r.get("next")
-            after = f"; next: {escape(following)}" if following else ""
+            changes = r.get("next") and r.get("next") != r.get("staff")
+            after = f"; next: {escape(following)}" if following and changes else ""
             lines.append(f"• {escape(r['rotation'])}: {who}{until}{after}")
         if not answer["rotations"]:
             lines.append("no rotations are configured.")

@@ -39,6 +39,8 @@ def twilio(twilio_server: TwilioStandIn) -> TwilioStandIn:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
+        if os.environ.get("PARTNERLINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"PARTNERLINE_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
         pytest.skip(f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 
 from adapters.standins.server import LoopbackServer
 from bot.accounts import StaffAccounts
@@ -16,36 +15,18 @@ from bot.app import create_app
 from bot.bootstrap import build_container
 from bot.config import load_config
 from bot.container import Container
-from bot.web import install_web
 from routing.clock import Clock
-from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port
+from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port, running_app
 
 PASSWORD = "correct horse battery"
-
-
-def with_inbox(app: FastAPI) -> FastAPI:
-    """create_app with the inbox installed (a no-op once bot/app.py installs it itself)."""
-    if not any(getattr(route, "path", None) == "/login" for route in app.routes):
-        install_web(app)
-    return app
 
 
 @contextmanager
 def inbox_app(
     db_url: str, twilio_url: str, *, clock: Clock | None = None, **overrides: Any
 ) -> Iterator[RunningApp]:
-    port = free_port()
-    public_url = f"http://localhost:{port}"
-    settings = app_settings(db_url, twilio_url, public_url, **overrides)
-    container = build_container(settings, load_config(EXAMPLE_CONFIG), clock=clock)
-    app = with_inbox(create_app(container, run_worker=True))
-    server = LoopbackServer(app, port=port, lifespan="on")
-    server.start()
-    try:
-        yield RunningApp(container, server, public_url)
-    finally:
-        server.stop()
-        container.db.dispose()
+    with running_app(db_url, twilio_url, clock=clock, **overrides) as app:
+        yield app
 
 
 def add_login(
@@ -96,15 +77,7 @@ def sandbox_app(db_url: str, *, clock: Clock | None = None) -> Iterator[tuple[Ru
     overrides.pop("PUBLIC_URL")
     settings = app_settings(db_url, twilio_url, public_url, **overrides)
     container = build_container(settings, config, clock=clock)
-    app = create_app(container, run_worker=True)
-    if getattr(app.state, "sandbox", None) is None:
-        if any(getattr(route, "path", None) == "/login" for route in app.routes):
-            from bot.web import sandbox as sandbox_routes
-
-            app.state.sandbox = sandbox
-            app.include_router(sandbox_routes.router)
-        else:
-            install_web(app, sandbox)
+    app = create_app(container, run_worker=True, sandbox=sandbox)
     server = LoopbackServer(app, port=port, lifespan="on")
     server.start()
     try:

@@ -1,0 +1,531 @@
+"""Slack end to end: the app on loopback with its worker, Bolt and the real slack_sdk, the Web
+API stand-in receiving what the app posts, and events, button presses and slash commands
+delivered to `POST /webhooks/slack` signed as Slack signs them."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from adapters.slack import SlackAdapter
+from adapters.standins.server import LoopbackServer
+from adapters.standins.slack import SlackStandIn
+from adapters.standins.twilio import TwilioStandIn
+from bot.app import create_app
+from bot.bootstrap import build_container
+from bot.config import load_config
+from bot.routes import slack_webhook
+from bot.slack_app import install_slack
+from routing.clock import Clock, OffsetClock
+from routing.messages import Channel
+from storage.tables import InboundDeliveryRow, OutboxRow
+from tests.e2e.conftest import MONDAY_MORNING
+from tests.e2e.test_sms_flow import conversation, conversations, eventually
+from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port
+
+TOKEN = "xoxb-test-slack-token"
+SECRET = "test-slack-signing-secret"
+PATH = "/webhooks/slack"
+INBOX = "C0INBOX000"  # [channels.slack] staff_channel
+SHARED = "C0ACMESHRD"  # Acme's shared channel
+DANA = "U0DANAREYS"  # Acme Robotics contact (priority)
+GEORGE = "U0GEORGEHL"  # Thames Analytics contact
+JIM = "U0JIMMILLR"  # staff, notify = slack first
+KIM = "U0KIMLEE00"  # staff
+ACME_GUEST = "U0ACMEGUES"  # someone of Acme's in the shared channel, not a configured contact
+STRANGER = "U0STRANGER"
+DANA_SMS = "+13135550142"
+
+
+@pytest.fixture(scope="module")
+def slack_server() -> Iterator[SlackStandIn]:
+    with SlackStandIn(TOKEN, SECRET) as standin:
+        yield standin
+
+
+@pytest.fixture
+def slack(slack_server: SlackStandIn) -> SlackStandIn:
+    slack_server.reset()
+    return slack_server
+
+
+@contextlib.contextmanager
+def slack_app(
+    db_url: str, twilio: TwilioStandIn, slack: SlackStandIn, clock: Clock
+) -> Iterator[RunningApp]:
+    """tests.support.app.running_app with the Slack channel on, wired here as far as the
+    composition root does not wire it yet (adapter, install_slack, the route)."""
+    port = free_port()
+    public_url = f"http://localhost:{port}"
+    settings = app_settings(
+        db_url,
+        twilio.url,
+        public_url,
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+    )
+    container = build_container(settings, load_config(EXAMPLE_CONFIG), clock=clock)
+    if Channel.SLACK not in container.adapters:
+        container.adapters[Channel.SLACK] = SlackAdapter(
+            TOKEN, SECRET, slack.api_url, timeout=settings.send_timeout_seconds
+        )
+    install_slack(container)
+    app = create_app(container, run_worker=True)
+    if not any(getattr(route, "path", None) == PATH for route in app.routes):
+        app.include_router(slack_webhook.router)
+    server = LoopbackServer(app, port=port, lifespan="on")
+    server.start()
+    try:
+        yield RunningApp(container, server, public_url)
+    finally:
+        server.stop()
+        container.db.dispose()
+
+
+@pytest.fixture
+def app(db_url: str, twilio: TwilioStandIn, slack: SlackStandIn) -> Iterator[RunningApp]:
+    with slack_app(db_url, twilio, slack, OffsetClock(MONDAY_MORNING)) as running:
+        yield running
+
+
+def send_event(slack: SlackStandIn, app: RunningApp, event: dict[str, Any], **kw: Any) -> int:
+    response = slack.deliver_event(app.url + PATH, event, **kw)
+    return response.status_code
+
+
+def roots(slack: SlackStandIn) -> list[dict[str, Any]]:
+    return slack.messages(INBOX)
+
+
+def thread_texts(slack: SlackStandIn, root: dict[str, Any]) -> list[str]:
+    return [m["text"] for m in slack.thread(INBOX, root["ts"])]
+
+
+def only_root(slack: SlackStandIn) -> dict[str, Any]:
+    [root] = eventually(lambda: roots(slack))
+    return root
+
+
+def messages_of(app: RunningApp, conv_id: int) -> list[dict[str, Any]]:
+    return conversation(app, conv_id)["messages"]  # type: ignore[no-any-return]
+
+
+def settled(app: RunningApp) -> None:
+    """Until the worker has routed the journal and sent the outbox."""
+
+    def quiet() -> bool:
+        now = app.container.clock.now()
+        with app.container.services.uow() as uow:
+            pending = uow.inbound.pending_count()
+            due = uow.session.execute(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(
+                    OutboxRow.state.in_(("pending", "sending")),
+                    OutboxRow.next_attempt_at <= now + timedelta(seconds=5),
+                )
+            ).scalar_one()
+        return pending == 0 and due == 0
+
+    eventually(quiet)
+
+
+# --- inbound: the door -----------------------------------------------------------------------
+
+
+def test_url_verification_is_answered(app: RunningApp, slack: SlackStandIn) -> None:
+    response = slack.deliver(app.url + PATH, slack.url_verification("challenge-123"))
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "challenge-123"}
+
+
+def test_bad_or_stale_signatures_get_401_and_change_nothing(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    event = slack.dm_event(DANA, "forged")
+    envelope = slack.envelope(event)
+    url = app.url + PATH
+    assert slack.deliver(url, envelope, secret="not-the-secret").status_code == 401
+    assert slack.deliver(url, envelope, signature="v0=" + "0" * 64).status_code == 401
+    stale = int(time.time()) - 6 * 60
+    assert slack.deliver(url, envelope, timestamp=stale).status_code == 401
+    time.sleep(0.3)
+    with app.container.services.uow() as uow:
+        assert uow.inbound.pending_count() == 0
+    assert conversations(app) == []
+    # The same event, signed properly, is still accepted: nothing was claimed.
+    assert slack.deliver(url, envelope).status_code == 200
+    eventually(lambda: len(conversations(app)) == 1)
+
+
+def test_a_dm_from_a_contact_is_a_client_message(app: RunningApp, slack: SlackStandIn) -> None:
+    assert send_event(slack, app, slack.dm_event(DANA, "Can we move the launch?")) == 200
+    [conv] = eventually(lambda: conversations(app))
+    assert conv["channel"] == "slack"
+    assert conv["client"] == {"id": "acme", "name": "Acme Robotics"}
+    assert conv["contact"]["name"] == "Dana Reyes" and conv["contact"]["address"] == DANA
+    [msg] = messages_of(app, conv["id"])
+    assert msg["direction"] == "in" and msg["text"] == "Can we move the launch?"
+    # An answer from the inbox goes back into Dana's DM.
+    with app.api() as api:
+        reply = api.post(f"/api/conversations/{conv['id']}/reply", json={"text": "Yes."})
+    assert reply.status_code == 202
+    dm = SlackStandIn.dm_channel(DANA)
+    eventually(lambda: [m["text"] for m in slack.messages(dm)] == ["Yes."])
+
+
+def test_a_retried_event_is_handled_once(app: RunningApp, slack: SlackStandIn) -> None:
+    event = slack.dm_event(DANA, "Only once, please")
+    envelope = slack.envelope(event)
+    url = app.url + PATH
+    assert slack.deliver(url, envelope).status_code == 200
+    # Slack retries when our answer was slow, or was an error: the same event_id each time.
+    assert slack.deliver(url, envelope, retry_num=1, retry_reason="http_timeout").status_code == 200
+    assert slack.deliver(url, envelope, retry_num=2, retry_reason="http_error").status_code == 200
+    [conv] = eventually(lambda: conversations(app))
+    settled(app)
+    assert [m["text"] for m in messages_of(app, conv["id"])] == ["Only once, please"]
+    with app.container.services.uow() as uow:
+        journalled = uow.session.execute(
+            select(func.count()).select_from(InboundDeliveryRow)
+        ).scalar_one()
+    assert journalled == 1
+
+
+def test_a_retry_of_an_event_we_never_took_is_processed(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    envelope = slack.envelope(slack.dm_event(DANA, "Did this arrive?"))
+    # The first delivery never reached us (a forged copy is all we saw); Slack's retry works.
+    assert slack.deliver(app.url + PATH, envelope, secret="wrong").status_code == 401
+    response = slack.deliver(app.url + PATH, envelope, retry_num=1, retry_reason="http_error")
+    assert response.status_code == 200
+    [conv] = eventually(lambda: conversations(app))
+    assert [m["text"] for m in messages_of(app, conv["id"])] == ["Did this arrive?"]
+
+
+def test_the_bots_own_messages_are_ignored(app: RunningApp, slack: SlackStandIn) -> None:
+    assert send_event(slack, app, slack.dm_event(DANA, "Hello?")) == 200
+    root = only_root(slack)
+    eventually(lambda: thread_texts(slack, root))
+    posted_before = len(slack.calls("chat.postMessage"))
+    # Slack tells the app about every message the bot posted: the root, its thread, a DM.
+    assert send_event(slack, app, slack.echo_event(INBOX, root["ts"])) == 200
+    [item] = slack.thread(INBOX, root["ts"])
+    assert send_event(slack, app, slack.echo_event(INBOX, item["ts"])) == 200
+    dm_echo = slack.message_event(
+        slack.bot_user_id,
+        SlackStandIn.dm_channel(DANA),
+        "auto reply",
+        channel_type="im",
+        bot_id=slack.bot_id,
+    )
+    assert send_event(slack, app, dm_echo) == 200
+    time.sleep(0.5)
+    settled(app)
+    [conv] = conversations(app)
+    assert len(messages_of(app, conv["id"])) == 1
+    assert len(slack.calls("chat.postMessage")) == posted_before
+
+
+def test_an_unknown_dm_goes_to_triage(app: RunningApp, slack: SlackStandIn) -> None:
+    assert send_event(slack, app, slack.dm_event(STRANGER, "Are you hiring?")) == 200
+    [conv] = eventually(lambda: conversations(app))
+    assert conv["client"]["id"] is None and conv["contact"]["address"] == STRANGER
+
+
+# --- clients in shared channels ------------------------------------------------------------
+
+
+def test_a_client_in_the_shared_channel_is_the_clients(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    event = slack.message_event(ACME_GUEST, SHARED, "Is the embargo still Thursday?")
+    assert send_event(slack, app, event) == 200
+    [conv] = eventually(lambda: conversations(app))
+    assert conv["client"]["id"] == "acme"  # known by the channel, not by a contact entry
+    assert conv["contact"]["address"] == ACME_GUEST
+    assert conv["commitment"]["state"] == "pending"
+    # A channel that is no client's is not a conversation.
+    assert send_event(slack, app, slack.message_event(ACME_GUEST, "C0RANDOM00", "lunch?")) == 200
+    settled(app)
+    assert len(conversations(app)) == 1
+
+
+def test_a_staff_message_in_the_shared_channel_is_the_agencys_reply(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    question = slack.message_event(DANA, SHARED, "Can you send the draft?")
+    assert send_event(slack, app, question) == 200
+    [conv] = eventually(lambda: conversations(app))
+    assert conv["commitment"]["state"] == "pending"
+    answer = slack.message_event(JIM, SHARED, "Sending it within the hour.")
+    assert send_event(slack, app, answer) == 200
+
+    def answered() -> dict[str, Any]:
+        view = conversation(app, conv["id"])
+        assert view["commitment"]["state"] == "met"
+        return view
+
+    view = eventually(answered)
+    out = [m for m in view["messages"] if m["direction"] == "out"]
+    assert [(m["text"], m["author"]["id"]) for m in out] == [("Sending it within the hour.", "jim")]
+    settled(app)
+    # It is in Slack already: nothing was posted to the shared channel.
+    assert slack.messages(SHARED) == []
+    # The inbox thread shows it.
+    root = only_root(slack)
+    assert any("Jim Miller replied" in t for t in thread_texts(slack, root))
+
+
+def test_files_edits_and_deletions_are_recorded(app: RunningApp, slack: SlackStandIn) -> None:
+    files = [{"id": "F0LOGO", "name": "logo.png", "mimetype": "image/png"}]
+    photo = slack.message_event(DANA, SHARED, "Logo v2", files=files)
+    original = slack.message_event(DANA, SHARED, "Launch Tuesday")
+    for event in (photo, original, slack.edit_event(original, "Launch Wednesday")):
+        assert send_event(slack, app, event) == 200
+    [conv] = eventually(lambda: conversations(app))
+
+    def recorded(count: int) -> list[dict[str, Any]]:
+        messages = messages_of(app, conv["id"])
+        assert len(messages) == count
+        return messages
+
+    first, second, edit = eventually(lambda: recorded(3))
+    assert first["text"] == "Logo v2"
+    assert first["attachments"] == [
+        {"file_id": "F0LOGO", "name": "logo.png", "content_type": "image/png"}
+    ]
+    assert edit["text"] == "Launch Wednesday" and edit["edit_of"] == second["id"]
+    assert send_event(slack, app, slack.delete_event(original)) == 200
+    deletion = eventually(lambda: recorded(4))[3]
+    assert deletion["edit_of"] == second["id"] and deletion["text"] == "(message deleted)"
+    # Deleting a message we never held records nothing.
+    unknown = slack.message_event(DANA, SHARED, "never delivered")
+    assert send_event(slack, app, slack.delete_event(unknown)) == 200
+    settled(app)
+    assert len(messages_of(app, conv["id"])) == 4
+
+
+# --- the staff inbox -----------------------------------------------------------------------
+
+
+def test_every_conversation_is_one_thread_of_the_staff_channel(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    app.post_sms(app.sms_form("SM" + "1" * 32, DANA_SMS, "Can we move the launch?"))
+    root = only_root(slack)
+    assert "Acme Robotics" in root["text"] and "Dana Reyes" in root["text"]
+    assert "SMS" in root["text"] and "Reply due by Mon 07 Dec 10:30 EST" in root["text"]
+    eventually(lambda: thread_texts(slack, root) == ["Dana Reyes (SMS): Can we move the launch?"])
+    app.post_sms(app.sms_form("SM" + "2" * 32, DANA_SMS, "It's urgent."))
+    eventually(lambda: len(thread_texts(slack, root)) == 2)
+    # A conversation on another channel gets a thread of its own.
+    assert send_event(slack, app, slack.dm_event(GEORGE, "Quick question")) == 200
+    eventually(lambda: len(roots(slack)) == 2)
+    assert "Thames Analytics" in roots(slack)[1]["text"]
+
+
+def test_a_thread_reply_reaches_an_sms_client_and_meets_the_commitment(
+    app: RunningApp, slack: SlackStandIn, twilio: TwilioStandIn
+) -> None:
+    app.post_sms(app.sms_form("SM" + "3" * 32, DANA_SMS, "Can we move the launch?"))
+    root = only_root(slack)
+    eventually(lambda: thread_texts(slack, root))
+    reply = slack.message_event(KIM, INBOX, "Yes, Tuesday works.", thread_ts=root["ts"])
+    assert send_event(slack, app, reply) == 200
+    [sent] = twilio.wait_for(1)
+    assert sent.field("To") == DANA_SMS and sent.field("Body") == "Yes, Tuesday works."
+    [conv] = conversations(app)
+
+    def answered() -> dict[str, Any]:
+        view = conversation(app, conv["id"])
+        assert view["commitment"]["state"] == "met"
+        return view
+
+    out = [m for m in eventually(answered)["messages"] if m["direction"] == "out"]
+    assert out[0]["author"] == {"type": "staff", "id": "kim", "name": "Kim Lee"} or (
+        out[0]["author"]["id"] == "kim"
+    )
+    # The root says so; the reply typed in the thread is not posted into it again.
+    eventually(lambda: "Answered in time" in slack.message(INBOX, root["ts"])["text"])
+    settled(app)
+    assert thread_texts(slack, root) == ["Dana Reyes (SMS): Can we move the launch?"]
+
+
+def test_note_in_the_thread_stays_internal(
+    app: RunningApp, slack: SlackStandIn, twilio: TwilioStandIn
+) -> None:
+    app.post_sms(app.sms_form("SM" + "4" * 32, DANA_SMS, "Any news?"))
+    root = only_root(slack)
+    note = slack.message_event(KIM, INBOX, "note: waiting on legal", thread_ts=root["ts"])
+    assert send_event(slack, app, note) == 200
+    [conv] = conversations(app)
+
+    def noted() -> dict[str, Any]:
+        messages = messages_of(app, conv["id"])
+        notes = [m for m in messages if m["direction"] == "note"]
+        assert notes
+        return notes[0]
+
+    assert eventually(noted)["text"] == "waiting on legal"
+    settled(app)
+    assert twilio.requests.all() == [] or not [
+        r for r in twilio.requests.all() if r.field("Body") == "waiting on legal"
+    ]
+    assert conversation(app, conv["id"])["commitment"]["state"] == "pending"
+    # Someone who is not staff replying in the thread is ignored.
+    intruder = slack.message_event(STRANGER, INBOX, "hello?", thread_ts=root["ts"])
+    assert send_event(slack, app, intruder) == 200
+    settled(app)
+    assert len(messages_of(app, conv["id"])) == 2
+
+
+def test_a_clients_channel_ping_and_links_are_escaped_in_the_mirror(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    text = "<!channel> look *now* <https://evil.example|your invoice> <@U0KIMLEE00>"
+    assert send_event(slack, app, slack.dm_event(DANA, text)) == 200
+    root = only_root(slack)
+    [item] = eventually(lambda: slack.thread(INBOX, root["ts"]))
+    for posted in (item, root):
+        assert "<!" not in posted["text"] and "<http" not in posted["text"]
+        assert "<@" not in posted["text"]
+        assert posted["mrkdwn"] is False and posted["link_names"] is False
+    assert "&lt;!channel&gt;" in item["text"] and "&lt;https://evil.example|" in item["text"]
+    # What is shown is rich text: literal elements, never parsed for mentions or links.
+    [block] = item["blocks"]
+    assert block["type"] == "rich_text"
+    elements = block["elements"][0]["elements"]
+    assert {e["type"] for e in elements} == {"text"}
+    assert any(e["text"] == text for e in elements)
+
+
+def test_429_from_slack_is_waited_out(app: RunningApp, slack: SlackStandIn) -> None:
+    assert send_event(slack, app, slack.dm_event(DANA, "Hello?")) == 200
+    [conv] = eventually(lambda: conversations(app))
+    root = only_root(slack)
+    eventually(lambda: thread_texts(slack, root))
+    slack.rate_limit(count=1, retry_after=0.3, method="chat.postMessage")
+    with app.api() as api:
+        reply = api.post(f"/api/conversations/{conv['id']}/reply", json={"text": "After the wait"})
+    assert reply.status_code == 202
+    dm = SlackStandIn.dm_channel(DANA)
+    eventually(lambda: [m["text"] for m in slack.messages(dm)] == ["After the wait"])
+
+    def sent() -> bool:
+        out = [m for m in messages_of(app, conv["id"]) if m["direction"] == "out"]
+        return out[0]["delivery"] == "sent"
+
+    eventually(sent)
+    refused = [c for c in slack.calls("chat.postMessage") if c.params.get("channel") == dm]
+    assert len(refused) == 2  # one answered 429, one accepted after Retry-After
+    # The thread shows the reply once, whatever was retried.
+    eventually(lambda: len(thread_texts(slack, root)) == 2)
+    settled(app)
+    assert len(thread_texts(slack, root)) == 2
+
+
+# --- pages and /oncall -----------------------------------------------------------------------
+
+# Tuesday 24 November 2026, 20:00 in Detroit: after hours, Jim's week on the after-hours rotation.
+TUESDAY_EVENING = datetime(2026, 11, 24, 20, 0, tzinfo=ZoneInfo("America/Detroit"))
+
+
+@pytest.fixture
+def evening_app(db_url: str, twilio: TwilioStandIn, slack: SlackStandIn) -> Iterator[RunningApp]:
+    with slack_app(db_url, twilio, slack, OffsetClock(TUESDAY_EVENING)) as running:
+        yield running
+
+
+def pages(app: RunningApp) -> list[dict[str, Any]]:
+    with app.api() as api:
+        response = api.get("/api/pages")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]  # type: ignore[no-any-return]
+
+
+def test_acknowledge_pressed_twice_acknowledges_once(
+    evening_app: RunningApp, slack: SlackStandIn
+) -> None:
+    app = evening_app
+    assert send_event(slack, app, slack.dm_event(DANA, "Our site is down!")) == 200
+    jim_dm = SlackStandIn.dm_channel(JIM)
+
+    def paged() -> dict[str, Any]:
+        found = [m for m in slack.messages(jim_dm) if m.get("blocks")]
+        assert found
+        return found[-1]
+
+    page = eventually(paged)
+    assert "Our site is down!" in page["blocks"][0]["elements"][0]["elements"][0]["text"]
+    press = slack.block_action(JIM, jim_dm, page["ts"])
+    assert slack.deliver(app.url + PATH, press, form=True).status_code == 200
+
+    def acknowledged() -> dict[str, Any]:
+        message = slack.message(jim_dm, page["ts"])
+        assert "acknowledged by Jim Miller" in message["text"]
+        return message
+
+    updated = eventually(acknowledged)
+    assert all(b["type"] != "actions" for b in updated["blocks"])  # the button is gone
+    [record] = pages(app)
+    assert record["state"] == "acknowledged" and record["acknowledged_by"] == "jim"
+
+    # Pressed again (a stale screen, a double tap): nothing changes, and Jim is told.
+    assert slack.deliver(app.url + PATH, press, form=True).status_code == 200
+    [told] = eventually(lambda: slack.ephemeral(JIM))
+    assert "already acknowledged" in told["text"]
+    settled(app)
+    [record] = pages(app)
+    assert record["state"] == "acknowledged" and record["acknowledged_by"] == "jim"
+    assert len(slack.calls("chat.update")) == 1
+
+
+def test_someone_else_pressing_acknowledges_nothing(
+    evening_app: RunningApp, slack: SlackStandIn
+) -> None:
+    app = evening_app
+    assert send_event(slack, app, slack.dm_event(DANA, "Our site is down!")) == 200
+    jim_dm = SlackStandIn.dm_channel(JIM)
+    page = eventually(lambda: [m for m in slack.messages(jim_dm) if m.get("blocks")])[-1]
+    press = slack.block_action(STRANGER, jim_dm, page["ts"])
+    assert slack.deliver(app.url + PATH, press, form=True).status_code == 200
+    [told] = eventually(lambda: slack.ephemeral(STRANGER))
+    assert "Nothing was acknowledged" in told["text"]
+    [record] = pages(app)
+    assert record["state"] == "open"
+
+
+def test_oncall_answers_staff_with_now_and_next(app: RunningApp, slack: SlackStandIn) -> None:
+    command = slack.slash_command("/oncall", KIM, "D0KIMLEE00")
+    response = slack.deliver(app.url + PATH, command, form=True)
+    assert response.status_code == 200
+    text = response.text  # Bolt answers a command's ack(text) with the message itself
+    assert text.startswith("*On call now:*")
+    # Monday 10:00, office open: the after-hours rotation (Raj's week) has nobody until noon.
+    assert "• after-hours: nobody until Mon 07 Dec 12:00 EST; next: Raj Patel" in text
+    assert "• leadership: Kim Lee" in text and "next: Kim" not in text
+    refused = slack.deliver(
+        app.url + PATH, slack.slash_command("/oncall", STRANGER, "D0X"), form=True
+    )
+    assert refused.text == "/oncall is for the agency's staff."
+    forged = slack.deliver(app.url + PATH, command, form=True, secret="wrong")
+    assert forged.status_code == 401
+
+
+def test_without_slack_configured_the_webhook_is_off(db_url: str, twilio: TwilioStandIn) -> None:
+    from tests.support.app import running_app
+
+    with running_app(db_url, twilio.url, clock=OffsetClock(MONDAY_MORNING)) as plain:
+        response = httpx.post(plain.url + PATH, content=b"{}", timeout=10)
+    assert response.status_code in (404, 503)
