@@ -266,10 +266,17 @@ class SlackInbox:
             self._schedule_refresh(uow, conversation_id, now)
 
     def _enqueue(
-        self, uow: UnitOfWork, conversation_id: int, at: datetime, ids: list[int] | None = None
+        self,
+        uow: UnitOfWork,
+        conversation_id: int,
+        at: datetime,
+        ids: list[int] | None = None,
+        expect: tuple[int, str] | None = None,
     ) -> None:
         # The row names its messages: one committed after a later one is still posted.
         payload: dict[str, Any] = {"text": "", "mirror": conversation_id, "ids": ids or []}
+        if expect is not None:  # a delayed sync for a commitment's next state
+            payload["expect"] = {"commitment": expect[0], "state": expect[1]}
         uow.outbox.enqueue(
             kind=MIRROR, channel=Channel.SLACK, recipient=self.staff_channel, payload=payload, at=at
         )
@@ -283,18 +290,26 @@ class SlackInbox:
         commitment = uow.session.get(CommitmentRow, conv.commitment_id)
         if commitment is None or not claim_ref(uow, refresh_key(commitment.id), {}, now):
             return
-        for at in (commitment.at_risk_at, commitment.due_at):
+        for at, expect in ((commitment.at_risk_at, "at_risk"), (commitment.due_at, "breached")):
             if at > now:
-                self._enqueue(uow, conversation_id, at + REFRESH_DELAY)
+                self._enqueue(
+                    uow, conversation_id, at + REFRESH_DELAY, expect=(commitment.id, expect)
+                )
 
     # ------------------------------------------------------------------ in the worker
     async def sync(self, msg: OutboundMessage) -> SendResult:
         """Bring one conversation's thread up to date (the adapter calls this for a row)."""
         conversation_id = int(str(msg.extra["mirror"]))
         named = [int(i) for i in msg.extra.get("ids") or []]
+        expect = msg.extra.get("expect")
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             result = await self._sync(conversation_id, named)
+        if isinstance(expect, dict) and await asyncio.to_thread(self._behind, expect):
+            # Its timer has not fired yet (the worker was busy): look again shortly.
+            raise SendFailed(
+                "the commitment's state has not moved yet", retryable=True, retry_after=1
+            )
         if len(self._locks) > 1000 and not lock.locked():
             self._locks.pop(conversation_id, None)
         return result
@@ -398,6 +413,15 @@ class SlackInbox:
                 echoes=echoes,
                 more=more,
             )
+
+    def _behind(self, expect: dict[str, Any]) -> bool:
+        """Whether a commitment still waits for the state change a delayed sync was for."""
+        with self.services.uow() as uow:
+            commitment = uow.session.get(CommitmentRow, int(expect["commitment"]))
+            if commitment is None or not commitment.awaiting:
+                return False
+            earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
+            return commitment.state in earlier
 
     @staticmethod
     def _echoes(uow: UnitOfWork, message_ids: list[int]) -> frozenset[int]:

@@ -15,6 +15,7 @@ from routing.messages import Channel, Delivery, delivery_moves_forward
 from storage.tables import ClientRow, ContactRow, ConversationRow, IdentityRow, MessageRow
 
 UNKNOWN_CLIENT_NAME = "Unknown senders"
+UNKNOWN_CLIENT_FILTER = "-"  # `client=-`: the unknown senders' conversations
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class ConversationFilter:
     client: str | None = None
     channel: str | None = None
     assignee: str | None = None
+    unassigned: bool = False
     q: str | None = None
 
 
@@ -155,22 +157,28 @@ class ConversationRepository:
             query = query.where(ConversationRow.commitment_state == filters.state)
         if filters.status:
             query = query.where(ConversationRow.status == filters.status)
-        if filters.client:
+        if filters.client == UNKNOWN_CLIENT_FILTER:
+            query = query.where(ConversationRow.client_id.is_(None))
+        elif filters.client:
             query = query.where(ConversationRow.client_id == filters.client)
         if filters.channel:
             query = query.where(ConversationRow.channel == filters.channel)
         if filters.assignee:
             query = query.where(ConversationRow.assignee == filters.assignee)
+        if filters.unassigned:
+            query = query.where(ConversationRow.assignee.is_(None))
         if filters.q:
-            pattern = f"%{filters.q}%"
+            # The words as typed: % and _ match themselves.
+            escaped = filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            pattern = f"%{escaped}%"
             query = query.where(
                 or_(
-                    ClientRow.name.ilike(pattern),
-                    ContactRow.name.ilike(pattern),
-                    identity.address.ilike(pattern),
+                    ClientRow.name.ilike(pattern, escape="\\"),
+                    ContactRow.name.ilike(pattern, escape="\\"),
+                    identity.address.ilike(pattern, escape="\\"),
                     exists().where(
                         MessageRow.conversation_id == ConversationRow.id,
-                        MessageRow.text.ilike(pattern),
+                        MessageRow.text.ilike(pattern, escape="\\"),
                     ),
                 )
             )
@@ -219,7 +227,8 @@ class ConversationRepository:
                         due_col.is_(None),
                     )
                 )
-        return query.order_by(due_col.is_(None), due_col, ConversationRow.id)
+        # Written NULLS LAST so that the index on (status, due_at, id) can serve it.
+        return query.order_by(due_col.asc().nulls_last(), ConversationRow.id)
 
     def message(self, message_id: int) -> MessageView | None:
         row = self.session.get(MessageRow, message_id)

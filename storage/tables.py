@@ -87,6 +87,8 @@ class ConversationRow(Base):
         UniqueConstraint("contact_id", "channel", "chat_id"),
         Index("ix_conversations_status_updated", "status", "updated_at"),
         Index("ix_conversations_state_due", "commitment_state", "due_at"),
+        # The inbox: open conversations, soonest due first.
+        Index("ix_conversations_status_due", "status", "due_at", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))

@@ -12,21 +12,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from routing.commitments import Commitment
 from storage.conversations import (
+    ConversationFilter,
     ConversationRepository,
     ConversationView,
     MessageView,
-    _cursor_parts,
-    encode_cursor,
     message_view,
 )
 from storage.tables import (
-    ClientRow,
-    ContactRow,
-    ConversationRow,
     MessageRow,
     PageNotificationRow,
     PageRow,
@@ -82,80 +78,24 @@ class PageEntry:
 
 
 class InboxQueries(ConversationRepository):
-    @staticmethod
-    def _due_order(query: Any, cursor: str | None) -> Any:
-        """Soonest due first, no due time last: the repository's order and cursor, written as
-        `due_at NULLS LAST, id` so that an index on (status, due_at, id) can serve it."""
-        due_col = ConversationRow.due_at
-        if cursor:
-            _, due_iso, last_id = _cursor_parts(cursor, "due")
-            if due_iso is None:  # already among the conversations with no due time
-                query = query.where(due_col.is_(None), ConversationRow.id > last_id)
-            else:
-                due = datetime.fromisoformat(due_iso)
-                query = query.where(
-                    or_(
-                        due_col > due,
-                        and_(due_col == due, ConversationRow.id > last_id),
-                        due_col.is_(None),
-                    )
-                )
-        return query.order_by(due_col.asc().nulls_last(), ConversationRow.id)
-
     def inbox(
         self, filters: InboxFilter, staff_id: str, limit: int = PAGE_SIZE, cursor: str | None = None
     ) -> tuple[list[ConversationView], str | None]:
-        query, identity = self._base_query()
+        """The repository's list under one of the inbox's views: what needs an answer first;
+        a closed list reads newest first."""
         view = filters.view
-        if view in ("open", "mine", "unassigned", "at_risk", "breached"):
-            query = query.where(ConversationRow.status == "open")
-        elif view == "closed":
-            query = query.where(ConversationRow.status == "closed")
-        if view == "mine":
-            query = query.where(ConversationRow.assignee == staff_id)
-        elif view == "unassigned":
-            query = query.where(ConversationRow.assignee.is_(None))
-        elif view in ("at_risk", "breached"):
-            query = query.where(ConversationRow.commitment_state == view)
-        if filters.client:
-            if filters.client == "-":  # unknown senders
-                query = query.where(ConversationRow.client_id.is_(None))
-            else:
-                query = query.where(ConversationRow.client_id == filters.client)
-        if filters.channel:
-            query = query.where(ConversationRow.channel == filters.channel)
-        if filters.q:
-            pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%") + "%"
-            matches_text = (
-                select(MessageRow.id)
-                .where(
-                    MessageRow.conversation_id == ConversationRow.id,
-                    MessageRow.text.ilike(pattern, escape="\\"),
-                )
-                .exists()
-            )
-            query = query.where(
-                or_(
-                    ClientRow.name.ilike(pattern, escape="\\"),
-                    ContactRow.name.ilike(pattern, escape="\\"),
-                    identity.address.ilike(pattern, escape="\\"),
-                    matches_text,
-                )
-            )
-        # What needs an answer first; a closed list reads newest first.
-        by_due = view != "closed"
-        query = self._due_order(query, cursor) if by_due else self._updated_order(query, cursor)
-        rows = self.session.execute(query.limit(limit + 1)).all()
-        views = [self._view(r) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = views[-1]
-            if by_due:
-                due = last.due_at.isoformat() if last.due_at else None
-                next_cursor = encode_cursor(["due", due, last.id])
-            else:
-                next_cursor = encode_cursor(["updated", last.updated_at.isoformat(), last.id])
-        return views, next_cursor
+        status = {"closed": "closed", "all": None}.get(view, "open")
+        conditions = ConversationFilter(
+            status=status,
+            state=view if view in ("at_risk", "breached") else None,
+            client=filters.client,
+            channel=filters.channel,
+            assignee=staff_id if view == "mine" else None,
+            unassigned=view == "unassigned",
+            q=filters.q,
+        )
+        sort = "updated" if view == "closed" else "due_at"
+        return self.list(conditions, limit, cursor, sort)
 
     def last_messages(self, conversation_ids: list[int]) -> dict[int, MessageView]:
         """The newest client-visible or note message of each conversation."""

@@ -24,7 +24,7 @@ from bot.bootstrap import build_container
 from bot.config import load_config
 from bot.routes import slack_webhook
 from bot.slack_app import install_slack
-from routing.clock import Clock, OffsetClock
+from routing.clock import Clock, FrozenClock, OffsetClock
 from routing.messages import Channel
 from storage.tables import InboundDeliveryRow, OutboxRow
 from tests.e2e.conftest import MONDAY_MORNING
@@ -353,9 +353,7 @@ def test_a_thread_reply_reaches_an_sms_client_and_meets_the_commitment(
         return view
 
     out = [m for m in eventually(answered)["messages"] if m["direction"] == "out"]
-    assert out[0]["author"] == {"type": "staff", "id": "kim", "name": "Kim Lee"} or (
-        out[0]["author"]["id"] == "kim"
-    )
+    assert out[0]["author"] == {"type": "staff", "id": "kim", "name": "Kim Lee"}
     # The root says so; the reply typed in the thread is not posted into it again.
     eventually(lambda: "Answered in time" in slack.message(INBOX, root["ts"])["text"])
     settled(app)
@@ -379,15 +377,50 @@ def test_note_in_the_thread_stays_internal(
 
     assert eventually(noted)["text"] == "waiting on legal"
     settled(app)
-    assert twilio.requests.all() == [] or not [
-        r for r in twilio.requests.all() if r.field("Body") == "waiting on legal"
-    ]
+    assert twilio.requests.all() == []  # nothing went to the client
     assert conversation(app, conv["id"])["commitment"]["state"] == "pending"
     # Someone who is not staff replying in the thread is ignored.
     intruder = slack.message_event(STRANGER, INBOX, "hello?", thread_ts=root["ts"])
     assert send_event(slack, app, intruder) == 200
     settled(app)
     assert len(messages_of(app, conv["id"])) == 2
+
+
+def test_the_root_follows_the_commitment_as_it_becomes_at_risk_and_breached(
+    db_url: str, twilio: TwilioStandIn, slack: SlackStandIn
+) -> None:
+    clock = FrozenClock(MONDAY_MORNING)
+    with slack_app(db_url, twilio, slack, clock) as app:
+        assert send_event(slack, app, slack.dm_event(DANA, "Can you call me?")) == 200
+        root = only_root(slack)
+        assert "⏳ Reply due by Mon 07 Dec 10:30 EST" in root["text"]
+
+        # Priority: 30 business minutes, at risk at 75% (10:22:30). No message marks either.
+        def shows(text: str) -> bool:
+            clock.advance(timedelta(seconds=1))  # time passes while we look
+            app.container.wakeup.notify()
+            return text in slack.message(INBOX, root["ts"])["text"]
+
+        clock.set(MONDAY_MORNING + timedelta(minutes=23))
+        eventually(lambda: shows("⚠️ At risk"))
+        clock.set(MONDAY_MORNING + timedelta(minutes=31))
+        eventually(lambda: shows("🔴 Breached"))
+        assert len(roots(slack)) == 1  # edited in place, never posted again
+
+
+def test_a_staff_dm_to_the_bot_gets_directions_once(app: RunningApp, slack: SlackStandIn) -> None:
+    envelope = slack.envelope(slack.dm_event(KIM, "hi bot"))
+    assert slack.deliver(app.url + PATH, envelope).status_code == 200
+    kim_dm = SlackStandIn.dm_channel(KIM)
+    [told] = eventually(lambda: slack.messages(kim_dm))
+    assert "Acknowledge" in told["text"]
+    assert (
+        slack.deliver(app.url + PATH, envelope, retry_num=1, retry_reason="http_error").status_code
+        == 200
+    )
+    settled(app)
+    assert len(slack.messages(kim_dm)) == 1
+    assert conversations(app) == []  # staff are never clients
 
 
 def test_a_clients_channel_ping_and_links_are_escaped_in_the_mirror(
