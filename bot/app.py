@@ -21,9 +21,11 @@ from bot.routes import (
     oncall,
     ops,
     pages,
+    slack_webhook,
     telegram_webhook,
     twilio_webhooks,
 )
+from bot.slack_app import start_slack, stop_slack
 from bot.telegram_app import start_telegram, stop_telegram
 from bot.web import install_web
 from routing.errors import DomainError
@@ -44,6 +46,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(sync_config, container)
         await start_telegram(container)
+        await start_slack(container)
         stop = asyncio.Event()
         task = None
         if run_worker:
@@ -56,6 +59,7 @@ def create_app(
                 container.wakeup.notify()
                 await task
             await stop_telegram(container)
+            await stop_slack(container)
             await asyncio.to_thread(container.inbound.stop)
 
     app = FastAPI(
@@ -67,6 +71,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(twilio_webhooks.router)
     app.include_router(telegram_webhook.router)
+    app.include_router(slack_webhook.router)
     app.include_router(conversations.router)
     app.include_router(oncall.router)
     app.include_router(pages.router)

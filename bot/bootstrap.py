@@ -14,6 +14,7 @@ from bot.oncall import OnCallService
 from bot.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack_app import install_slack
 from bot.wakeup import Wakeup
 from bot.worker import RetryPolicy, StartupHook, TimerHandler, Worker
 from routing.clock import Clock, SystemClock
@@ -79,6 +80,16 @@ def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, Ch
             api_url=settings.telegram_api_url,
             timeout=settings.send_timeout_seconds,
         )
+    if settings.slack_enabled:
+        from adapters.slack import SlackAdapter
+
+        assert settings.slack_bot_token and settings.slack_signing_secret
+        adapters[Channel.SLACK] = SlackAdapter(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_signing_secret.get_secret_value(),
+            api_url=settings.slack_api_url,
+            timeout=settings.send_timeout_seconds,
+        )
     return adapters
 
 
@@ -138,6 +149,8 @@ def build_container(
         adapters=dict(adapters) if adapters is not None else build_adapters(settings, config),
     )
     container.inbound_handlers["message"] = services.route_journalled
+    # Here, not in the web app: a worker-only process mirrors into Slack too.
+    install_slack(container)
     return container
 
 

@@ -19,6 +19,7 @@ from storage.db import Database
 if TYPE_CHECKING:
     from adapters.sms import TwilioSmsAdapter
     from bot.config import AgencyConfig
+    from bot.slack_app import SlackBot
     from bot.telegram_app import TelegramBot
 
 
@@ -36,6 +37,7 @@ class Container:
     # Kinds of journalled delivery the worker can route (channels add theirs).
     inbound_handlers: dict[str, InboundHandler] = field(default_factory=dict)
     telegram: TelegramBot | None = None
+    slack: SlackBot | None = None
 
     @property
     def sms(self) -> TwilioSmsAdapter | None:

@@ -529,7 +529,7 @@ def install_slack(container: Container) -> SlackBot | None:
         return None
     bot = SlackBot(container, adapter)
     bot.install()
-    container.slack = bot  # type: ignore[attr-defined]
+    container.slack = bot
     return bot
 
 

@@ -16,7 +16,8 @@ How it stays correct without a table of its own:
   post a message twice: at least once, like every send).
 - The root shows the commitment's due time and state. State changes that record no message
   (at risk, breached) are caught by two delayed syncs queued with the commitment, due just
-  after its at-risk and due times; a sync always renders what the database says then.
+  after its at-risk and due times; a sync always renders what the database says then, and one
+  that finds the commitment not moved yet (its timer has not fired) is retried shortly.
 - Messages written in the thread itself (staff replies and notes typed in Slack) are marked
   in the transaction that records them (`written_in_slack`), and not posted again.
 

@@ -15,21 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from adapters.slack import SlackAdapter
-from adapters.standins.server import LoopbackServer
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.twilio import TwilioStandIn
-from bot.app import create_app
-from bot.bootstrap import build_container
-from bot.config import load_config
-from bot.routes import slack_webhook
-from bot.slack_app import install_slack
 from routing.clock import Clock, FrozenClock, OffsetClock
-from routing.messages import Channel
 from storage.tables import InboundDeliveryRow, OutboxRow
 from tests.e2e.conftest import MONDAY_MORNING
 from tests.e2e.test_sms_flow import conversation, conversations, eventually
-from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port
+from tests.support.app import RunningApp, running_app
 
 TOKEN = "xoxb-test-slack-token"
 SECRET = "test-slack-signing-secret"
@@ -61,34 +53,16 @@ def slack(slack_server: SlackStandIn) -> SlackStandIn:
 def slack_app(
     db_url: str, twilio: TwilioStandIn, slack: SlackStandIn, clock: Clock
 ) -> Iterator[RunningApp]:
-    """tests.support.app.running_app with the Slack channel on, wired here as far as the
-    composition root does not wire it yet (adapter, install_slack, the route)."""
-    port = free_port()
-    public_url = f"http://localhost:{port}"
-    settings = app_settings(
+    """tests.support.app.running_app with the Slack channel on."""
+    with running_app(
         db_url,
         twilio.url,
-        public_url,
+        clock=clock,
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack.api_url,
-    )
-    container = build_container(settings, load_config(EXAMPLE_CONFIG), clock=clock)
-    if Channel.SLACK not in container.adapters:
-        container.adapters[Channel.SLACK] = SlackAdapter(
-            TOKEN, SECRET, slack.api_url, timeout=settings.send_timeout_seconds
-        )
-    install_slack(container)
-    app = create_app(container, run_worker=True)
-    if not any(getattr(route, "path", None) == PATH for route in app.routes):
-        app.include_router(slack_webhook.router)
-    server = LoopbackServer(app, port=port, lifespan="on")
-    server.start()
-    try:
-        yield RunningApp(container, server, public_url)
-    finally:
-        server.stop()
-        container.db.dispose()
+    ) as running:
+        yield running
 
 
 @pytest.fixture
@@ -557,7 +531,6 @@ def test_oncall_answers_staff_with_now_and_next(app: RunningApp, slack: SlackSta
 
 
 def test_without_slack_configured_the_webhook_is_off(db_url: str, twilio: TwilioStandIn) -> None:
-    from tests.support.app import running_app
 
     with running_app(db_url, twilio.url, clock=OffsetClock(MONDAY_MORNING)) as plain:
         response = httpx.post(plain.url + PATH, content=b"{}", timeout=10)
