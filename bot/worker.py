@@ -85,7 +85,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         self.wakeup.bind()
         if self._startup is not None:
-            await asyncio.to_thread(self._run_startup)
+            await asyncio.to_thread(self.start_up)
         log.info("worker started")
         while not stop.is_set():
             try:
@@ -99,7 +99,7 @@ class Worker:
             await self.wakeup.wait(await asyncio.to_thread(self._sleep_for))
         log.info("worker stopped")
 
-    def _run_startup(self) -> None:
+    def start_up(self) -> None:
         assert self._startup is not None
         try:
             with self.uow() as uow:

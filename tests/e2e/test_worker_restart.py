@@ -78,7 +78,7 @@ def start_worker(db_url: str, twilio_url: str, **extra: str) -> subprocess.Popen
         **extra,
     }
     # Its log goes to a file, not a pipe: nobody reads while it runs, and a full pipe blocks.
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (the child process holds it open)
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"],
         cwd=ROOT,
