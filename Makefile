@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: install
-	PARTNERLINE_CONFIG=$${PARTNERLINE_CONFIG:-examples/agency.toml} $(BIN)/partnerline serve
+	PARTNERLINE_CONFIG=$${PARTNERLINE_CONFIG:-examples/agency.toml} $(BIN)/partnerline serve --sandbox
 
 lint: install
 	$(BIN)/ruff check .
@@ -28,6 +28,9 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench.hours
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.timers
+	$(BIN)/python -m bench.inbox
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache partnerline.db*

@@ -11,64 +11,18 @@ import argparse
 import random
 import sys
 import time
-import tomllib
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.calendars import build_calendar
-from routing.business_hours import BusinessCalendar
-from routing.commitments_policy import CommitmentPolicy, due_epoch, due_for
-from routing.durations import parse_duration
+from bot.availability import build_calendars, build_policies
+from bot.config import load_config
+from routing.commitments_policy import due_epoch, due_for
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 TARGET_PER_SECOND = 200_000
-
-
-def _minutes(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def calendars_from_toml(hours: dict) -> dict[str, BusinessCalendar]:
-    """A minimal reading of the [hours.NAME] sections; the real loader validates far more."""
-    calendars = {}
-    for name, section in hours.items():
-        weekly = {}
-        for weekday, key in enumerate(WEEKDAYS):
-            windows = []
-            for window in section.get(key, []):
-                start, end = window.split("-")
-                windows.append((_minutes(start), _minutes(end)))
-            weekly[weekday] = windows
-        holiday = section.get("holidays", {})
-        calendars[name] = build_calendar(
-            section["timezone"],
-            weekly,
-            holiday.get("country"),
-            holiday.get("subdivision"),
-            [date.fromisoformat(day) for day in section.get("closed", [])],
-        )
-    return calendars
-
-
-def policies_from_toml(config: dict) -> dict[str, CommitmentPolicy]:
-    calendars = calendars_from_toml(config["hours"])
-    policies = {}
-    for name, section in config["commitments"].items():
-        after = section.get("after_hours", "next_business_day")
-        share = section.get("at_risk", "75%")
-        policies[name] = CommitmentPolicy(
-            business=parse_duration(section["business"]),
-            after_hours=None if after == "next_business_day" else parse_duration(after),
-            at_risk=float(share.rstrip("%")) / 100,
-            page_oncall=section.get("page_oncall", "never"),
-            calendar=calendars[section["hours"]],
-        )
-    return policies
 
 
 def _timed(run: Callable[[], object]) -> float:
@@ -84,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="examples/agency.toml")
     args = parser.parse_args(argv)
 
-    with open(args.config, "rb") as fh:
-        config = tomllib.load(fh)
-    policies = policies_from_toml(config)
+    config = load_config(args.config)
+    policies = build_policies(config, build_calendars(config))
     tiers = [policies["standard"], policies["priority"]]
 
     rng = random.Random(args.seed)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.calendars import build_calendar
+from bot.calendars import calendar_from_config
 from bot.config import AgencyConfig
 from bot.paging import Paging, first_reachable
 from routing import commitments as cm
@@ -32,16 +32,7 @@ AT_RISK, BREACH = "commitment.at_risk", "commitment.breach"
 
 
 def build_calendars(config: AgencyConfig) -> dict[str, BusinessCalendar]:
-    return {
-        name: build_calendar(
-            hours.timezone,
-            hours.weekly(),
-            hours.holidays.country if hours.holidays else None,
-            hours.holidays.subdivision if hours.holidays else None,
-            hours.closed,
-        )
-        for name, hours in config.hours.items()
-    }
+    return {name: calendar_from_config(hours) for name, hours in config.hours.items()}
 
 
 def build_policies(

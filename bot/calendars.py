@@ -11,6 +11,7 @@ from datetime import date
 
 import holidays
 
+from bot.config import HoursConfig
 from routing.business_hours import BusinessCalendar
 
 
@@ -49,3 +50,14 @@ def build_calendar(
         return day in extra or is_holiday(day)
 
     return BusinessCalendar(timezone, weekly, closed_day)
+
+
+def calendar_from_config(hours: HoursConfig) -> BusinessCalendar:
+    """The calendar of one `[hours.NAME]` section."""
+    return build_calendar(
+        hours.timezone,
+        hours.weekly(),
+        hours.holidays.country if hours.holidays else None,
+        hours.holidays.subdivision if hours.holidays else None,
+        hours.closed_dates(),
+    )

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.calendars import build_calendar
-from bot.config import AgencyConfig, HoursConfig
+from bot.calendars import calendar_from_config
+from bot.config import AgencyConfig
 from routing.business_hours import BusinessCalendar
 from routing.clock import Clock
 from routing.errors import DomainError, NotFound
@@ -39,16 +39,6 @@ from storage.unit_of_work import UnitOfWork
 MAX_OVERRIDE = timedelta(days=366)
 # Handoffs follow the wall clock, so a shift spanning a clock change is up to an hour longer.
 _CLOCK_CHANGE = timedelta(hours=1)
-
-
-def calendar_from_config(hours: HoursConfig) -> BusinessCalendar:
-    return build_calendar(
-        hours.timezone,
-        hours.weekly(),
-        hours.holidays.country if hours.holidays else None,
-        hours.holidays.subdivision if hours.holidays else None,
-        hours.closed_dates(),
-    )
 
 
 def rotations_from_config(config: AgencyConfig) -> dict[str, Rotation]:

@@ -101,3 +101,28 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class StandIn:
+    """What every provider stand-in shares: served on loopback, started and stopped, usable
+    as a context manager. Subclasses set `_server` to their LoopbackServer."""
+
+    _server: LoopbackServer
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`: the scheme and host that replace the provider's."""
+        return self._server.url
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.standins.recording import CapturedRequest, RequestLog, capture
-from adapters.standins.server import LoopbackServer
+from adapters.standins.server import LoopbackServer, StandIn
 
 TEAM_ID = "T0PARTNERL"
 APP_ID = "A0PARTNERL"
@@ -76,7 +76,7 @@ def _flag(value: Any) -> bool | None:
     return str(value).lower() in ("1", "true")
 
 
-class SlackStandIn:
+class SlackStandIn(StandIn):
     """The Web API of one workspace and one bot token, served on 127.0.0.1.
 
     Point slack_sdk's `base_url` (SLACK_API_URL) at `api_url`.
@@ -116,26 +116,9 @@ class SlackStandIn:
     # --- lifecycle -------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
     def api_url(self) -> str:
         """What SLACK_API_URL should be (slack_sdk appends the method name)."""
         return self._server.url + "/api/"
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- behaviour programming ---------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.standins.recording import CapturedRequest, RequestLog, capture
-from adapters.standins.server import LoopbackServer
+from adapters.standins.server import LoopbackServer, StandIn
 from routing.clock import Clock, SystemClock
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -82,7 +82,7 @@ def _json_field(value: Any) -> Any:
     return value
 
 
-class TelegramStandIn:
+class TelegramStandIn(StandIn):
     """The Bot API for one bot token, served on 127.0.0.1.
 
     Point python-telegram-bot's `base_url` at `api_url` (`http://127.0.0.1:PORT/bot`).
@@ -134,26 +134,9 @@ class TelegramStandIn:
     # --- lifecycle -------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
     def api_url(self) -> str:
         """What TELEGRAM_API_URL should be: the token is appended to it."""
         return self._server.url + "/bot"
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- behaviour programming ---------------------------------------------------------------
 

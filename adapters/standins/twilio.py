@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -30,7 +30,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from adapters.standins.recording import CapturedRequest, RequestLog, capture
-from adapters.standins.server import LoopbackServer
+from adapters.standins.server import LoopbackServer, StandIn
 from routing.clock import Clock, SystemClock
 
 API_VERSION = "2010-04-01"
@@ -87,7 +87,7 @@ def _segments(body: str) -> int:
     return math.ceil(len(body) / part)
 
 
-class TwilioStandIn:
+class TwilioStandIn(StandIn):
     """Twilio's REST API for one account, served on 127.0.0.1.
 
     Use as a context manager or call `start()`/`stop()`; point the adapter's `api_url` at `url`.
@@ -117,24 +117,6 @@ class TwilioStandIn:
         self._server = LoopbackServer(app, port=port)
 
     # --- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Scheme and host to use instead of https://api.twilio.com."""
-        return self._server.url
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- behaviour programming ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
+from bot.calendars import calendar_from_config
 from bot.config import load_config
 from bot.feeds import (
     FeedEvent,
@@ -24,7 +25,7 @@ from bot.feeds import (
     staff_events,
     token_matches,
 )
-from bot.oncall import calendar_from_config, rotations_from_config, whole_periods
+from bot.oncall import rotations_from_config, whole_periods
 from routing.errors import DomainError
 from routing.rotations import OnCallPeriod, Override
 
