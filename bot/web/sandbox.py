@@ -1,9 +1,9 @@
 """`partnerline serve --sandbox`: the providers' stand-ins on loopback, and `/sandbox`.
 
-`Sandbox` starts the Twilio and Telegram stand-ins (and Slack's, once that stand-in exists),
-gives the settings that point the channels at them, and plays a contact: what the person
-"sends" is posted to our own webhooks exactly as the provider would (signed), and what the
-agency sent them is read back from the stand-in. Nothing leaves the machine.
+`Sandbox` starts the Twilio, Telegram and Slack stand-ins, gives the settings that point the
+channels at them, and plays a contact: what the person "sends" is posted to our own webhooks
+exactly as the provider would (signed), and what the agency sent them is read back from the
+stand-in. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 from starlette.responses import Response
 
+from adapters.standins.slack import SlackStandIn
 from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from bot.accounts import StaffAccounts
@@ -57,6 +58,7 @@ class Sandbox:
     config: AgencyConfig
     twilio: TwilioStandIn = field(init=False)
     telegram: TelegramStandIn = field(init=False)
+    slack: SlackStandIn = field(init=False)
     app_url: str = ""
     _sent: dict[str, list[_Sent]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,15 +67,20 @@ class Sandbox:
         self.twilio_token = secrets.token_hex(16)
         self.telegram_token = f"123456:{secrets.token_urlsafe(24)}"
         self.telegram_secret = secrets.token_urlsafe(24)
+        self.slack_token = f"xoxb-sandbox-{secrets.token_hex(12)}"
+        self.slack_secret = secrets.token_hex(16)
         self.twilio = TwilioStandIn(SANDBOX_SID, self.twilio_token)
         self.telegram = TelegramStandIn(self.telegram_token)
+        self.slack = SlackStandIn(self.slack_token, self.slack_secret)
 
     def start(self) -> Sandbox:
         self.twilio.start()
         self.telegram.start()
+        self.slack.start()
         return self
 
     def stop(self) -> None:
+        self.slack.stop()
         self.telegram.stop()
         self.twilio.stop()
 
@@ -87,6 +94,9 @@ class Sandbox:
             "TELEGRAM_BOT_TOKEN": self.telegram_token,
             "TELEGRAM_WEBHOOK_SECRET": self.telegram_secret,
             "TELEGRAM_API_URL": self.telegram.api_url,
+            "SLACK_BOT_TOKEN": self.slack_token,
+            "SLACK_SIGNING_SECRET": self.slack_secret,
+            "SLACK_API_URL": self.slack.api_url,
             "PUBLIC_URL": self.app_url,
         }
 
@@ -98,6 +108,16 @@ class Sandbox:
                 if contact.sms:
                     people.append(
                         Persona(f"sms:{contact.sms}", "sms", contact.sms, contact.name, client.name)
+                    )
+                if contact.slack:
+                    people.append(
+                        Persona(
+                            f"slack:{contact.slack}",
+                            "slack",
+                            contact.slack,
+                            contact.name,
+                            client.name,
+                        )
                     )
                 if contact.telegram is not None:
                     address = str(contact.telegram)
@@ -129,6 +149,9 @@ class Sandbox:
                 "ApiVersion": "2010-04-01",
             }
             return self.twilio.post_signed(self.app_url + "/webhooks/twilio/sms", params)
+        if persona.channel == "slack":  # a DM to the bot
+            event = self.slack.dm_event(persona.address, text)
+            return self.slack.deliver_event(self.app_url + "/webhooks/slack", event).status_code
         first, _, last = persona.name.partition(" ")
         user = TelegramStandIn.user(int(persona.address), first, last or None)
         update = self.telegram.message_update(user, text)
@@ -150,6 +173,10 @@ class Sandbox:
         if persona.channel == "sms":
             for m in self.twilio.sent_to(persona.address):
                 items.append({"at": _twilio_time(m), "text": m.get("body", ""), "mine": False})
+        elif persona.channel == "slack":
+            for m in self.slack.messages(SlackStandIn.dm_channel(persona.address)):
+                at = datetime.fromtimestamp(float(m.get("ts", 0)), UTC)
+                items.append({"at": at, "text": m.get("text", ""), "mine": False})
         else:
             for m in self.telegram.sent_to(persona.address):
                 at = datetime.fromtimestamp(int(m.get("date", 0)), UTC)

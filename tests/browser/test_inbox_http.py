@@ -112,3 +112,20 @@ def test_the_sandbox_plays_a_telegram_contact(db_url: str) -> None:
             )
         thread = eventually(lambda: [i for i in sandbox.thread(persona) if not i["mine"]])
         assert [i["text"] for i in thread] == ["Hi Dana, on Telegram"]
+
+
+def test_the_sandbox_plays_a_slack_contact(db_url: str) -> None:
+    from tests.browser.inbox_support import sandbox_app
+
+    with sandbox_app(db_url, clock=OffsetClock(MONDAY_MORNING)) as (web, sandbox):
+        persona = sandbox.persona("slack:U0DANAREYS")
+        assert persona is not None and persona.name == "Dana Reyes"
+        assert sandbox.send(persona, "Hello over Slack") == 200
+        with web.api() as api:
+            items = eventually(lambda: api.get("/api/conversations?channel=slack").json()["items"])
+            reply = api.post(
+                f"/api/conversations/{items[0]['id']}/reply", json={"text": "Hi Dana, on Slack"}
+            )
+            assert reply.status_code == 202
+        thread = eventually(lambda: [i for i in sandbox.thread(persona) if not i["mine"]])
+        assert [i["text"] for i in thread] == ["Hi Dana, on Slack"]
