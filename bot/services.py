@@ -193,13 +193,18 @@ class Services:
 
     def relay(self, staff_id: str, text: str, page_id: int | None, via: str) -> MessageView:
         """A paged person's answer, sent to the page's client as the agency's reply."""
-        author = Author(id=staff_id, name=self.staff_names.get(staff_id, staff_id))
         with self.uow() as uow:
-            page = self.paging.page_for_relay(uow, staff_id, page_id)
-            message = self._reply(uow, page.conversation_id, text, author, self.clock.now())
+            page, message = self._relay(uow, staff_id, text, page_id, self.clock.now())
             uow.commit()
         log.info("page %s answered by %s via %s", page.id, staff_id, via)
         return message
+
+    def _relay(
+        self, uow: UnitOfWork, staff_id: str, text: str, page_id: int | None, now: datetime
+    ) -> tuple[PageRecord, MessageView]:
+        page = self.paging.page_for_relay(uow, staff_id, page_id)
+        author = Author(id=staff_id, name=self.staff_names.get(staff_id, staff_id))
+        return page, self._reply(uow, page.conversation_id, text, author, now)
 
     def _staff_sms(
         self, uow: UnitOfWork, staff_id: str, msg: InboundMessage, now: datetime
@@ -214,9 +219,7 @@ class Services:
                     "to the client."
                 )
             else:
-                page = self.paging.page_for_relay(uow, staff_id, command.page_id)
-                author = Author(id=staff_id, name=self.staff_names.get(staff_id, staff_id))
-                self._reply(uow, page.conversation_id, command.text, author, now)
+                page, _ = self._relay(uow, staff_id, command.text, command.page_id, now)
                 answer = f"Sent to the client of page {page.id}."
         except DomainError as exc:
             answer = exc.user_message

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from adapters.sms import empty_twiml
+from adapters.sms import TwilioSmsAdapter, empty_twiml
 from adapters.voice import ACK_DIGIT, page_call_twiml, said_twiml
 from bot.deps import ContainerDep, public_url_for
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
@@ -26,19 +26,37 @@ def _outcome(channel: str, outcome: str, started: float) -> None:
     WEBHOOK_SECONDS.labels(channel).observe(time.perf_counter() - started)
 
 
-@router.post("/sms")
-async def inbound_sms(request: Request, container: ContainerDep) -> Response:
-    started = time.perf_counter()
+class _Refused(Exception):
+    """A webhook answered before it was read: the channel is off or the signature is bad."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def _verified(
+    request: Request, container: ContainerDep, label: str, started: float
+) -> tuple[TwilioSmsAdapter, bytes]:
+    """The body of a request Twilio really sent, or _Refused with the answer to give."""
     adapter = container.sms
     if adapter is None:
-        _outcome("sms", "channel_off", started)
-        return JSONResponse({"detail": "the SMS channel is not configured"}, 503)
+        _outcome(label, "channel_off", started)
+        raise _Refused(JSONResponse({"detail": "the Twilio channels are not configured"}, 503))
     body = await request.body()
     try:
         adapter.verify(public_url_for(request, container), request.headers, body)
     except InvalidSignature:
-        _outcome("sms", "forged", started)
-        return JSONResponse({"detail": "invalid signature"}, 403)
+        _outcome(label, "forged", started)
+        raise _Refused(JSONResponse({"detail": "invalid signature"}, 403)) from None
+    return adapter, body
+
+
+@router.post("/sms")
+async def inbound_sms(request: Request, container: ContainerDep) -> Response:
+    started = time.perf_counter()
+    try:
+        adapter, body = await _verified(request, container, "sms", started)
+    except _Refused as refused:
+        return refused.response
     try:
         messages = adapter.parse(body, now=container.clock.now())
     except MalformedPayload as exc:
@@ -64,16 +82,10 @@ async def inbound_sms(request: Request, container: ContainerDep) -> Response:
 @router.post("/status")
 async def delivery_status(request: Request, container: ContainerDep) -> Response:
     started = time.perf_counter()
-    adapter = container.sms
-    if adapter is None:
-        _outcome("sms_status", "channel_off", started)
-        return JSONResponse({"detail": "the SMS channel is not configured"}, 503)
-    body = await request.body()
     try:
-        adapter.verify(public_url_for(request, container), request.headers, body)
-    except InvalidSignature:
-        _outcome("sms_status", "forged", started)
-        return JSONResponse({"detail": "invalid signature"}, 403)
+        adapter, body = await _verified(request, container, "sms_status", started)
+    except _Refused as refused:
+        return refused.response
     try:
         update = adapter.parse_status(body)
     except MalformedPayload as exc:
@@ -94,15 +106,10 @@ async def delivery_status(request: Request, container: ContainerDep) -> Response
 async def voice(request: Request, container: ContainerDep) -> Response:
     """TwiML for a paging call, and the <Gather> result: 4 acknowledges as the called person."""
     started = time.perf_counter()
-    adapter = container.sms
-    if adapter is None:
-        return JSONResponse({"detail": "the voice channel is not configured"}, 503)
-    body = await request.body()
     try:
-        adapter.verify(public_url_for(request, container), request.headers, body)
-    except InvalidSignature:
-        _outcome("voice", "forged", started)
-        return JSONResponse({"detail": "invalid signature"}, 403)
+        _, body = await _verified(request, container, "voice", started)
+    except _Refused as refused:
+        return refused.response
     page_id, staff_id = request.query_params.get("page"), request.query_params.get("staff")
     if not page_id or not page_id.isdigit() or not staff_id:
         _outcome("voice", "malformed", started)
