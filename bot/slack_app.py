@@ -3,14 +3,16 @@
 Bolt verifies every request (its RequestVerification middleware: a bad or stale signature is
 401 and reaches no listener), answers url_verification, runs auth.test once to learn the bot's
 own user and bot ids (IgnoringSelfEvents then drops the bot's own messages; we check again),
-and, with process_before_response=False, acknowledges each event before its listener runs: the
-work is done after the acknowledgement, well inside Slack's three seconds.
+and, with process_before_response=True, answers only once its listener is done. Listeners do
+only what must be durable before Slack hears "200" (journal the event, or commit a thread
+reply): milliseconds, well inside Slack's three seconds; the routing and sending that follow
+are the worker's. A database that refuses the write fails the request, and Slack retries.
 
 - A client's message (a DM from a contact's Slack id, or a non-staff member's message in one
   of a client's `slack_channels`) is journalled, kind "slack.message", key "event:<event_id>",
   so a retried event is the same delivery; the worker routes it (`route_message`). A retry
   Slack sends because our answer was slow (`X-Slack-Retry-Reason: http_timeout`) is answered
-  at once and ignored: the first delivery was acknowledged before any work, so it holds.
+  at once and ignored: the first delivery is being written, and its key keeps it once.
   Other retries (our answer was an error) are processed, and the journal key keeps them once.
 - A staff member's own message in a client's shared channel is the agency's reply: it is
   recorded as an `out` message (already in Slack, so sent nowhere) and meets the commitment
@@ -128,7 +130,8 @@ class SlackBot:
         self.app = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
-            process_before_response=False,  # acknowledge first, work after
+            # Answer after the listener: what it journals is on disk before Slack hears "200".
+            process_before_response=True,
             request_verification_enabled=True,  # Bolt's own signature and freshness check
             ignoring_self_events_enabled=True,
             name="partnerline",
