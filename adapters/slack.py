@@ -27,6 +27,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.text_parts import split_at_breaks
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
 from routing.messages import Attachment, Channel, InboundMessage, OutboundMessage, SendResult
 
@@ -71,23 +72,7 @@ def escape(text: str) -> str:
 def split_text(text: str, limit: int = MAX_PART) -> list[str]:
     """Cut `text` into parts of at most `limit` characters, at a paragraph, line or word
     break when there is one."""
-    parts: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            at = window.rfind(separator)
-            if at > 0:
-                cut = at
-                break
-        if cut <= 0:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
+    return split_at_breaks(text, limit)
 
 
 def literal(text: str, *, bold: bool = False) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from adapters.text_parts import split_at_breaks
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
 from routing.messages import Attachment, Channel, InboundMessage, OutboundMessage, SendResult
 
@@ -87,29 +88,9 @@ def _prefix_within(text: str, limit: int) -> int:
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut `text` into parts Telegram accepts, preferring paragraph, then line, then word breaks.
-
-    A part never starts or ends with the whitespace it was cut at; a word longer than a whole
-    part is cut where it must be.
-    """
-    parts: list[str] = []
-    rest = text.strip()
-    while utf16_len(rest) > limit:
-        fits = _prefix_within(rest, limit)
-        window = rest[: fits + 1]  # a break right after the last fitting character counts too
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            at = window.rfind(separator)
-            if at > 0:
-                cut = at
-                break
-        if cut <= 0:
-            cut = fits
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
+    """Cut `text` into parts Telegram accepts (it counts UTF-16 code units), preferring
+    paragraph, then line, then word breaks."""
+    return split_at_breaks(text, limit, size=utf16_len, fitting=_prefix_within)
 
 
 # --- inbound ---------------------------------------------------------------------------------

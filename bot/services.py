@@ -98,6 +98,20 @@ class Services:
         if self.availability is not None:
             self.availability.on_client_message(uow, result, msg, now)
 
+    def claim_delivery(self, channel: Channel, key: str) -> bool:
+        """Record a provider delivery as seen, in a transaction of its own; False if it was
+        seen before. For work done in the webhook itself (buttons, staff replies)."""
+        with self.uow() as uow:
+            claimed = uow.router_store.claim_delivery(channel, key, self.clock.now())
+            uow.commit()
+        return claimed
+
+    def release_delivery(self, channel: Channel, key: str) -> None:
+        """Forget a claim whose work failed, so that the provider's retry does it again."""
+        with self.uow() as uow:
+            uow.router_store.release_delivery(channel, key)
+            uow.commit()
+
     def record_delivery_status(
         self,
         channel: Channel,

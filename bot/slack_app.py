@@ -42,7 +42,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from adapters.slack import (
     SlackAdapter,
@@ -65,7 +65,6 @@ from storage.tables import (
     ContactRow,
     ConversationRow,
     IdentityRow,
-    InboundDeliveryRow,
     MessageRow,
     OutboxRow,
 )
@@ -201,22 +200,10 @@ class SlackBot:
             uow.commit()
 
     def _claim(self, key: str) -> bool:
-        with self._services.uow() as uow:
-            claimed = bool(uow.router_store.claim_delivery(Channel.SLACK, key, self._now()))
-            uow.commit()
-        return claimed
+        return bool(self._services.claim_delivery(Channel.SLACK, key))
 
     def _release(self, key: str) -> None:
-        """Forget a claim whose work failed, so that a retry of the event does it again."""
-        with self._services.uow() as uow:
-            uow.session.execute(
-                delete(InboundDeliveryRow).where(
-                    InboundDeliveryRow.channel == Channel.SLACK.value,
-                    InboundDeliveryRow.delivery_key == key,
-                    InboundDeliveryRow.payload.is_(None),
-                )
-            )
-            uow.commit()
+        self._services.release_delivery(Channel.SLACK, key)
 
     # ------------------------------------------------------------------ message events
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:

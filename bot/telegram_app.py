@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from telegram import MaybeInaccessibleMessage, Message, Update
 from telegram.ext import (
     Application,
@@ -49,7 +49,7 @@ from bot.config import StaffConfig
 from routing.errors import DomainError
 from routing.messages import Channel
 from storage.inbound import inbound_payload
-from storage.tables import InboundDeliveryRow, OutboxRow
+from storage.tables import OutboxRow
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -181,23 +181,10 @@ class TelegramBot:
         return await asyncio.to_thread(work)
 
     def _claim(self, key: str) -> bool:
-        """Record the update as seen, in a transaction of its own; False if it was before."""
-        with self._services.uow() as uow:
-            claimed = bool(uow.router_store.claim_delivery(Channel.TELEGRAM, key, self._now()))
-            uow.commit()
-        return claimed
+        return bool(self._services.claim_delivery(Channel.TELEGRAM, key))
 
     def _release(self, key: str) -> None:
-        """Forget a claim whose work failed, so that Telegram's retry does it again."""
-        with self._services.uow() as uow:
-            uow.session.execute(
-                delete(InboundDeliveryRow).where(
-                    InboundDeliveryRow.channel == Channel.TELEGRAM.value,
-                    InboundDeliveryRow.delivery_key == key,
-                    InboundDeliveryRow.payload.is_(None),
-                )
-            )
-            uow.commit()
+        self._services.release_delivery(Channel.TELEGRAM, key)
 
     def _say_once(self, key: str, rows: list[tuple[str, str, dict[str, Any]]]) -> bool:
         """Claim `key` and queue what to say, (kind, chat, payload) each, in one transaction."""

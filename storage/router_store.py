@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from routing.messages import Channel, InboundMessage
@@ -26,6 +26,16 @@ class SqlRouterStore:
             {"channel": channel.value, "delivery_key": key, "received_at": at},
         )
         return row_id is not None
+
+    def release_delivery(self, channel: Channel, key: str) -> None:
+        """Drop a claim (never a journalled delivery, which carries its payload)."""
+        self.session.execute(
+            delete(InboundDeliveryRow).where(
+                InboundDeliveryRow.channel == channel.value,
+                InboundDeliveryRow.delivery_key == key,
+                InboundDeliveryRow.payload.is_(None),
+            )
+        )
 
     def find_contact(self, channel: Channel, address: str) -> ContactRef | None:
         row = self.session.execute(
