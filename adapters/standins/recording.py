@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -37,6 +39,28 @@ class CapturedRequest:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One API method call as a stand-in read it: method and decoded parameters."""
+
+    method: str
+    params: dict[str, Any]
+    request: CapturedRequest
+
+
+def decode_params(request: CapturedRequest) -> dict[str, Any]:
+    """Parameters from the query string and the body (JSON or a form), as Bot API and Slack
+    Web API both accept them."""
+    params: dict[str, Any] = dict(parse_qsl(request.query, keep_blank_values=True))
+    if request.content_type.startswith("application/json") and request.body:
+        data = json.loads(request.body)
+        if isinstance(data, dict):
+            params.update(data)
+    else:
+        params.update(dict(request.form))
+    return params
 
 
 async def capture(request: Request) -> CapturedRequest:

@@ -23,9 +23,8 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
@@ -34,30 +33,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.standins.recording import CapturedRequest, RequestLog, capture
+from adapters.standins.recording import ApiCall, CapturedRequest, RequestLog, capture, decode_params
 from adapters.standins.server import LoopbackServer, StandIn
 
 TEAM_ID = "T0PARTNERL"
 APP_ID = "A0PARTNERL"
 
 
-@dataclass(frozen=True, slots=True)
-class ApiCall:
-    """One Web API method call as the stand-in read it: method and decoded parameters."""
-
-    method: str
-    params: dict[str, Any]
-    request: CapturedRequest
-
-
 def _decode_params(request: CapturedRequest) -> dict[str, Any]:
-    params: dict[str, Any] = dict(parse_qsl(request.query, keep_blank_values=True))
-    if request.content_type.startswith("application/json") and request.body:
-        data = json.loads(request.body)
-        if isinstance(data, dict):
-            params.update(data)
-    else:
-        params.update(dict(request.form))
+    params = decode_params(request)
     for key in ("blocks", "attachments"):  # JSON text inside a form or a query string
         if isinstance(params.get(key), str):
             params[key] = json.loads(params[key])

@@ -19,9 +19,7 @@ import secrets
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 from starlette.applications import Starlette
@@ -29,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.standins.recording import CapturedRequest, RequestLog, capture
+from adapters.standins.recording import ApiCall, RequestLog, capture, decode_params
 from adapters.standins.server import LoopbackServer, StandIn
 from routing.clock import Clock, SystemClock
 
@@ -52,27 +50,6 @@ def _ok(result: Any) -> JSONResponse:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
-
-
-@dataclass(frozen=True, slots=True)
-class ApiCall:
-    """One Bot API method call as the stand-in read it: method and decoded parameters."""
-
-    method: str
-    params: dict[str, Any]
-    request: CapturedRequest
-
-
-def _decode_params(request: CapturedRequest) -> dict[str, Any]:
-    """Parameters from the query string and the body, as the Bot API accepts them."""
-    params: dict[str, Any] = dict(parse_qsl(request.query, keep_blank_values=True))
-    if request.content_type.startswith("application/json") and request.body:
-        data = json.loads(request.body)
-        if isinstance(data, dict):
-            params.update(data)
-    else:
-        params.update(dict(request.form))
-    return params
 
 
 def _json_field(value: Any) -> Any:
@@ -184,7 +161,7 @@ class TelegramStandIn(StandIn):
             if match is None or match["token"] != self.token:
                 continue
             if method is None or match["method"] == method:
-                found.append(ApiCall(match["method"], _decode_params(request), request))
+                found.append(ApiCall(match["method"], decode_params(request), request))
         return found
 
     def sent_to(self, chat_id: int | str) -> list[dict[str, Any]]:
@@ -349,7 +326,7 @@ class TelegramStandIn(StandIn):
         if handler is None:
             return api_error(404, "Not Found: method not found")
         try:
-            params = _decode_params(captured)
+            params = decode_params(captured)
         except (ValueError, UnicodeDecodeError):
             return api_error(400, "Bad Request: can't parse request JSON object")
         with self._lock:
