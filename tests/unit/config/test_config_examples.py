@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +22,9 @@ def example() -> AgencyConfig:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=["main", "shared"])
 def test_example_has_no_problem(path: Path) -> None:
+    if not path.exists() and not os.environ.get("CI"):
+        # CI lays ../shared beside the clone; a developer's own clone may not have it.
+        pytest.skip(f"{path} is not here (../shared sits beside the project in CI)")
     assert path.exists(), path
     assert check_config(path) == []
     assert load_config(path).source_path == str(path)
