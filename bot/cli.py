@@ -115,6 +115,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for line in channel_report(settings, config):
         log.info("%s", line)
     worker = build_worker(container)
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        host = os.environ.get("PARTNERLINE_HOST", "127.0.0.1")
+        start_http_server(settings.worker_metrics_port, addr=host)
+        log.info("worker metrics on http://%s:%d/metrics", host, settings.worker_metrics_port)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from adapters.standins.twilio import TwilioStandIn
@@ -28,7 +29,7 @@ from routing.clock import FrozenClock
 from routing.messages import Channel, InboundMessage
 from storage.tables import OutboxRow
 from tests.e2e.test_sms_flow import eventually
-from tests.support.app import ACCOUNT_SID, AUTH_TOKEN, EXAMPLE_CONFIG, ROOT, app_settings
+from tests.support.app import ACCOUNT_SID, AUTH_TOKEN, EXAMPLE_CONFIG, ROOT, app_settings, free_port
 
 DANA, LUCY, RAJ = "+13135550142", "+13135550150", "+13135550103"
 
@@ -161,3 +162,19 @@ def test_timers_due_while_no_worker_ran_fire_when_one_starts(
     [breached] = [m["body"] for m in twilio.sent_to(RAJ)]
     assert breached.startswith("Breached: Brightside Bakery (Lucy Chen, sms), reply was due at")
     container.db.dispose()
+
+
+def test_a_worker_process_serves_its_own_metrics(
+    db_url: str, twilio: TwilioStandIn, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    workers.append(start_worker(db_url, twilio.url, PARTNERLINE_WORKER_METRICS_PORT=str(port)))
+
+    def scrape() -> str:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return ""
+
+    text = eventually(scrape, timeout=30)
+    assert "partnerline_timer_lateness_seconds" in text and "partnerline_sends_total" in text
