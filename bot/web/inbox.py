@@ -63,6 +63,24 @@ def _context(
 Q = Annotated[str | None, Query(max_length=200)]
 
 
+async def _list_context(
+    request: Request,
+    staff: Staff,
+    view: str,
+    client: str | None,
+    channel: str | None,
+    q: str | None,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """What the list shows under one filter, for the whole page and for htmx alike."""
+    container: Container = request.app.state.container
+    filters = _filter(view, client, channel, q)
+    rows, next_cursor = await run_in_threadpool(load_rows, container, staff, filters, cursor)
+    context = _context(container, filters, rows, next_cursor)
+    context["cursor"] = cursor
+    return context
+
+
 @router.get("/inbox")
 async def inbox(
     request: Request,
@@ -73,11 +91,7 @@ async def inbox(
     q: Q = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    container: Container = request.app.state.container
-    filters = _filter(view, client, channel, q)
-    rows, next_cursor = await run_in_threadpool(load_rows, container, staff, filters, cursor)
-    context = _context(container, filters, rows, next_cursor)
-    context["cursor"] = cursor
+    context = await _list_context(request, staff, view, client, channel, q, cursor)
     return render(request, "inbox.html", staff, context)
 
 
@@ -92,10 +106,6 @@ async def inbox_rows(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """The list alone, for htmx: re-read when something changes, or the next page."""
-    container: Container = request.app.state.container
-    filters = _filter(view, client, channel, q)
-    rows, next_cursor = await run_in_threadpool(load_rows, container, staff, filters, cursor)
-    context = _context(container, filters, rows, next_cursor)
-    context["cursor"] = cursor
+    context = await _list_context(request, staff, view, client, channel, q, cursor)
     name = "_rows_more.html" if cursor else "_rows.html"
     return render(request, name, staff, context)

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from adapters.standins.twilio import TwilioStandIn
-from tests.support.app import AGENCY_NUMBER, RunningApp
+from tests.support.app import AGENCY_NUMBER, AUTH_TOKEN, RunningApp
 from tests.support.twilio_openapi import validate_captured
+from tests.support.twilio_signing import signed_form_post_headers
 
 DANA = "+13135550142"
 
@@ -305,3 +306,27 @@ def test_health_ready_and_metrics(app: RunningApp) -> None:
     assert 'partnerline_webhooks_total{channel="sms",outcome="accepted"}' in metrics
     assert "partnerline_outbox_depth" in metrics
     assert "partnerline_webhook_seconds_bucket" in metrics
+
+
+def test_status_callback_that_is_forged_or_malformed_changes_nothing(
+    app: RunningApp, twilio: TwilioStandIn
+) -> None:
+    conv_id = _reply_to_dana(app, "watch my delivery state")
+    [resource] = eventually(lambda: twilio.sent_to(DANA))
+
+    def delivery() -> str:
+        [out] = [m for m in conversation(app, conv_id)["messages"] if m["direction"] == "out"]
+        return str(out["delivery"])
+
+    eventually(lambda: delivery() == "sent")
+    path = "/webhooks/twilio/status"
+    forged = {"MessageSid": resource["sid"], "MessageStatus": "failed", "ErrorCode": "30008"}
+    assert httpx.post(app.url + path, data=forged).status_code == 403
+    headers, body = signed_form_post_headers("another-token", app.public_url + path, forged)
+    assert httpx.post(app.url + path, content=body, headers=headers).status_code == 403
+    headers, body = signed_form_post_headers(
+        AUTH_TOKEN, app.public_url + path, {"MessageSid": resource["sid"], "MessageStatus": "??"}
+    )
+    bad = httpx.post(app.url + path, content=body, headers=headers)
+    assert bad.status_code == 400 and "MessageStatus" in bad.json()["detail"]
+    assert delivery() == "sent"  # a forged "failed" changed nothing
