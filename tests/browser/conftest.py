@@ -36,7 +36,9 @@ def twilio(twilio_server: TwilioStandIn) -> TwilioStandIn:
     return twilio_server
 
 
-@pytest.fixture(scope="session")
+# One browser per test, not per session: while Playwright's sync API is open it runs an event
+# loop in this thread, and any later test of this worker that calls asyncio.run would fail.
+@pytest.fixture
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         if os.environ.get("PARTNERLINE_REQUIRE_BROWSER") == "1":
