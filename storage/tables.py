@@ -106,6 +106,10 @@ class ConversationRow(Base):
     commitment_id: Mapped[int | None] = mapped_column(Integer)
     commitment_state: Mapped[str | None] = mapped_column(String(16))
     due_at: Mapped[datetime | None]
+    # Follow-up work for a message here (commitment, acknowledgement, page, mirror) that
+    # failed for good: shown to staff beside the message, which was filed regardless.
+    followup_error: Mapped[str | None] = mapped_column(String(500))
+    followup_failed_at: Mapped[datetime | None]
 
 
 class MessageRow(Base):
@@ -153,6 +157,8 @@ class InboundDeliveryRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="routed")  # pending|routed|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # After a failed filing attempt, the delivery waits until then (exponential backoff).
+    next_attempt_at: Mapped[datetime | None]
 
 
 class OutboxRow(Base):
