@@ -27,14 +27,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.text_parts import split_at_breaks
+from adapters.text_parts import LIMITS, split_at_breaks
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
+from routing.limits import checked_inbound
 from routing.messages import Attachment, Channel, InboundMessage, OutboundMessage, SendResult
 
 SLACK_API_URL = "https://slack.com/api/"
 ACK_ACTION_ID = "ack"  # the Acknowledge button of a page; its value is the page id
 ACK_LABEL = "Acknowledge"
-MAX_PART = 3500  # characters of our text per Slack message (Slack truncates at 40k)
+MAX_PART = 3500  # characters of our text per block of the staff mirror and of pages
 MAX_PAGE_BUTTONS = 5
 SIGNATURE_MAX_AGE = 60 * 5  # seconds, as Slack documents and Bolt checks
 DELETED_TEXT = "(message deleted)"
@@ -136,6 +137,28 @@ def split_provider_id(value: str) -> tuple[str, str]:
     return channel, ts
 
 
+def ts_time(ts: object) -> datetime | None:
+    """A Slack timestamp ("1733600000.000100", seconds since the epoch) as a time, if it is one."""
+    try:
+        return datetime.fromtimestamp(float(str(ts)), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def display_name(user: Mapping[str, Any]) -> str | None:
+    """The name Slack shows for a users.info `user`: display name, else real name, else handle."""
+    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    for value in (
+        profile.get("display_name"),
+        profile.get("real_name"),
+        user.get("real_name"),
+        user.get("name"),
+    ):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 def is_user_id(recipient: str) -> bool:
     """A Slack user id (U…/W…), which needs a DM channel opened before posting."""
     return recipient[:1] in ("U", "W")
@@ -228,6 +251,7 @@ def inbound_from_event(event: Mapping[str, Any], now: datetime) -> InboundMessag
             chat_id=channel,
             thread_id=message.get("thread_ts"),
             edit_of=original,
+            edited_at=ts_time(edited),
             raw=dict(event),
         )
     if subtype == "message_deleted":
@@ -243,6 +267,7 @@ def inbound_from_event(event: Mapping[str, Any], now: datetime) -> InboundMessag
             received_at=received,
             chat_id=channel,
             edit_of=original,
+            edited_at=ts_time(event.get("event_ts") or event.get("ts")),
             raw=dict(event),
         )
     if subtype not in PERSON_SUBTYPES or not event.get("ts"):
@@ -380,7 +405,7 @@ class SlackAdapter:
         if not isinstance(data, dict) or not isinstance(data.get("event"), dict):
             raise MalformedPayload("the body is not an Events API callback")
         msg = inbound_from_event(data["event"], now)
-        return [msg] if msg is not None else []
+        return [checked_inbound(msg)] if msg is not None else []
 
     # --- outbound ----------------------------------------------------------------------------
 
@@ -419,7 +444,8 @@ class SlackAdapter:
             except Exception as exc:
                 raise failure(exc, may_be_unreachable=False) from exc
             return SendResult(provider_id=posted.provider_id)
-        parts = split_text(msg.text)
+        # Within Slack's limit for `text`: the outbox already cut longer texts into rows.
+        parts = LIMITS[Channel.SLACK].split(msg.text)
         if not parts:
             raise SendFailed("an empty message cannot be sent on Slack", retryable=False)
         last: Posted | None = None
@@ -474,6 +500,12 @@ class SlackAdapter:
             channel=channel, ts=ts, text=escape(text), blocks=blocks if blocks is not None else []
         )
         return Posted(str(response.get("channel") or channel), str(response.get("ts") or ts))
+
+    async def user_name(self, user_id: str) -> str | None:
+        """The user's name as Slack shows it (users.info); raises slack_sdk's errors."""
+        response = await self.client.users_info(user=user_id)
+        user = response.get("user")
+        return display_name(user) if isinstance(user, dict) else None
 
     async def auth_test(self) -> dict[str, Any]:
         response = await self.client.auth_test()

@@ -24,7 +24,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from adapters.text_parts import split_for
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
+from routing.limits import ERROR_TEXT, PROVIDER_ID, checked_id, checked_inbound, clean_text
 from routing.messages import (
     Attachment,
     Channel,
@@ -105,10 +107,9 @@ class _FormParams(dict[str, list[str]]):
         return {k: v[0] if len(v) == 1 else list(v) for k, v in self.items()}
 
 
-@functools.lru_cache(maxsize=64)
 def _parse_form(body: bytes) -> _FormParams:
-    """Cached by body: verify() and parse() of one webhook read its form once. Callers must
-    not change the result."""
+    """Parsed afresh by verify() and again by parse(): nothing of an unverified body is kept
+    (a cache here held up to 64 forged bodies, and their parsed forms, in memory)."""
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -304,40 +305,44 @@ class TwilioSmsAdapter:
         if now is None or now.tzinfo is None:
             raise ValueError("parse needs the receiving time as an aware datetime (now=...)")
         form = _parse_form(body)
-        sid = form.first("MessageSid")
-        if not sid:
-            raise MalformedPayload("MessageSid is missing")
+        sid = checked_id(form.first("MessageSid"), PROVIDER_ID, "MessageSid")
         sender = form.first("From")
         if not sender:
             raise MalformedPayload("From is missing")
-        text = form.first("Body") or ""
+        text = clean_text(form.first("Body") or "")  # cleaned before reading a keyword in it
+        # Checked against the columns it goes to: a bad id is refused, the text cleaned.
         return [
-            InboundMessage(
-                channel=Channel.SMS,
-                provider_id=sid,
-                address=_e164(sender),
-                text=text,
-                received_at=now.astimezone(UTC),
-                attachments=_media(form),
-                opt_keyword=OPT_KEYWORDS.get(text.strip().upper()),
-                raw=form.as_raw(),
+            checked_inbound(
+                InboundMessage(
+                    channel=Channel.SMS,
+                    provider_id=sid,
+                    address=_e164(sender),
+                    text=text,
+                    received_at=now.astimezone(UTC),
+                    attachments=_media(form),
+                    opt_keyword=OPT_KEYWORDS.get(text.strip().upper()),
+                    raw=form.as_raw(),
+                )
             )
         ]
 
     def parse_status(self, body: bytes) -> StatusUpdate:
         """A delivery status callback (`StatusCallback`) for a message we sent."""
         form = _parse_form(body)
-        sid = form.first("MessageSid") or form.first("SmsSid")
-        if not sid:
-            raise MalformedPayload("MessageSid is missing")
+        sid = checked_id(
+            form.first("MessageSid") or form.first("SmsSid"), PROVIDER_ID, "MessageSid"
+        )
         status = form.first("MessageStatus") or form.first("SmsStatus")
         if not status:
             raise MalformedPayload("MessageStatus is missing")
         delivery = STATUS_DELIVERY.get(status.lower())
         if delivery is None:
             raise MalformedPayload(f"unknown MessageStatus {status!r}")
+        code = form.first("ErrorCode") or None
         return StatusUpdate(
-            provider_id=sid, delivery=delivery, error_code=form.first("ErrorCode") or None
+            provider_id=sid,
+            delivery=delivery,
+            error_code=checked_id(code, ERROR_TEXT, "ErrorCode") if code else None,
         )
 
     # --- outbound ----------------------------------------------------------------------------
@@ -347,14 +352,21 @@ class TwilioSmsAdapter:
         if msg.channel is not Channel.SMS:
             raise ValueError(f"the SMS adapter cannot send on {msg.channel}")
         callback = msg.status_callback or self._status_callback
-        # The client blocks; its own timeout bounds each socket operation, this the whole call.
-        try:
-            return await asyncio.wait_for(
-                asyncio.to_thread(self._send_blocking, msg.to, msg.text, callback),
-                timeout=self._timeout * 3,
-            )
-        except TimeoutError:
-            raise SendFailed("Twilio did not answer in time", retryable=True) from None
+        # Client texts come cut to Twilio's limit (one outbox row per part); anything else
+        # longer (a notice) goes as consecutive messages rather than be refused (21617).
+        parts = split_for(Channel.SMS, msg.text)
+        result: SendResult | None = None
+        for part in parts:
+            # The client blocks; its own timeout bounds each socket operation, this the call.
+            try:
+                result = await asyncio.wait_for(
+                    asyncio.to_thread(self._send_blocking, msg.to, part, callback),
+                    timeout=self._timeout * 3,
+                )
+            except TimeoutError:
+                raise SendFailed("Twilio did not answer in time", retryable=True) from None
+        assert result is not None
+        return result
 
     async def find_sent(self, msg: OutboundMessage, since: datetime) -> str | None:
         """The sid of a message Twilio already took for this one (same number and text, made

@@ -29,8 +29,9 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from adapters.text_parts import split_at_breaks
+from adapters.text_parts import prefix_within_utf16, split_at_breaks, utf16_len
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
+from routing.limits import checked_inbound, clean_payload
 from routing.messages import Attachment, Channel, InboundMessage, OutboundMessage, SendResult
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
@@ -73,24 +74,10 @@ def provider_id(chat_id: int | str, message_id: int) -> str:
 # --- splitting -------------------------------------------------------------------------------
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _prefix_within(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 code units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """Cut `text` into parts Telegram accepts (it counts UTF-16 code units), preferring
     paragraph, then line, then word breaks."""
-    return split_at_breaks(text, limit, size=utf16_len, fitting=_prefix_within)
+    return split_at_breaks(text, limit, size=utf16_len, fitting=prefix_within_utf16)
 
 
 # --- inbound ---------------------------------------------------------------------------------
@@ -149,7 +136,8 @@ def inbound_from_update(update: Update, now: datetime) -> InboundMessage | None:
     text = message.text if message.text is not None else (message.caption or "")
     if not text and not attachments:
         return None  # stickers, locations, contacts...: nothing we can record yet
-    return InboundMessage(
+    # Checked against the columns it goes to (MalformedPayload for ids that cannot be stored).
+    msg = InboundMessage(
         channel=Channel.TELEGRAM,
         provider_id=pid,
         address=str(message.from_user.id),
@@ -158,24 +146,29 @@ def inbound_from_update(update: Update, now: datetime) -> InboundMessage | None:
         attachments=attachments,
         chat_id=str(chat_id),
         edit_of=original if edited else None,
+        edited_at=message.edit_date if edited else None,
         raw=update.to_dict(),
     )
+    return checked_inbound(msg)
 
 
 def update_from_body(body: bytes, bot: Bot | None = None) -> Update:
     """The Update in a webhook body; MalformedPayload unless it is a JSON object with update_id."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested past the stack
         raise MalformedPayload("the body is not JSON") from exc
     if not isinstance(data, dict):
         raise MalformedPayload("the body is not a JSON object")
+    # Every handler sees the update with its text cleaned and its numbers within 64 bits.
+    data = clean_payload(data)
     update_id = data.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise MalformedPayload("update_id is missing")
     try:
         return Update.de_json(data, bot)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError) as exc:
+        # OverflowError, OSError: a date the platform cannot represent
         raise MalformedPayload("the body is not a Telegram update") from exc
 
 

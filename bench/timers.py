@@ -3,7 +3,9 @@
 A real `partnerline worker` process fires them (kind "noop", so only the timer machinery is
 measured); lateness is the fired time minus the due time, both as the worker recorded them.
 Beside it, in the same run, the same schedule on a bare asyncio loop (`loop.call_at`): the
-floor any Python scheduler on this machine can reach. Prints figures; asserts nothing.
+floor any Python scheduler on this machine can reach. Also the worker's CPU seconds: over 3 s
+idle before the timers (a worker that sleeps uses next to none), and while firing them.
+Prints figures; asserts nothing.
 
 Run from the project root: `python -m bench.timers [--timers N] [--spread S] [--targets ...]`.
 """
@@ -102,7 +104,18 @@ def fired_lateness(url: str) -> tuple[list[float], int]:
     return late, sum(1 for *_, state in rows if state != "done")
 
 
-def run_worker(url: str, count: int, spread: float, log: Path) -> tuple[list[float], int]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_worker(
+    url: str, count: int, spread: float, log: Path
+) -> tuple[list[float], int, tuple[float, float]]:
+    """Lateness of each fired timer, how many did not fire, and the worker's CPU seconds
+    while idle before the timers (3 s) and while firing them."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -128,12 +141,18 @@ def run_worker(url: str, count: int, spread: float, log: Path) -> tuple[list[flo
         )
         try:
             time.sleep(3)  # let it start and go idle before anything is due
+            idle_from = cpu_seconds(proc.pid)
+            time.sleep(3)
+            busy_from = cpu_seconds(proc.pid)
+            idle = busy_from - idle_from
             schedule(url, offsets, lead=3.0)
             time.sleep(3.0 + spread + 2.0)
+            busy = cpu_seconds(proc.pid) - busy_from
         finally:
             proc.terminate()
             proc.wait(20)
-    return fired_lateness(url)
+    late, missing = fired_lateness(url)
+    return late, missing, (idle, busy)
 
 
 def pg_database() -> str | None:
@@ -158,12 +177,13 @@ def drop_pg(url: str) -> None:
     admin.dispose()
 
 
-def line(name: str, late: list[float], missing: int) -> str:
+def line(name: str, late: list[float], missing: int, cpu: tuple[float, float] | None = None) -> str:
     p50, p99, worst = percentiles(late)
     verdict = "met" if p99 < TARGET_P99_MS else "NOT met"
+    idle, busy = (f"{c:.2f}" for c in cpu) if cpu else ("", "")
     return (
         f"{name:<22} {len(late):>7} {missing:>7} {p50:>9.1f} {p99:>9.1f} {worst:>9.1f}"
-        f"   p99 < {TARGET_P99_MS:.0f} ms: {verdict}"
+        f" {idle:>10} {busy:>10}   p99 < {TARGET_P99_MS:.0f} ms: {verdict}"
     )
 
 
@@ -179,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.timers} timers due over {args.spread:.0f} s; {os.cpu_count()} cores; "
         f"Python {sys.version.split()[0]}"
     )
-    print(f"{'target':<22} {'fired':>7} {'missing':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
+    print(
+        f"{'target':<22} {'fired':>7} {'missing':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}"
+        f" {'idle cpu s':>10} {'busy cpu s':>10}"
+    )
     rng = random.Random(4)
     offsets = sorted(rng.uniform(0, args.spread) for _ in range(args.timers))
     print(line("asyncio call_at (floor)", baseline(offsets), 0))
@@ -188,14 +211,14 @@ def main(argv: list[str] | None = None) -> int:
         if "sqlite" in targets:
             url = f"sqlite:///{tmp}/timers.db"
             upgrade(url)
-            late, missing = run_worker(url, args.timers, args.spread, Path(tmp) / "sqlite.log")
-            print(line("worker on sqlite", late, missing))
+            late, missing, cpu = run_worker(url, args.timers, args.spread, Path(tmp) / "sqlite.log")
+            print(line("worker on sqlite", late, missing, cpu))
             failed |= missing > 0
         if "postgres" in targets and (url := pg_database()) is not None:
             try:
                 upgrade(url)
-                late, missing = run_worker(url, args.timers, args.spread, Path(tmp) / "pg.log")
-                print(line("worker on postgres", late, missing))
+                late, missing, cpu = run_worker(url, args.timers, args.spread, Path(tmp) / "pg.log")
+                print(line("worker on postgres", late, missing, cpu))
                 failed |= missing > 0
             finally:
                 drop_pg(url)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from routing import edits
 from routing.commitments import Commitment, Event
-from storage.conversations import ConversationView, MessageView
+from storage.conversations import UNKNOWN_AUTHOR_NAME, ConversationView, MessageView
 
 
 def iso(value: datetime | None) -> str | None:
@@ -44,8 +45,21 @@ def conversation_json(view: ConversationView, commitment: Commitment | None) -> 
         "commitment": commitment_json(commitment) if commitment is not None else None,
         "reachable": not (view.opted_out or view.unreachable),
         "opted_out": view.opted_out,
+        "followup": followup_json(view),
         "created_at": iso(view.created_at),
         "updated_at": iso(view.updated_at),
+    }
+
+
+def followup_json(view: ConversationView) -> dict[str, Any] | None:
+    """The work after filing a message (commitment, acknowledgement, page, mirror) when it
+    failed: "retrying" with backoff, or "failed" for good (staff must answer by hand)."""
+    if view.followup_error is None:
+        return None
+    return {
+        "state": "failed" if view.followup_failed_at else "retrying",
+        "error": view.followup_error,
+        "failed_at": iso(view.followup_failed_at),
     }
 
 
@@ -54,10 +68,11 @@ def message_json(view: MessageView) -> dict[str, Any]:
         author: dict[str, Any] = {
             "type": "contact",
             "id": int(view.author_id or 0),
-            "name": view.author_name,
+            "name": view.author_name or UNKNOWN_AUTHOR_NAME,
         }
     elif view.author_type == "staff":
-        author = {"type": "staff", "id": view.author_id, "name": view.author_name}
+        name = view.author_name or view.author_id or "Staff"
+        author = {"type": "staff", "id": view.author_id, "name": name}
     else:
         author = {"type": "system", "id": None, "name": view.author_name or "Partnerline"}
     return {
@@ -70,6 +85,16 @@ def message_json(view: MessageView) -> dict[str, Any]:
         "created_at": iso(view.created_at),
         "delivery": view.delivery,
         "error": view.error if view.delivery == "failed" else None,
+        # The provider messages it went as, in order: a text longer than the channel takes
+        # is cut into parts, each with its own delivery (`delivery` is the least advanced).
+        "parts": [
+            {"delivery": p.delivery, "provider_id": p.provider_id, "error": p.error}
+            for p in view.parts
+        ],
         "attachments": view.attachments,
         "edit_of": view.edit_of,
+        # The client's edits: every earlier text with when it was replaced, oldest first
+        # (text null: that text never reached us).
+        "edits": edits.public(view.edits),
+        "edited_at": view.edits[-1]["at"] if view.edits else None,
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -13,8 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.body_limits import BodyLimits
 from bot.bootstrap import build_worker, sync_config
 from bot.container import Container
+from bot.log_safety import protect_logs
 from bot.routes import (
     calendar_feeds,
     conversations,
@@ -25,15 +26,14 @@ from bot.routes import (
     telegram_webhook,
     twilio_webhooks,
 )
+from bot.server_errors import UnexpectedErrors
 from bot.slack_app import start_slack, stop_slack
 from bot.telegram_app import start_telegram, stop_telegram
-from bot.web import install_web
+from bot.web import PAGE_PREFIXES, error_page, install_web
 from routing.errors import DomainError
 
 if TYPE_CHECKING:
     from bot.web.sandbox import Sandbox
-
-log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -84,6 +84,12 @@ def create_app(
         return RedirectResponse("/inbox")
 
     _install_error_handlers(app)
+    # Anything no handler takes is answered here (a 500 with a reference id in the log),
+    # never passed on to the server, which would drop the keep-alive connection.
+    # Inside UnexpectedErrors: a body past its route's limit is a 413, read no further.
+    app.add_middleware(BodyLimits)
+    app.add_middleware(UnexpectedErrors, page_prefixes=PAGE_PREFIXES, page=error_page)
+    protect_logs()  # the Telegram token is in every Bot API URL httpx would log
     return app
 
 
@@ -102,8 +108,3 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()
         ]
         return JSONResponse({"detail": problems}, 422)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; it has been logged"}, 500)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from adapters.text_parts import split_for
 from bot.calendars import calendar_from_config
 from bot.config import AgencyConfig
 from bot.paging import Paging, first_reachable
@@ -163,7 +164,8 @@ class Availability:
             at=now,
             delivery=Delivery.QUEUED,
         )
-        uow.outbox.enqueue(
+        uow.outbox.enqueue_parts(
+            split_for(conv.channel, text),
             kind="auto_reply",
             channel=conv.channel,
             recipient=conv.chat_id,

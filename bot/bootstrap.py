@@ -12,7 +12,7 @@ from bot.container import Container
 from bot.inbound import InboundJournal
 from bot.oncall import OnCallService
 from bot.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
-from bot.services import Services
+from bot.services import FOLLOWUP, Services
 from bot.settings import Settings
 from bot.slack_app import install_slack
 from bot.wakeup import Wakeup
@@ -46,6 +46,7 @@ def directory_from_config(config: AgencyConfig) -> list[ClientEntry]:
                 timezone=client.timezone,
                 account_team=tuple(client.account_team),
                 contacts=tuple(contacts),
+                chats=tuple((Channel.SLACK, channel) for channel in client.slack_channels),
             )
         )
     return clients
@@ -162,7 +163,10 @@ def sync_config(container: Container) -> None:
 
 def timer_handlers(container: Container) -> dict[str, TimerHandler]:
     availability = container.services.availability
-    handlers: dict[str, TimerHandler] = {"noop": lambda uow, timer, now: None}
+    handlers: dict[str, TimerHandler] = {
+        "noop": lambda uow, timer, now: None,
+        FOLLOWUP: container.services.follow_up,
+    }
     if availability is not None:
         handlers[AT_RISK] = availability.fire_at_risk
         handlers[BREACH] = availability.fire_breach
@@ -180,6 +184,7 @@ def build_worker(container: Container) -> Worker:
         container.clock,
         container.adapters,
         timer_handlers=timer_handlers(container),
+        timer_failure_handlers={FOLLOWUP: container.services.follow_up_failed},
         inbound_handlers=container.inbound_handlers,
         retry=RetryPolicy(
             max_attempts=s.outbox_max_attempts,

@@ -43,7 +43,8 @@ def build_calendar(
         raise ValueError("a holiday subdivision needs a holiday country")
     extra = frozenset(closed)
     if holiday_country is None:
-        return BusinessCalendar(timezone, weekly, extra.__contains__)
+        # No closed day at all: None lets the calendar see that it may be always open.
+        return BusinessCalendar(timezone, weekly, extra.__contains__ if extra else None)
     is_holiday = holiday_predicate(holiday_country, holiday_subdivision)
 
     def closed_day(day: date) -> bool:

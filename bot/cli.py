@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from bot.accounts import add_users_arguments
 from bot.cli_oncall import add_oncall_arguments, cmd_oncall
 from bot.cli_telegram import add_telegram_arguments
+from bot.log_safety import protect_logs
 from bot.settings import Settings
 
 log = logging.getLogger("partnerline")
@@ -56,8 +57,7 @@ def _require_migrated(settings: Settings) -> None:
 def _run_web(
     args: argparse.Namespace, *, run_worker: bool, migrate: bool, sandbox: bool = False
 ) -> int:
-    import uvicorn
-
+    from bot import http_server
     from bot.app import create_app
     from bot.bootstrap import build_container, channel_report
     from storage.migrate import upgrade
@@ -90,7 +90,7 @@ def _run_web(
                 log.info("sandbox: sign in at http://%s:%d/login as %s / %s", host, port, *created)
             log.info("sandbox: play any client at http://%s:%d/sandbox", host, port)
         app = create_app(container, run_worker=run_worker, sandbox=box)
-        uvicorn.run(app, host=args.host, port=port, log_level="info", access_log=False)
+        http_server.run(app, host=args.host, port=port, log_level="info", access_log=False)
     finally:
         if box is not None:
             box.stop()
@@ -213,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # The twilio client logs every request's headers at INFO: noise, and no use to operators.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    protect_logs()  # httpx would log every Bot API URL, and the Telegram token is in it
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

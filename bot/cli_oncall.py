@@ -64,6 +64,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     from bot.config import ConfigError, load_config
     from bot.oncall import OnCallService
     from routing.clock import SystemClock
+    from routing.errors import DomainError
     from storage.db import Database
     from storage.migrate import current_revision, head_revision
     from storage.unit_of_work import UnitOfWork
@@ -91,6 +92,8 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     try:
         service = OnCallService(config, lambda: UnitOfWork(db), SystemClock())
         answer = service.who(at)
+    except DomainError as exc:
+        return _fail(f"--at: {exc.user_message}")
     finally:
         db.dispose()
     if args.json:

@@ -23,3 +23,17 @@ TIMER_LATENESS = Histogram(
     "How late after its due time a durable timer fired",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60),
 )
+FOLLOWUP_FAILURES = Counter(
+    "partnerline_followup_failures_total",
+    "Work after filing a client message (commitment, acknowledgement, page, mirror) that "
+    "failed for good; the message itself was filed and shows in the inbox",
+)
+FOLLOWUP_RETRIES = Counter(
+    "partnerline_followup_retries_total",
+    "Failed attempts at the work after filing a client message, retried with backoff",
+)
+INBOUND_FAILURES = Counter(
+    "partnerline_inbound_failures_total",
+    "Failed attempts to file a journalled delivery, retried with backoff",
+    ["kind"],
+)

@@ -9,6 +9,8 @@ Rules for overrides (`POST /api/overrides`):
   (a manager over a holiday, say) is what an override is for;
 - times must carry a UTC offset, the end must come after the start, and an override may last
   at most `MAX_OVERRIDE`;
+- every time asked about or stored lies in the years 1970 to 2999 (as a rotation's start does),
+  so that "until" and "next" can be worked out for every rotation and calendar;
 - where overrides overlap, the newest wins (routing.rotations); past ranges are allowed, so
   that the record of who was really on call can be corrected.
 """
@@ -37,6 +39,7 @@ from storage.overrides import OverrideRecord, OverrideRepository
 from storage.unit_of_work import UnitOfWork
 
 MAX_OVERRIDE = timedelta(days=366)
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 # Handoffs follow the wall clock, so a shift spanning a clock change is up to an hour longer.
 _CLOCK_CHANGE = timedelta(hours=1)
 
@@ -216,6 +219,8 @@ class OnCallService:
 def _aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise DomainError("naive_time", f"{what} needs a UTC offset, e.g. 2026-12-07T18:00-05:00")
+    if not _EARLIEST <= value < _LATEST:
+        raise DomainError("time_out_of_range", f"{what} must lie between the years 1970 and 2999")
     return value.astimezone(UTC)
 
 

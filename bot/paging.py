@@ -3,6 +3,14 @@ rules, acknowledgement from any channel, relayed answers, and shift handoffs.
 
 Every step and every delayed notification is a timer fired in one transaction with what it
 causes, so a crash repeats nothing and skips nothing (see bot.worker).
+
+A step whose targets name nobody right now (an after-hours rotation while the office is open,
+a rotation that has not started), or nobody with a `notify` rule, notifies nobody and passes
+on at once to the next step of its round, so the page reaches whoever can be reached without
+waiting for nobody. Between rounds the last step's wait still applies, so a page that finds
+nobody cannot spin. When the whole chain, repeats included, has notified nobody, the
+conversation gets a note saying so and a warning is logged; the commitment's at-risk and
+breach notices still go out.
 """
 
 from __future__ import annotations
@@ -19,7 +27,14 @@ from routing.commitments import Commitment
 from routing.errors import Conflict, NotFound
 from routing.messages import Channel, InboundMessage
 from routing.plain_time import due_in_words
-from routing.rotations import Rotation, handoff_at, offset_on_call, on_call, shift_at
+from routing.rotations import (
+    Rotation,
+    handoff_at,
+    offset_on_call,
+    on_call,
+    shift_at,
+    shifts_between,
+)
 from routing.router import ConversationRef
 from storage.pages import ACKNOWLEDGED, OPEN, SCHEDULED, PageRecord
 from storage.timers import Timer
@@ -102,15 +117,18 @@ class Paging:
     def first_oncall_name(
         self, uow: UnitOfWork, client_id: str | None, now: datetime
     ) -> str | None:
-        """The first person the client's escalation would page now, by first name."""
+        """The first person the client's escalation would page now, by first name: the first
+        of the first step that names anybody (steps with nobody are passed at once)."""
         policy = self.policy_for(client_id)
         if policy is None:
             return None
-        people = esc.resolve_targets(
-            policy.steps[0].targets, policy.account_team, self._on_call(uow, now)
-        )
-        staff = self.staff.get(people[0]) if people else None
-        return staff.first_name if staff else None
+        who = self._on_call(uow, now)
+        for step in policy.steps:
+            people = esc.resolve_targets(step.targets, policy.account_team, who)
+            staff = self.staff.get(people[0]) if people else None
+            if staff is not None:
+                return staff.first_name
+        return None
 
     # ------------------------------------------------------------------ opening and steps
     def open_page(
@@ -167,11 +185,45 @@ class Paging:
         position = esc.Position(int(timer.payload["step"]), int(timer.payload["round"]))
         policy = esc.Policy.from_json(page.policy)
         step = policy.steps[position.step - 1]
-        self._notify_step(uow, page, policy, step, position, now, tag="")
+        people = self._notify_step(uow, page, policy, step, position, now, tag="")
         uow.pages.set_position(page.id, position.step, position.round)
         following = esc.next_position(policy, position)
-        if following is not None:
-            self._schedule_step(uow, page.id, following, now + step.wait, now)
+        if following is None:
+            if not uow.pages.notifications_of([page.id])[page.id]:
+                self._nobody_paged(uow, page, policy, now)
+            return
+        # Nobody to wait for: the next step of this round runs at once (see the module text).
+        reached = any(policy.notify.get(person) for person in people)
+        at_once = not reached and following.round == position.round
+        self._schedule_step(uow, page.id, following, now if at_once else now + step.wait, now)
+
+    def _nobody_paged(
+        self, uow: UnitOfWork, page: PageRecord, policy: esc.Policy, now: datetime
+    ) -> None:
+        log.warning(
+            "page %s (conversation %s): escalation %r found nobody to notify at any step",
+            page.id,
+            page.conversation_id,
+            policy.name,
+        )
+        conv = uow.conversations.get(page.conversation_id)
+        if conv is None:
+            return
+        uow.conversations.add_message(
+            conv.id,
+            direction="note",
+            channel=conv.channel,
+            text=(
+                f"Nobody could be paged: escalation {policy.name!r} reached no one at any step "
+                f"(nobody on call, or no way to notify them). Page {page.id} has stopped; "
+                "please answer this conversation yourself."
+            ),
+            author_type="system",
+            author_id=None,
+            author_name="Partnerline",
+            at=now,
+            delivery=None,
+        )
 
     def _notify_step(
         self,
@@ -363,6 +415,10 @@ class Paging:
         if now - start > timedelta(hours=1):
             return  # long past (no worker ran then): a stale handoff helps nobody
         overrides = uow.overrides.all_active(start)
+        if rotation.only_after_hours and not shifts_between(
+            rotation, max(start, now), end, overrides
+        ):
+            return  # its calendar stays open all shift: nobody is on call, nobody to tell
         person = on_call(rotation, max(start, now), overrides).staff
         person = person or rotation.members[index % len(rotation.members)]
         staff = self.staff.get(person)

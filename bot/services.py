@@ -11,21 +11,30 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from adapters.text_parts import split_for
 from bot.availability import Availability
+from bot.metrics import FOLLOWUP_FAILURES, FOLLOWUP_RETRIES
 from bot.paging import Paging
 from routing.clock import Clock
 from routing.errors import Conflict, DomainError, NotFound
 from routing.escalation import parse_staff_text
 from routing.messages import Channel, Delivery, InboundMessage
-from routing.router import Ingested, Router
+from routing.router import Ingested, Outcome, Router
 from storage.conversations import ConversationView, MessageView
 from storage.db import Database
 from storage.inbound import message_from_payload
 from storage.pages import PageRecord
+from storage.timers import Timer
 from storage.unit_of_work import BeforeCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The follow-up job of a filed client message (see `Services.route_journalled`).
+FOLLOWUP = "message.followup"
+
+
+def followup_key(message_id: int) -> str:
+    return f"message:{message_id}:followup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +95,14 @@ class Services:
         return self._retrying(work)
 
     def route_journalled(self, uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
-        """Route one journalled message inside the worker's transaction (the journal row is
-        the delivery's claim, so the router does not claim it again)."""
+        """File one journalled message inside the worker's transaction (the journal row is
+        the delivery's claim, so the router does not claim it again).
+
+        File first: this transaction holds only what cannot fail for reasons of
+        configuration or channel (contact, conversation, message) and a follow-up job due now;
+        the commitment, acknowledgement, page and Slack mirror run in `follow_up`, retried
+        with backoff, so that no failure there can keep a message from the inbox.
+        """
         msg = message_from_payload(payload)
         paging = self.availability.paging if self.availability else None
         if paging is not None and msg.channel is Channel.SMS and msg.address in paging.staff_by_sms:
@@ -95,8 +110,81 @@ class Services:
             self._staff_sms(uow, paging.staff_by_sms[msg.address].id, msg, now)
             return
         result = Router(uow.router_store).ingest(msg, claimed=True)
-        if self.availability is not None:
-            self.availability.on_client_message(uow, result, msg, now)
+        uow.defer_hooks()
+        if result.message_id is None or result.conversation is None:
+            return  # a duplicate: nothing was filed, nothing follows
+        key = followup_key(result.message_id)
+        if result.outcome is Outcome.EDIT:
+            key = f"{key}:{msg.provider_id}"  # each edit reaches the mirror once
+        uow.timers.schedule(
+            key,
+            FOLLOWUP,
+            now,
+            now,
+            {
+                "message": payload,
+                "message_id": result.message_id,
+                "conversation_id": result.conversation.id,
+                "outcome": result.outcome.value,
+            },
+        )
+
+    def follow_up(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        """What a filed client message starts: its commitment and timers, the after-hours
+        acknowledgement, the page, and the Slack mirror (the follow-up job's handler)."""
+        msg = message_from_payload(timer.payload["message"])
+        message_id = int(timer.payload["message_id"])
+        conversation_id = int(timer.payload["conversation_id"])
+        uow.conversations.lock(conversation_id)  # a staff reply now waits, or went first
+        conversation = uow.router_store.conversation(conversation_id)
+        if conversation is None:
+            return
+        ingested = Ingested(
+            Outcome(timer.payload["outcome"]),
+            message_id=message_id,
+            contact=uow.router_store.find_contact(msg.channel, msg.address),
+            conversation=conversation,
+        )
+        # Staff who answered before this ran (a retried follow-up) owe no new promise.
+        answered = uow.conversations.answered_after(conversation.id, message_id)
+        if self.availability is not None and not answered:
+            self.availability.on_client_message(uow, ingested, msg, now)
+        uow.conversations.clear_followup_error(conversation.id, given_up_too=False)
+        uow.announce([message_id])
+
+    def follow_up_failed(
+        self, uow: UnitOfWork, timer: Timer, error: str, final: bool, now: datetime
+    ) -> None:
+        """Show staff that a filed message's follow-up failed (in a fresh transaction): a
+        flag while it is retried; when given up, also a line in the conversation."""
+        conversation_id = int(timer.payload["conversation_id"])
+        uow.defer_hooks()  # recording the failure must not depend on the mirror either
+        uow.conversations.set_followup_error(conversation_id, error, now if final else None)
+        if not final:
+            FOLLOWUP_RETRIES.inc()
+            return
+        FOLLOWUP_FAILURES.inc()
+        log.error(
+            "follow-up of message %s (conversation %s) failed for good: %s",
+            timer.payload.get("message_id"),
+            conversation_id,
+            error,
+        )
+        uow.conversations.add_message(
+            conversation_id,
+            direction="note",
+            channel=str(timer.payload["message"].get("channel", "")),
+            text=(
+                "Partnerline could not finish handling the message above, so no commitment, "
+                "acknowledgement or page may have followed it. Please answer it yourself. "
+                f"({error})"
+            ),
+            author_type="system",
+            author_id=None,
+            author_name="Partnerline",
+            at=now,
+            delivery=None,
+        )
 
     def claim_delivery(self, channel: Channel, key: str) -> bool:
         """Record a provider delivery as seen, in a transaction of its own; False if it was
@@ -139,15 +227,22 @@ class Services:
         return view
 
     def reply(self, conversation_id: int, text: str, author: Author) -> MessageView:
-        """Write the reply and its outbox entry in one transaction; the worker sends it."""
-        with self.uow() as uow:
-            message = self._reply(uow, conversation_id, text, author, self.clock.now())
-            uow.commit()
-            return message
+        """Write the reply and its outbox entry in one transaction; the worker sends it.
+        Run again if the database chose it as a deadlock's victim (the worker may be paging
+        the same conversation): a staff member's answer is never refused for that."""
+
+        def work() -> MessageView:
+            with self.uow() as uow:
+                message = self._reply(uow, conversation_id, text, author, self.clock.now())
+                uow.commit()
+                return message
+
+        return self._retrying(work)
 
     def _reply(
         self, uow: UnitOfWork, conversation_id: int, text: str, author: Author, now: datetime
     ) -> MessageView:
+        uow.conversations.lock(conversation_id)  # see follow_up: one after the other
         conv = self._conversation(uow, conversation_id)
         if conv.opted_out:
             raise Conflict(
@@ -169,16 +264,21 @@ class Services:
             at=now,
             delivery=Delivery.QUEUED,
         )
-        uow.outbox.enqueue(
-            kind="reply",
-            channel=Channel(conv.channel),
-            recipient=conv.chat_id,
-            payload=self._payload(Channel(conv.channel), text),
-            at=now,
-            message_id=message.id,
+        # One outbox row per part that fits the channel, sent in order (storage/outbox.py).
+        message = message.with_parts(
+            uow.outbox.enqueue_parts(
+                split_for(conv.channel, text),
+                kind="reply",
+                channel=Channel(conv.channel),
+                recipient=conv.chat_id,
+                payload=self._payload(Channel(conv.channel), text),
+                at=now,
+                message_id=message.id,
+            )
         )
         if self.availability is not None:
             self.availability.on_agency_reply(uow, conv.id, now)
+        uow.conversations.clear_followup_error(conv.id, given_up_too=True)
         return message
 
     # ------------------------------------------------------------------ pages
@@ -190,9 +290,14 @@ class Services:
 
     def acknowledge(self, page_id: int | None, staff_id: str, via: str) -> PageRecord:
         """The one acknowledgement every channel calls (API, SMS, voice, Telegram, Slack)."""
-        with self.uow() as uow:
-            page = self.paging.acknowledge(uow, page_id, staff_id, self.clock.now())
-            uow.commit()
+
+        def work() -> PageRecord:
+            with self.uow() as uow:
+                page = self.paging.acknowledge(uow, page_id, staff_id, self.clock.now())
+                uow.commit()
+                return page
+
+        page = self._retrying(work)
         log.info("page %s acknowledged by %s via %s", page.id, staff_id, via)
         return page
 
@@ -207,9 +312,14 @@ class Services:
 
     def relay(self, staff_id: str, text: str, page_id: int | None, via: str) -> MessageView:
         """A paged person's answer, sent to the page's client as the agency's reply."""
-        with self.uow() as uow:
-            page, message = self._relay(uow, staff_id, text, page_id, self.clock.now())
-            uow.commit()
+
+        def work() -> tuple[PageRecord, MessageView]:
+            with self.uow() as uow:
+                result = self._relay(uow, staff_id, text, page_id, self.clock.now())
+                uow.commit()
+                return result
+
+        page, message = self._retrying(work)
         log.info("page %s answered by %s via %s", page.id, staff_id, via)
         return message
 
@@ -269,14 +379,18 @@ class Services:
             return note
 
     def close(self, conversation_id: int, author: Author) -> ConversationView:
-        with self.uow() as uow:
-            self._conversation(uow, conversation_id)
-            now = self.clock.now()
-            uow.conversations.set_status(conversation_id, "closed", now)
-            if self.availability is not None:
-                self.availability.on_close(uow, conversation_id, now)
-            uow.commit()
-            return self._conversation(uow, conversation_id)
+        def work() -> ConversationView:
+            with self.uow() as uow:
+                self._conversation(uow, conversation_id)
+                now = self.clock.now()
+                uow.conversations.set_status(conversation_id, "closed", now)
+                if self.availability is not None:
+                    self.availability.on_close(uow, conversation_id, now)
+                uow.conversations.clear_followup_error(conversation_id, given_up_too=True)
+                uow.commit()
+                return self._conversation(uow, conversation_id)
+
+        return self._retrying(work)
 
     def reopen(self, conversation_id: int, author: Author) -> ConversationView:
         with self.uow() as uow:

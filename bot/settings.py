@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     outbox_backoff_cap_seconds: float = Field(300.0, alias="PARTNERLINE_OUTBOX_BACKOFF_CAP")
     outbox_lease_seconds: float = Field(60.0, alias="PARTNERLINE_OUTBOX_LEASE")
     send_timeout_seconds: float = Field(15.0, alias="PARTNERLINE_SEND_TIMEOUT")
-    worker_max_sleep_seconds: float = Field(0.25, alias="PARTNERLINE_WORKER_MAX_SLEEP")
+    # How often an idle worker looks for work another process wrote (`partnerline web` beside
+    # `partnerline worker`); work committed in its own process, and due times, wake it at once.
+    worker_max_sleep_seconds: float = Field(1.0, alias="PARTNERLINE_WORKER_MAX_SLEEP")
     # A `partnerline worker` has no web server: with this set it serves /metrics on this port.
     worker_metrics_port: int | None = Field(None, alias="PARTNERLINE_WORKER_METRICS_PORT")
     # Pages for one person on one channel within this window go out as one message.

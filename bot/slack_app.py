@@ -10,13 +10,19 @@ are the worker's. A database that refuses the write fails the request, and Slack
 
 - A client's message (a DM from a contact's Slack id, or a non-staff member's message in one
   of a client's `slack_channels`) is journalled, kind "slack.message", key "event:<event_id>",
-  so a retried event is the same delivery; the worker routes it (`route_message`). A retry
+  so a retried event is the same delivery; the worker routes it (`route_message`). A shared
+  channel is one conversation of its client (routing.router): a member who is no configured
+  contact is journalled with their Slack name (users.info, looked up once per process and
+  within `NAME_TIMEOUT`; a failed lookup journals the message without it, and their next
+  message tries again), and becomes a contact of that client. A retry
   Slack sends because our answer was slow (`X-Slack-Retry-Reason: http_timeout`) is answered
   at once and ignored: the first delivery is being written, and its key keeps it once.
   Other retries (our answer was an error) are processed, and the journal key keeps them once.
 - A staff member's own message in a client's shared channel is the agency's reply: it is
-  recorded as an `out` message (already in Slack, so sent nowhere) and meets the commitment
-  (`record_channel_reply`).
+  recorded as an `out` message (already in Slack, so sent nowhere) in the channel's
+  conversation and meets its commitment (`record_channel_reply`).
+- Edits (`message_changed`) and deletions of a client's message are journalled like messages;
+  the router records them on the original (its text, and the earlier text in its history).
 - A staff reply in a conversation's thread of the staff channel goes to the client on the
   client's own channel (`Services.reply`); one starting with `note:` is an internal note.
 - The Acknowledge button of a page acknowledges it once (`Services.acknowledge`); the page's
@@ -30,10 +36,11 @@ slash command answers in its HTTP response, as Slack expects.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +48,7 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
@@ -58,18 +66,16 @@ from adapters.slack import (
 from bot.config import StaffConfig
 from bot.services import Author
 from bot.slack_inbox import SlackInbox, written_in_slack
-from routing.errors import DomainError
+from routing.errors import DomainError, MalformedPayload
+from routing.limits import DELIVERY_KEY, checked_id, checked_inbound, clean_name, clean_payload
 from routing.messages import Channel, Delivery
 from storage.inbound import inbound_payload, message_from_payload
 from storage.tables import (
-    ContactRow,
     ConversationRow,
-    IdentityRow,
     MessageRow,
     OutboxRow,
 )
 from storage.unit_of_work import UnitOfWork
-from storage.upsert import insert_ignore
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -80,6 +86,8 @@ SLACK_MESSAGE = "slack.message"  # journal kind of a client's Slack message
 # Outbox kinds of what the app says back (the adapter reads the payload, not the kind).
 UPDATE, EPHEMERAL, COMMAND_REPLY = "slack.update", "slack.ephemeral", "command_reply"
 ACK_ACTIONS = re.compile(r"^ack(_\d+)?$")
+NAME_TIMEOUT = 1.5  # seconds a users.info lookup may add to Slack's three
+NAMES_KEPT = 10_000
 NOTE_PREFIX = re.compile(r"^\s*note:\s*", re.IGNORECASE)
 FRESH_SUBTYPES = (None, "file_share", "thread_broadcast", "me_message")
 
@@ -109,6 +117,10 @@ class SlackBot:
         self.client_by_channel: dict[str, str] = {
             channel: client.id for client in config.clients for channel in client.slack_channels
         }
+        self.contact_ids: frozenset[str] = frozenset(
+            c.slack for client in config.clients for c in client.contacts if c.slack
+        )
+        self._names: dict[str, str] = {}  # Slack names found with users.info
         slack = config.channels.slack
         self.staff_channel: str | None = slack.staff_channel if slack else None
         self.inbox: SlackInbox | None = None
@@ -136,6 +148,8 @@ class SlackBot:
             name="partnerline",
         )
         self.handler = AsyncSlackRequestHandler(self.app)
+        # Checked by bot/routes/slack_webhook.py over the raw body before Bolt reads it.
+        self.verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self._add_listeners()
 
     # ------------------------------------------------------------------ wiring
@@ -151,6 +165,7 @@ class SlackBot:
     def _add_listeners(self) -> None:
         app = self.app
         app.middleware(self._skip_slow_retries)
+        app.middleware(self._refuse_bad_input)
         app.event("message")(self._on_message)
         app.event(re.compile(".*"))(self._on_other_event)
         app.action(ACK_ACTIONS)(self._on_ack)
@@ -166,6 +181,22 @@ class SlackBot:
             "http_timeout"
         ):
             return BoltResponse(status=200, body="")
+        return await next()  # type: ignore[no-any-return]
+
+    async def _refuse_bad_input(
+        self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Any]
+    ) -> BoltResponse:
+        """Bad input is answered here, at the edge (400: Slack stops retrying), never in the
+        worker: every string of the body cleaned, a message event's ids checked against the
+        columns they go to (routing.limits). Bolt has verified the signature already."""
+        try:
+            check_message_event(req.body, self._now())  # ids as sent: refused, never altered
+            req.body = clean_payload(req.body)
+        except MalformedPayload as exc:
+            detail = json.dumps({"detail": str(exc)})
+            return BoltResponse(
+                status=400, body=detail, headers={"Content-Type": "application/json"}
+            )
         return await next()  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ helpers
@@ -243,6 +274,10 @@ class SlackBot:
         msg = inbound_from_event(event, self._now())
         if msg is None:
             return
+        if client_id is not None and msg.address not in self.contact_ids:
+            name = await self.member_name(msg.address)
+            if name is not None:
+                msg = replace(msg, sender_name=clean_name(name))  # cut to fit contacts.name
         await self.container.inbound.submit(
             channel=Channel.SLACK,
             key=key,
@@ -251,16 +286,30 @@ class SlackBot:
             received_at=msg.received_at,
         )
 
+    async def member_name(self, user_id: str) -> str | None:
+        """A shared channel member's Slack name, or None if Slack does not tell us in time."""
+        known = self._names.get(user_id)
+        if known is not None:
+            return known
+        try:
+            name = await asyncio.wait_for(self.adapter.user_name(user_id), NAME_TIMEOUT)
+        except Exception as exc:  # the message is journalled without it; the next one retries
+            log.info("users.info for %s failed: %s", user_id, exc)
+            return None
+        if name is not None:
+            if len(self._names) >= NAMES_KEPT:
+                self._names.clear()
+            self._names[user_id] = name
+        return name
+
     def route_message(self, uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
-        """Route one journalled Slack message (the worker's inbound handler)."""
+        """Route one journalled Slack message (the worker's inbound handler). The router knows
+        a client's shared channel by its contact (synced from the configuration)."""
         message = payload["message"]
         msg = message_from_payload(message)
         deletion = msg.edit_of is not None and msg.raw.get("subtype") == "message_deleted"
         if deletion and uow.router_store.find_message_id(Channel.SLACK, str(msg.edit_of)) is None:
             return  # the deletion of something we never held
-        client_id = payload.get("client_id")
-        if client_id:
-            ensure_client_contact(uow, msg.address, str(client_id), now)
         self._services.route_journalled(uow, message, now)
 
     def _staff_dm(self, key: str, channel: str) -> None:
@@ -274,8 +323,10 @@ class SlackBot:
         """A staff member's message in a client's shared channel: the agency's answer there.
 
         It answers the conversation of the message it is a thread reply to, else the
-        channel's conversation that last heard from a client. It is recorded as sent (it is
-        in Slack already) and meets that conversation's commitment.
+        channel's own conversation (or, for a channel no longer configured, the one that
+        last heard from a client). It is recorded as sent (it is in Slack already) and meets
+        that conversation's commitment. Before any client message there was filed, there is
+        nothing to answer and nothing is recorded.
         """
         channel = str(event["channel"])
         ts = str(event.get("ts") or "")
@@ -322,15 +373,14 @@ class SlackBot:
             ).scalar_one_or_none()
             if parent is not None:
                 return int(parent)
-        latest = uow.session.execute(
-            select(ConversationRow.id)
-            .where(
-                ConversationRow.channel == Channel.SLACK.value,
-                ConversationRow.chat_id == channel,
-            )
-            .order_by(ConversationRow.last_message_at.desc(), ConversationRow.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        query = select(ConversationRow.id).where(
+            ConversationRow.channel == Channel.SLACK.value, ConversationRow.chat_id == channel
+        )
+        chat = uow.router_store.find_contact(Channel.SLACK, channel)
+        if chat is not None:  # the shared channel's one conversation
+            query = query.where(ConversationRow.contact_id == chat.id)
+        newest = query.order_by(ConversationRow.last_message_at.desc(), ConversationRow.id.desc())
+        latest = uow.session.execute(newest.limit(1)).scalar_one_or_none()
         return int(latest) if latest is not None else None
 
     # ------------------------------------------------------------------ the staff inbox
@@ -462,42 +512,29 @@ class SlackBot:
         await ack(text=f"Partnerline does not know {escape(str(command.get('command')))}.")
 
 
+def check_message_event(body: dict[str, Any], now: datetime) -> None:
+    """MalformedPayload unless the event's delivery key and the message it holds (if any) fit
+    the columns they are stored in."""
+    if body.get("type") != "event_callback":
+        return
+    key = event_key(body)
+    if key is not None:
+        checked_id(key, DELIVERY_KEY, "event_id")
+    event = body.get("event")
+    if not isinstance(event, dict) or event.get("type") != "message":
+        return
+    try:
+        msg = inbound_from_event(event, now)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedPayload("the message event cannot be read") from exc
+    if msg is not None:
+        checked_inbound(msg)
+
+
 def _update_payload(
     channel: str, ts: str, text: str, blocks: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {"text": text, "update": {"channel": channel, "ts": ts}, "blocks": blocks}
-
-
-def ensure_client_contact(uow: UnitOfWork, user_id: str, client_id: str, now: datetime) -> None:
-    """A Slack user writing in a client's shared channel is one of that client's people.
-
-    Unknown users become a contact of the client (named by their id until someone names
-    them); a triage contact of theirs moves to the client. Configured contacts stay as they are.
-    """
-    found = uow.router_store.find_contact(Channel.SLACK, user_id)
-    if found is not None:
-        if found.client_id is None:
-            uow.session.execute(
-                update(ContactRow).where(ContactRow.id == found.id).values(client_id=client_id)
-            )
-        return
-    contact = ContactRow(client_id=client_id, name=None, config_key=None, created_at=now)
-    uow.session.add(contact)
-    uow.session.flush()
-    identity = insert_ignore(
-        uow.session,
-        IdentityRow.__table__,  # type: ignore[arg-type]
-        {
-            "contact_id": contact.id,
-            "channel": Channel.SLACK.value,
-            "address": user_id,
-            "opted_out": False,
-            "unreachable": False,
-        },
-    )
-    if identity is None:  # a racing message made them a contact first
-        uow.session.delete(contact)
-        uow.session.flush()
 
 
 # ---------------------------------------------------------------------- wiring

@@ -20,11 +20,15 @@ How it stays correct without a table of its own:
   that finds the commitment not moved yet (its timer has not fired) is retried shortly.
 - Messages written in the thread itself (staff replies and notes typed in Slack) are marked
   in the transaction that records them (`written_in_slack`), and not posted again.
+- A client's edit changes the message in place (routing.edits): the transaction that records
+  it names the message, and a sync that finds the message shown but its current version not
+  posts "… edited a message" with the new text, once per version.
 
 Channel handles live in channel_refs: "slack:thread:<conversation>" {"channel", "ts"} of the
 root, "slack:root:<channel>:<ts>" {"conversation_id"} to find a conversation from a thread
 reply, "slack:mirror:<conversation>" {"cursor", "root"} (last message mirrored, root text
-shown), "slack:refresh:<commitment>" (its delayed syncs are queued), "slack:echo:<message>".
+shown), "slack:refresh:<commitment>" (its delayed syncs are queued), "slack:echo:<message>"
+(the message is in Slack), "slack:echo:<message>:v<n>" (its text after its n-th edit is).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -98,6 +102,15 @@ def refresh_key(commitment_id: int) -> str:
 
 def echo_key(message_id: int) -> str:
     return f"slack:echo:{message_id}"
+
+
+def version_key(message_id: int, version: int) -> str:
+    """That the message's text after its `version`-th edit is in Slack (0: as first written)."""
+    return echo_key(message_id) if version == 0 else f"{echo_key(message_id)}:v{version}"
+
+
+def version_of(message: MessageView) -> int:
+    return len(message.edits or ())
 
 
 # --- channel_refs ------------------------------------------------------------------------------
@@ -178,15 +191,18 @@ def root_blocks(text: str, link: str | None) -> list[dict[str, Any]]:
     return [rich_text(*lines)]
 
 
-def item_header(message: MessageView, conv: ConversationView) -> str:
+def item_header(message: MessageView, conv: ConversationView, *, edit: bool = False) -> str:
+    """`edit`: the item announces the message's latest edit (it was shown before)."""
     via = CHANNEL_NAMES.get(message.channel, message.channel)
     if message.direction == "in":
-        name = conv.contact_name or conv.address
-        if message.edit_of is not None and message.text == DELETED_TEXT:
+        # In a shared channel each member writes under their own name.
+        name = message.author_name or conv.contact_name or conv.address
+        edited = message.edit_of is not None or bool(message.edits)
+        if edited and message.text == DELETED_TEXT:
             return f"{name} deleted a message"
-        if message.edit_of is not None:
+        if edit or message.edit_of is not None:
             return f"{name} edited a message ({via})"
-        return f"{name} ({via})"
+        return f"{name} ({via}), edited" if edited else f"{name} ({via})"
     if message.direction == "out":
         return f"{message.author_name or message.author_id or 'Staff'} replied ({via})"
     if message.direction == "auto":
@@ -194,9 +210,11 @@ def item_header(message: MessageView, conv: ConversationView) -> str:
     return f"Note by {message.author_name or message.author_id or 'staff'}"
 
 
-def item_parts(message: MessageView, conv: ConversationView) -> list[tuple[str, list[Any]]]:
+def item_parts(
+    message: MessageView, conv: ConversationView, *, edit: bool = False
+) -> list[tuple[str, list[Any]]]:
     """(fallback text, blocks) of each Slack message that shows one of ours."""
-    header = item_header(message, conv)
+    header = item_header(message, conv, edit=edit)
     body = message.text
     files = [
         "📎 " + " ".join(p for p in (a.get("name"), a.get("content_type")) if p) or "📎 attachment"
@@ -228,6 +246,7 @@ class MirrorState:
     late: list[MessageView]
     echoes: frozenset[int]
     more: bool
+    edited: list[MessageView] = field(default_factory=list)  # shown, edited since
 
 
 class SlackInbox:
@@ -278,8 +297,15 @@ class SlackInbox:
         payload: dict[str, Any] = {"text": "", "mirror": conversation_id, "ids": ids or []}
         if expect is not None:  # a delayed sync for a commitment's next state
             payload["expect"] = {"commitment": expect[0], "state": expect[1]}
+        # Unordered: a sync reads the conversation as it is then, so syncs of different
+        # conversations need not queue behind one another (storage/outbox.py).
         uow.outbox.enqueue(
-            kind=MIRROR, channel=Channel.SLACK, recipient=self.staff_channel, payload=payload, at=at
+            kind=MIRROR,
+            channel=Channel.SLACK,
+            recipient=self.staff_channel,
+            payload=payload,
+            at=at,
+            ordered=False,
         )
 
     def _schedule_refresh(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
@@ -332,11 +358,14 @@ class SlackInbox:
             thread = state.thread
             for message in state.late:  # committed after a later message was mirrored
                 await self._post_item(thread, message, state.conversation)
-                await asyncio.to_thread(self._posted, conversation_id, message.id, False)
+                await asyncio.to_thread(self._posted, conversation_id, message, False)
             for message in state.pending:
                 if message.id not in state.echoes:
                     await self._post_item(thread, message, state.conversation)
-                await asyncio.to_thread(self._posted, conversation_id, message.id, True)
+                await asyncio.to_thread(self._posted, conversation_id, message, True)
+            for message in state.edited:
+                await self._post_item(thread, message, state.conversation, edit=True)
+                await asyncio.to_thread(self._posted, conversation_id, message, False)
             named = []
             if not state.more:
                 break
@@ -351,9 +380,9 @@ class SlackInbox:
         return SendResult(provider_id=thread.provider_id)
 
     async def _post_item(
-        self, thread: Posted, message: MessageView, conv: ConversationView
+        self, thread: Posted, message: MessageView, conv: ConversationView, *, edit: bool = False
     ) -> None:
-        for text, blocks in item_parts(message, conv):
+        for text, blocks in item_parts(message, conv, edit=edit):
             await self._call(
                 self.adapter.post(thread.channel, text, thread_ts=thread.ts, blocks=blocks)
             )
@@ -404,6 +433,7 @@ class SlackInbox:
                     .order_by(MessageRow.id)
                 ).scalars()
                 late = [message_view(r) for r in late_rows]
+            edited = self._edited(uow, conversation_id, [i for i in late_ids if i in echoes])
             return MirrorState(
                 conversation=conv,
                 thread=thread,
@@ -413,6 +443,7 @@ class SlackInbox:
                 late=late,
                 echoes=echoes,
                 more=more,
+                edited=edited,
             )
 
     def _behind(self, expect: dict[str, Any]) -> bool:
@@ -423,6 +454,25 @@ class SlackInbox:
                 return False
             earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
             return commitment.state in earlier
+
+    @staticmethod
+    def _edited(uow: UnitOfWork, conversation_id: int, shown: list[int]) -> list[MessageView]:
+        """Which of these messages, shown in Slack already, have an edit not shown yet."""
+        if not shown:
+            return []
+        rows = uow.session.execute(
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id, MessageRow.id.in_(shown))
+            .order_by(MessageRow.id)
+        ).scalars()
+        views = [v for v in (message_view(r) for r in rows) if v.edits]
+        keys = [version_key(v.id, version_of(v)) for v in views]
+        found = set(
+            uow.session.execute(select(ChannelRefRow.key).where(ChannelRefRow.key.in_(keys)))
+            .scalars()
+            .all()
+        )
+        return [v for v, key in zip(views, keys, strict=True) if key not in found]
 
     @staticmethod
     def _echoes(uow: UnitOfWork, message_ids: list[int]) -> frozenset[int]:
@@ -457,12 +507,16 @@ class SlackInbox:
             put_ref(uow, cursor_key(conversation_id), {"cursor": cursor, "root": text}, now)
             uow.commit()
 
-    def _posted(self, conversation_id: int, message_id: int, advance: bool) -> None:
-        """Mark a message as in Slack (so no sync posts it again) and move the cursor."""
+    def _posted(self, conversation_id: int, message: MessageView, advance: bool) -> None:
+        """Mark a message (as posted: that version) as in Slack, so no sync posts it again,
+        and move the cursor."""
+        now = self.clock.now()
         with self.services.uow() as uow:
-            claim_ref(uow, echo_key(message_id), {}, self.clock.now())
+            claim_ref(uow, echo_key(message.id), {}, now)
+            if version_of(message):
+                claim_ref(uow, version_key(message.id, version_of(message)), {}, now)
             if advance:
-                self._change_mirror(uow, conversation_id, cursor=message_id)
+                self._change_mirror(uow, conversation_id, cursor=message.id)
             uow.commit()
 
     def _update_mirror(self, conversation_id: int, **changes: Any) -> None:

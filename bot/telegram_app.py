@@ -132,8 +132,11 @@ class TelegramBot:
 
     # ------------------------------------------------------------------ updates in
     def parse(self, body: bytes) -> Update:
-        """The update in a verified webhook body (MalformedPayload if it is not one)."""
-        return update_from_body(body, self.application.bot)
+        """The update in a verified webhook body (MalformedPayload if it is not one, or if the
+        client message in it could not be stored: checked here, at the edge, not in a handler)."""
+        update = update_from_body(body, self.application.bot)
+        inbound_from_update(update, self._now())
+        return update
 
     async def process(self, update: Update) -> None:
         """Run the update through the Application; raises what its handler raised."""

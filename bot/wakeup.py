@@ -28,8 +28,19 @@ class Wakeup:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, timeout: float) -> None:
+    def clear(self) -> None:
+        """Forget notifications so far (from the loop's thread): the caller is about to look
+        at everything they announced."""
+        if self._event is not None:
+            self._event.clear()
+
+    async def wait(self, timeout: float) -> bool:
+        """Until notified or `timeout` seconds passed; True if notified."""
         assert self._event is not None, "bind() first"
+        notified = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout=max(0.0, timeout))
+            notified = True
+        notified = notified or self._event.is_set()
         self._event.clear()
+        return notified

@@ -1,9 +1,10 @@
-"""The inbox session: a signed cookie, its CSRF token, and who it makes the caller.
+"""The inbox session: a server-side session, its CSRF token, and who it makes the caller.
 
-The cookie holds the account id, a fingerprint of its password hash (so a new password ends
-every session), the issue time and the session's CSRF token, signed with HMAC-SHA256 over
-PARTNERLINE_SECRET_KEY. Each request looks the account up again, so a deleted account or a
-changed password is refused at once. Logging out clears the cookie in that browser.
+The cookie holds only an opaque random token (storage/sessions.py keeps its SHA-256, the
+account, the CSRF token and the expiry); nothing in it is derived from the password or readable.
+Each request looks the session and the account up again, so a revoked session (sign-out, a
+new password, `partnerline users revoke LOGIN`) or a deleted account is refused at once, and
+a copied cookie stops working when its session ends.
 
 CSRF: every unsafe request authenticated by the cookie must carry the session's token, as the
 form field `csrf_token` or the `X-CSRF-Token` header (htmx sends it), and a cross-site `Origin`
@@ -19,8 +20,8 @@ import json
 import logging
 import os
 import secrets
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from bot.accounts import Account, StaffAccounts
 from bot.container import Container
 from bot.services import Author
 from bot.settings import Settings
+from storage.sessions import StaffSessions
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Staff:
     account_id: int
     is_admin: bool
     csrf: str
+    session_id: int
 
 
 # ---------------------------------------------------------------------- the secret
@@ -136,16 +139,21 @@ def signer_for(request: Request) -> Signer:
 # ---------------------------------------------------------------------- sessions
 
 
-def new_session_cookie(signer: Signer, account: Account, now: float | None = None) -> str:
-    return signer.dumps(
-        "session",
-        {
-            "a": account.id,
-            "g": account.generation,
-            "t": int(now if now is not None else time.time()),
-            "c": secrets.token_urlsafe(24),
-        },
-    )
+def new_session(container: Container, account: Account) -> str:
+    """Opens a session for the account; the token to put in the cookie. Synchronous (DB)."""
+    with container.db.session() as session:
+        token, _ = StaffSessions(session).create(
+            account.id, container.clock.now(), timedelta(seconds=SESSION_MAX_AGE)
+        )
+        session.commit()
+    return token
+
+
+def end_session(container: Container, staff: Staff) -> None:
+    """Sign-out: the session is revoked, so a copy of the cookie opens nothing."""
+    with container.db.session() as session:
+        StaffSessions(session).revoke(staff.session_id, container.clock.now())
+        session.commit()
 
 
 def cookie_secure(request: Request, settings: Settings) -> bool:
@@ -158,25 +166,22 @@ def staff_from_session(request: Request, container: Container) -> Staff | None:
     cached = request.scope.get("partnerline.staff")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    data = signer_for(request).loads("session", request.cookies.get(SESSION_COOKIE))
-    if data is None:
-        return None
-    issued = data.get("t")
-    if not isinstance(issued, int) or not 0 <= time.time() - issued <= SESSION_MAX_AGE:
-        return None
-    account_id, csrf = data.get("a"), data.get("c")
-    if not isinstance(account_id, int) or not isinstance(csrf, str):
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 100:
         return None
     with container.db.session() as session:
-        account = StaffAccounts(session).get(account_id)
-    if account is None or not hmac.compare_digest(account.generation, str(data.get("g"))):
+        live = StaffSessions(session).live(token, container.clock.now())
+        account = None if live is None else StaffAccounts(session).get(live.account_id)
+        session.commit()  # last_seen_at
+    if live is None or account is None:
         return None
     name = container.services.staff_names.get(account.staff_id, account.staff_id)
     staff = Staff(
         author=Author(id=account.staff_id, name=name),
         account_id=account.id,
         is_admin=account.is_admin,
-        csrf=csrf,
+        csrf=live.csrf_token,
+        session_id=live.id,
     )
     request.scope["partnerline.staff"] = staff
     return staff

@@ -9,6 +9,17 @@ Wall-clock windows map to instants exactly: an instant is open when its local wa
 a window of its local date. So a window across a spring-forward gap loses the missing hour, a
 window inside the gap is empty, and an open hour that repeats at fall-back is open twice.
 Intervals are half-open: a window 09:00-17:30 is open at 09:00 and closed at 17:30.
+
+Every query has an answer, whatever the calendar. "Never" is None:
+- `next_open` is None when the calendar does not open within `HORIZON_YEARS` of the instant:
+  a calendar without windows (closed all the time, so every message is after hours), or one
+  whose windows all fall on closed days;
+- `next_close` is None when it does not close within `HORIZON_YEARS`: open 00:00-24:00 every
+  day with no closed day ahead (always open);
+- `add` is None when that much open time does not accrue within `HORIZON_YEARS` (never, on a
+  calendar without windows). Callers decide what "never" means for them (see
+  routing.commitments_policy and routing.rotations).
+Ten years of nothing is taken as never: no agency plans its hours further ahead.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUTES_PER_DAY = 1440
@@ -93,6 +105,10 @@ class BusinessCalendar:
         self.weekly = _normalise_week(weekly)
         self.closed_day = closed_day or _never_closed
         self.has_any_window = any(self.weekly)
+        # Open 00:00-24:00 every day with no closed day: no query needs to load a year.
+        self.always_open = closed_day is None and all(
+            day == ((0, MINUTES_PER_DAY),) for day in self.weekly
+        )
         self._year_cache: dict[int, list[tuple[int, int]]] = {}
         self._years: tuple[int, int] | None = None
         # Seconds grid (floats) for the epoch API, microsecond grid (ints) for exact datetimes.
@@ -107,19 +123,23 @@ class BusinessCalendar:
     def is_open(self, t: datetime) -> bool:
         return self._is_open(1, _to_us(t))
 
-    def next_open(self, t: datetime) -> datetime:
-        """`t` itself (in UTC) when open at `t`, else the start of the next open period."""
+    def next_open(self, t: datetime) -> datetime | None:
+        """`t` itself (in UTC) when open at `t`, else the start of the next open period;
+        None when the calendar does not open within `HORIZON_YEARS` (never)."""
         return _from_us(self._next_open(1, _to_us(t)))
 
-    def next_close(self, t: datetime) -> datetime:
-        """The end of the open period containing `t`, or of the next one."""
+    def next_close(self, t: datetime) -> datetime | None:
+        """The end of the open period containing `t`, or of the next one; None when there is
+        none within `HORIZON_YEARS` (always open from `t`, or never open at all)."""
         return _from_us(self._next_close(1, _to_us(t)))
 
-    def add(self, t: datetime, d: timedelta) -> datetime:
+    def add(self, t: datetime, d: timedelta) -> datetime | None:
         """`t` plus `d` of open time; from a closed `t`, counting starts at the next opening.
 
         A result that lands exactly on the end of a window stays there (17:30, not the next
-        morning); adding zero from a closed instant gives the next opening.
+        morning); adding zero from a closed instant gives the next opening. None when `d` of
+        open time does not accrue within `HORIZON_YEARS` (a calendar without windows never
+        accrues any).
         """
         return _from_us(self._add(1, _to_us(t), d // _ONE_US))
 
@@ -132,13 +152,13 @@ class BusinessCalendar:
     def is_open_epoch(self, ts: float) -> bool:
         return self._is_open(0, ts)
 
-    def next_open_epoch(self, ts: float) -> float:
+    def next_open_epoch(self, ts: float) -> float | None:
         return self._next_open(0, ts)
 
-    def next_close_epoch(self, ts: float) -> float:
+    def next_close_epoch(self, ts: float) -> float | None:
         return self._next_close(0, ts)
 
-    def add_epoch(self, ts: float, seconds: float) -> float:
+    def add_epoch(self, ts: float, seconds: float) -> float | None:
         lo, hi, starts, ends, cum, cum_end = self._grids[0]
         # Fast path: t and the result both inside the loaded range; else the general path.
         if lo <= ts < hi and seconds > 0:
@@ -156,7 +176,13 @@ class BusinessCalendar:
         return self._between(0, a, b)
 
     def open_add_epoch(self, ts: float, seconds: float) -> float | None:
-        """`add_epoch(ts, seconds)` when open at `ts`, else None: one lookup for both."""
+        """`add_epoch(ts, seconds)` when open at `ts`, else None: one lookup for both.
+
+        Open at `ts` but never accruing `seconds` (possible only when every later window falls
+        on a closed day) is also None; `is_open_epoch` tells the two apart.
+        """
+        if self.always_open:
+            return ts + max(seconds, 0)
         lo, hi, starts, ends, cum, cum_end = self._grids[0]
         if not lo <= ts < hi:
             self._cover(0, ts, ts)
@@ -177,12 +203,16 @@ class BusinessCalendar:
     # ------------------------------------------------------------------ core, unit 0 = s, 1 = us
 
     def _is_open(self, unit: int, t: float) -> bool:
+        if not self.has_any_window or self.always_open:
+            return self.always_open
         self._cover(unit, t, t)
         _lo, _hi, starts, ends, _cum, _cum_end = self._grids[unit]
         i = bisect_right(starts, t) - 1
         return i >= 0 and t < ends[i]
 
-    def _next_open(self, unit: int, t: float) -> float:
+    def _next_open(self, unit: int, t: float) -> float | None:
+        if not self.has_any_window or self.always_open:
+            return t if self.always_open else None
         self._cover(unit, t, t)
         limit = self._horizon(unit, t)
         while True:
@@ -192,9 +222,12 @@ class BusinessCalendar:
                 return t
             if i + 1 < len(starts) and starts[i + 1] < hi:
                 return starts[i + 1]
-            self._extend(limit, "opens")
+            if not self._extend(limit):
+                return None
 
-    def _next_close(self, unit: int, t: float) -> float:
+    def _next_close(self, unit: int, t: float) -> float | None:
+        if not self.has_any_window or self.always_open:
+            return None
         self._cover(unit, t, t)
         limit = self._horizon(unit, t)
         while True:
@@ -203,13 +236,15 @@ class BusinessCalendar:
             k = i if i >= 0 and t < ends[i] else i + 1
             if k < len(starts) and ends[k] < hi:
                 return ends[k]
-            self._extend(limit, "closes")
+            if not self._extend(limit):
+                return None
 
-    def _add(self, unit: int, t: float, d: float) -> float:
+    def _add(self, unit: int, t: float, d: float) -> float | None:
         if d < 0:
             raise ValueError("cannot add a negative amount of business time")
-        if d == 0:
-            return self._next_open(unit, t)
+        if d == 0 or not self.has_any_window or self.always_open:
+            start = self._next_open(unit, t)
+            return None if start is None else start + d
         self._cover(unit, t, t)
         limit = self._horizon(unit, t)
         while True:
@@ -220,11 +255,14 @@ class BusinessCalendar:
                 result = starts[j] + (target - cum[j])
                 if result < hi:
                     return result
-            self._extend(limit, "reaches that much business time")
+            if not self._extend(limit):
+                return None
 
     def _between(self, unit: int, a: float, b: float) -> float:
-        if b <= a:
+        if b <= a or not self.has_any_window:
             return 0
+        if self.always_open:
+            return b - a
         self._cover(unit, a, b)
         _lo, _hi, starts, ends, cum, _cum_end = self._grids[unit]
         return _open_before(starts, ends, cum, b) - _open_before(starts, ends, cum, a)
@@ -232,7 +270,8 @@ class BusinessCalendar:
     # ------------------------------------------------------------------ loading years
 
     def _horizon(self, unit: int, t: float) -> int:
-        return _utc_year(t / _US if unit else t) + HORIZON_YEARS
+        # The last loadable year is 9999, and the grid needs its following year's start.
+        return min(_utc_year(t / _US if unit else t) + HORIZON_YEARS, 9998)
 
     def _cover(self, unit: int, a: float, b: float) -> None:
         lo, hi = self._grids[unit][:2]
@@ -241,15 +280,14 @@ class BusinessCalendar:
         scale = _US if unit else 1
         self._load(_utc_year(a / scale - _DAY), _utc_year(b / scale + _DAY))
 
-    def _extend(self, limit_year: int, what: str) -> None:
+    def _extend(self, limit_year: int) -> bool:
+        """Load one more year; False when that would pass `limit_year` (the answer is never)."""
         assert self._years is not None
         first, last = self._years
         if last + 1 > limit_year:
-            raise ValueError(
-                f"calendar in {self.tz!s} never {what} within {HORIZON_YEARS} years"
-                + ("" if self.has_any_window else ": it has no open windows")
-            )
+            return False
         self._load(first, last + 1)
+        return True
 
     def _load(self, first: int, last: int) -> None:
         """Make local years first..last loaded; a far-away range replaces the old one."""
@@ -377,5 +415,9 @@ def _to_us(t: datetime) -> int:
     return (t - _EPOCH) // _ONE_US
 
 
-def _from_us(us: float) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
+@overload
+def _from_us(us: float) -> datetime: ...
+@overload
+def _from_us(us: None) -> None: ...
+def _from_us(us: float | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)

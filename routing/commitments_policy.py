@@ -4,11 +4,18 @@ Inside business hours the promise is `business` of business time. After hours it
 wall-clock `after_hours` duration from the message, or (`after_hours=None`, the configuration's
 "next_business_day") `business` of business time counted from the next opening.
 
-A calendar with no open windows is closed all the time, so every message is after hours. With
-"next_business_day" there is no next business day: the promise falls back to `business` of
-wall-clock time from the message, so that it stays finite and visible instead of never falling
-due. The same holds for a calendar whose windows are all on closed days for the next
-`HORIZON_YEARS` years.
+Every message gets a finite due time, whatever the calendar:
+- A calendar with no open windows is closed all the time, so every message is after hours and
+  gets the after-hours promise. With "next_business_day" there is no next business day: the
+  promise falls back to `business` of wall-clock time from the message, so that it stays
+  finite and visible instead of never falling due.
+- Whenever `business` of business time would not elapse within the calendar's horizon
+  (routing.business_hours.HORIZON_YEARS; for instance every later window falls on a closed
+  day), the due time falls back to the tier's wall-clock promise: `after_hours` from the
+  message when the tier has one, else `business` from the message.
+- An always-open calendar (00:00-24:00 every day) is never after hours: `business` counts as
+  wall-clock time.
+The at-risk instant is always the tier's share of the same window.
 """
 
 from __future__ import annotations
@@ -56,42 +63,26 @@ class DueTimes:
 
 
 def due_for(policy: CommitmentPolicy, t: datetime) -> DueTimes:
-    """The due and at-risk instants (UTC) of a message that arrived at `t`."""
+    """The due and at-risk instants (UTC) of a message that arrived at `t`; never None."""
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"{t!r} is naive: a message time must be timezone-aware")
     calendar = policy.calendar
     t = t.astimezone(UTC)
-    if calendar.has_any_window and calendar.is_open(t):
-        return DueTimes(
-            after_hours=False,
-            due_at=calendar.add(t, policy.business),
-            at_risk_at=calendar.add(t, policy.business * policy.at_risk),
-        )
-    if policy.after_hours is not None:
+    open_now = calendar.is_open(t)
+    if not open_now and policy.after_hours is not None:
         return DueTimes(
             after_hours=True,
             due_at=t + policy.after_hours,
             at_risk_at=t + policy.after_hours * policy.at_risk,
         )
-    if not calendar.has_any_window:  # never open: wall-clock `business`, see the module text
-        return DueTimes(
-            after_hours=True,
-            due_at=t + policy.business,
-            at_risk_at=t + policy.business * policy.at_risk,
-        )
-    try:
-        opens = calendar.next_open(t)
-    except ValueError:  # windows, but none on an open day within the horizon
-        return DueTimes(
-            after_hours=True,
-            due_at=t + policy.business,
-            at_risk_at=t + policy.business * policy.at_risk,
-        )
-    return DueTimes(
-        after_hours=True,
-        due_at=calendar.add(opens, policy.business),
-        at_risk_at=calendar.add(opens, policy.business * policy.at_risk),
-    )
+    # Open: `business` from t. Closed with "next_business_day": from the next opening, where
+    # `add` starts counting anyway.
+    due_at = calendar.add(t, policy.business)
+    at_risk_at = calendar.add(t, policy.business * policy.at_risk)
+    if due_at is None or at_risk_at is None:  # never elapses: the wall-clock promise
+        window = policy.after_hours if policy.after_hours is not None else policy.business
+        due_at, at_risk_at = t + window, t + window * policy.at_risk
+    return DueTimes(after_hours=not open_now, due_at=due_at, at_risk_at=at_risk_at)
 
 
 def should_page(policy: CommitmentPolicy, after_hours: bool) -> bool:
@@ -107,13 +98,10 @@ def due_epoch(policy: CommitmentPolicy, ts: float) -> float:
     """due_for(policy, t).due_at as POSIX seconds, for replays and the benchmark."""
     calendar = policy.calendar
     after = policy._after_hours_s
-    if not calendar.has_any_window:
-        return ts + (policy._business_s if after is None else after)
     if after is None:
         # Open: `business` from ts; closed: from the next opening, where counting starts anyway.
-        try:
-            return calendar.add_epoch(ts, policy._business_s)
-        except ValueError:  # no opening within the horizon: as if never open
-            return ts + policy._business_s
+        due = calendar.add_epoch(ts, policy._business_s)
+        return ts + policy._business_s if due is None else due
     due = calendar.open_add_epoch(ts, policy._business_s)
+    # Closed, or open but never accruing `business`: the wall-clock after-hours promise.
     return ts + after if due is None else due

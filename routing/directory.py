@@ -22,6 +22,12 @@ class ClientEntry:
     timezone: str | None
     account_team: tuple[str, ...]
     contacts: tuple[ContactEntry, ...]
+    # Shared chats (a Slack Connect channel): each is one conversation of the client, whoever
+    # of the client's people writes in it (see routing.router).
+    chats: tuple[tuple[Channel, str], ...] = ()
 
     def contact_key(self, contact: ContactEntry) -> str:
         return f"{self.id}/{contact.name}"
+
+    def chat_key(self, channel: Channel, chat_id: str) -> str:
+        return f"{self.id}/#{channel.value}:{chat_id}"

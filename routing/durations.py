@@ -6,11 +6,15 @@ import re
 from datetime import timedelta
 
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# Ten years: longer than any promise, shift or wait an agency means, and short enough that
+# adding one to any instant a rotation or message can have stays within what datetime holds.
+MAX_DURATION = timedelta(weeks=520)
 _PART = re.compile(r"(\d+)([wdhms])")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse "1h30m" style text; units in descending order, each at most once, total > 0."""
+    """Parse "1h30m" style text; units in descending order, each at most once, and
+    0 < total <= MAX_DURATION."""
     if not isinstance(text, str) or not text:
         raise ValueError('a duration is a string such as "45s", "10m", "1h30m" or "2d"')
     pos = 0
@@ -29,6 +33,8 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f'{text!r} is not a duration such as "45s", "10m", "1h30m" or "2d"')
     if total <= 0:
         raise ValueError(f"{text!r}: a duration must be longer than zero")
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r}: a duration may be at most 520w (ten years)")
     return timedelta(seconds=total)
 
 

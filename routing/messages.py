@@ -73,6 +73,11 @@ class InboundMessage:
     chat_id: str | None = None  # where to answer, when that is not `address` (Slack channel)
     thread_id: str | None = None
     edit_of: str | None = None  # provider id of the message this edits
+    # The provider's own time of an edit (Telegram edit_date, Slack edited.ts): it orders
+    # edits of one message that reach us out of order (a retried delivery).
+    edited_at: datetime | None = None
+    # The sender's name as the provider told us (Slack users.info), for a contact made for them.
+    sender_name: str | None = None
     raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -25,6 +25,21 @@ After-hours rotations
     skipped. Every closed stretch counts, lunch breaks included. ``hours`` is ignored when
     ``only_after_hours`` is False.
 
+    Whatever the calendar, there is an answer. On a calendar that never opens (no windows)
+    the rotation is on call all the time, exactly like an ordinary one. On a calendar that
+    never closes (00:00-24:00 every day, no closed day) nobody is ever on call through it:
+    ``on_call`` answers nobody with ``until`` None and ``next`` None, and only an override puts
+    someone on call. "Never" means not within the calendar's horizon
+    (routing.business_hours.HORIZON_YEARS).
+
+Until when, and who next
+    ``until`` is the first instant the answer changes, None when it never does (a rotation of
+    one member on an ordinary or never-open calendar, with no override ahead). ``next`` is the
+    first person on call after the current one who is someone else; it is looked for up to a
+    full turn of the members (plus two weeks) past ``until``. When nobody else turns up it is
+    the current person if they hold the pager again (a rotation of one member) or never let
+    it go, else None (an override on a rotation nobody else will ever be on call for).
+
 Overrides
     An override makes one person on call for a range of one rotation, whatever the schedule
     says. Where two overlap, the latest created (highest id) wins; an override without an id
@@ -47,6 +62,9 @@ from zoneinfo import ZoneInfo
 # How far past the last override (plus one full turn of the members) to look for a change of
 # person before concluding there is none: two weeks covers any weekly calendar, holidays too.
 _LOOKAHEAD = timedelta(days=15)
+# How far past that `on_call` looks for the first change of person before answering "never".
+_UNTIL_HORIZON = timedelta(days=366 * 10)
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC) - timedelta(days=366 * 20)
 _TICK = timedelta(microseconds=1)
 
 
@@ -55,12 +73,12 @@ class OpeningHours(Protocol):
 
     def is_open(self, t: datetime) -> bool: ...
 
-    def next_open(self, t: datetime) -> datetime:
-        """``t`` itself if open at ``t``, else the start of the next open period."""
+    def next_open(self, t: datetime) -> datetime | None:
+        """``t`` itself if open at ``t``, else the start of the next open period; None: never."""
         ...
 
-    def next_close(self, t: datetime) -> datetime:
-        """The end of the open period containing ``t``, or of the next one."""
+    def next_close(self, t: datetime) -> datetime | None:
+        """The end of the open period containing ``t``, or of the next one; None: never."""
         ...
 
 
@@ -136,11 +154,11 @@ class OnCallPeriod:
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
-    """A stretch of the timeline with one answer and one source."""
+    """A stretch of the timeline with one answer and one source; `end` None: for ever."""
 
     staff: str | None
     start: datetime
-    end: datetime
+    end: datetime | None
     shift_index: int | None
     override: Override | None
 
@@ -163,25 +181,39 @@ def on_call(rotation: Rotation, t: datetime, overrides: Sequence[Override] = ())
     """Who is on call at `t`, until the answer changes, and who is on call after them.
 
     `next` is the first person on call after `until` who is not the current one; when nobody
-    else ever is (a rotation of one member), it is the current person. While nobody is on call,
-    `next` is whoever will be first.
+    else ever is (a rotation of one member), it is the current person, or None if they are not
+    on call again either. While nobody is on call, `next` is whoever will be first (None: nobody
+    ever will be). See "Until when, and who next" above.
     """
     t = _as_utc(t)
     ranked = _ranked(rotation, overrides)
-    horizon = _horizon(rotation, t, ranked)
-    pieces = _pieces(rotation, t, ranked)
+    # Shifts merged: only a change of person matters here, and a rotation of one member with
+    # a one-minute shift must not walk through a fortnight of minutes.
+    pieces = _pieces(rotation, t, ranked, merge_shifts=True)
     staff = next(pieces).staff
     until: datetime | None = None
     following: str | None = None
+    again = False  # the current person is on call again after `until`
+    # Every piece boundary changes the person except an override's edge (finitely many), so
+    # `until` is found within a few pieces; the cap only guards against a broken calendar.
+    limit = _horizon(rotation, t, ranked) + _UNTIL_HORIZON
     for piece in pieces:
-        if piece.start >= horizon:
-            break
-        if until is None and piece.staff != staff:
+        if until is None:
+            if piece.start >= limit:
+                break
+            if piece.staff == staff:
+                continue
             until = piece.start
+            limit = _horizon(rotation, until, ranked)
+        elif piece.start >= limit:
+            break
+        again = again or piece.staff == staff
         if piece.staff is not None and piece.staff != staff:
             following = piece.staff
             break
-    return OnCall(rotation.id, staff, until, following if following is not None else staff)
+    if following is None and (until is None or again):
+        following = staff  # nobody else: the same person (or nobody) for ever
+    return OnCall(rotation.id, staff, until, following)
 
 
 def offset_on_call(
@@ -230,7 +262,7 @@ def shifts_between(
         period = OnCallPeriod(
             staff=piece.staff,
             start=piece.start,
-            end=min(piece.end, b),
+            end=b if piece.end is None else min(piece.end, b),
             from_override=piece.override is not None,
             override_id=piece.override.id if piece.override is not None else None,
             shift_index=piece.shift_index,
@@ -327,46 +359,80 @@ def _winner(ranked: list[Override], t: datetime) -> tuple[int, Override] | None:
 def _horizon(rotation: Rotation, t: datetime, ranked: list[Override]) -> datetime:
     """A point past which the schedule alone decides and has shown every member a turn."""
     base = max([t, handoff_at(rotation, 0), *(o.end for o in ranked)])
-    return base + len(rotation.members) * rotation.shift + _LOOKAHEAD
+    try:
+        return base + len(rotation.members) * rotation.shift + _LOOKAHEAD
+    except OverflowError:
+        return _END_OF_TIME
 
 
-def _pieces(rotation: Rotation, t: datetime, ranked: list[Override]) -> Iterator[_Piece]:
-    """The timeline from `t` on, as consecutive pieces; endless, the caller stops it."""
+def _pieces(
+    rotation: Rotation, t: datetime, ranked: list[Override], *, merge_shifts: bool = False
+) -> Iterator[_Piece]:
+    """The timeline from `t` on, as consecutive pieces; it ends only with a piece that lasts
+    for ever (`end` None), so the caller stops it. With `merge_shifts`, consecutive shifts of
+    one person are one piece (its `shift_index` is the first one's)."""
     while True:
-        piece = _piece_at(rotation, t, ranked)
+        piece = _piece_at(rotation, t, ranked, merge_shifts)
         yield piece
+        if piece.end is None:
+            return
         t = piece.end
 
 
-def _piece_at(rotation: Rotation, t: datetime, ranked: list[Override]) -> _Piece:
+def _piece_at(
+    rotation: Rotation, t: datetime, ranked: list[Override], merge_shifts: bool
+) -> _Piece:
     won = _winner(ranked, t)
     if won is not None:
         rank, override = won
         # Only an override that outranks this one can interrupt it.
         end = min([override.end, *(o.start for o in ranked[:rank] if t < o.start)])
         return _Piece(override.staff, t, end, None, override)
-    staff, end, index = _scheduled_at(rotation, t)
-    end = min([end, *(o.start for o in ranked if t < o.start)])
+    staff, until, index = _scheduled_at(rotation, t, merge_shifts)
+    starts = [o.start for o in ranked if t < o.start]
+    end = min([*starts, *([until] if until is not None else [])], default=None)
     return _Piece(staff, t, end, index, None)
 
 
-def _scheduled_at(rotation: Rotation, t: datetime) -> tuple[str | None, datetime, int | None]:
-    """The schedule's answer at `t` (calendar applied), when it may change, and its shift."""
+def _scheduled_at(
+    rotation: Rotation, t: datetime, merge_shifts: bool = False
+) -> tuple[str | None, datetime | None, int | None]:
+    """The schedule's answer at `t` (calendar applied), when it may change (None: never), and
+    its shift. With `merge_shifts` it may change only where the person does."""
     index = _shift_index(rotation, t)
     if index is None:
         return None, handoff_at(rotation, 0), None
-    shift = _shift(rotation, index)
+    staff = rotation.members[index % len(rotation.members)]
+    shift_end = _next_change(rotation, index) if merge_shifts else handoff_at(rotation, index + 1)
     if not rotation.only_after_hours or rotation.hours is None:
-        return shift.staff, shift.end, index
+        return staff, shift_end, index
     hours = rotation.hours
     if hours.is_open(t):
+        # Open for ever (as far as the calendar looks ahead): nobody, for ever.
         return None, _later_than(t, hours.next_close(t), "next_close"), None
+    # Never opening again: on call like an ordinary rotation.
     opening = _later_than(t, hours.next_open(t), "next_open")
-    return shift.staff, min(shift.end, opening), index
+    ends = [e for e in (shift_end, opening) if e is not None]
+    return staff, min(ends, default=None), index
 
 
-def _later_than(t: datetime, answer: datetime, what: str) -> datetime:
+def _next_change(rotation: Rotation, index: int) -> datetime | None:
+    """The first handoff after shift `index` to someone else; None when every member is the
+    same person (or the handoff lies past what datetime can hold)."""
+    members = rotation.members
+    for step in range(1, len(members)):
+        if members[(index + step) % len(members)] != members[index % len(members)]:
+            try:
+                return handoff_at(rotation, index + step)
+            except OverflowError:
+                return None
+    return None
+
+
+def _later_than(t: datetime, answer: datetime | None, what: str) -> datetime | None:
     # A calendar answering with `t` itself would stall the timeline; refuse it loudly.
+    if answer is None:
+        return None
     answer = _as_utc(answer)
     if answer <= t:
         raise ValueError(f"business hours {what}({t.isoformat()}) did not move forward")

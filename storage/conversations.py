@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,10 +12,13 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.messages import Channel, Delivery, delivery_moves_forward
+from storage.outbox import MessagePart, Outbox
 from storage.tables import ClientRow, ContactRow, ConversationRow, IdentityRow, MessageRow
 
 UNKNOWN_CLIENT_NAME = "Unknown senders"
 UNKNOWN_CLIENT_FILTER = "-"  # `client=-`: the unknown senders' conversations
+# A contact author with neither a name nor an address left (never expected).
+UNKNOWN_AUTHOR_NAME = "Unknown sender"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,13 @@ class MessageView:
     provider_id: str | None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     edit_of: int | None = None
+    # Earlier texts, oldest first (routing.edits); None if never edited.
+    edits: list[dict[str, Any]] | None = None
+    # The provider messages an outgoing message went as, in order (storage/outbox.py).
+    parts: tuple[MessagePart, ...] = ()
+
+    def with_parts(self, parts: tuple[MessagePart, ...]) -> MessageView:
+        return replace(self, parts=parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,10 @@ class ConversationView:
     commitment_id: int | None = None
     commitment_state: str | None = None
     due_at: datetime | None = None
+    # Follow-up work (commitment, acknowledgement, page, mirror) that failed: the error, and
+    # when it was given up (None while it is still being retried).
+    followup_error: str | None = None
+    followup_failed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +151,8 @@ class ConversationRepository:
             commitment_id=conv.commitment_id,
             commitment_state=conv.commitment_state,
             due_at=conv.due_at,
+            followup_error=conv.followup_error,
+            followup_failed_at=conv.followup_failed_at,
         )
 
     def get(self, conversation_id: int) -> ConversationView | None:
@@ -232,7 +248,7 @@ class ConversationRepository:
 
     def message(self, message_id: int) -> MessageView | None:
         row = self.session.get(MessageRow, message_id)
-        return None if row is None else message_view(row)
+        return None if row is None else self._with_parts(self._named([row]))[0]
 
     def messages(self, conversation_id: int) -> list[MessageView]:
         rows = self.session.execute(
@@ -240,7 +256,52 @@ class ConversationRepository:
             .where(MessageRow.conversation_id == conversation_id)
             .order_by(MessageRow.created_at, MessageRow.id)
         ).scalars()
-        return [message_view(r) for r in rows]
+        return self._with_parts(self._named(list(rows)))
+
+    def _with_parts(self, views: list[MessageView]) -> list[MessageView]:
+        outgoing = [v.id for v in views if v.delivery is not None]
+        parts = Outbox(self.session).parts_of(outgoing)
+        return [v.with_parts(parts[v.id]) if v.id in parts else v for v in views]
+
+    def _named(self, rows: list[MessageRow]) -> list[MessageView]:
+        """Views of `rows` whose contact authors always have a name (CONTRACT: `author.name`
+        is a string): the contact's name as it is now, else the name recorded with the
+        message, else the contact's address on the message's channel (unknown senders)."""
+        ids = {
+            int(r.author_id)
+            for r in rows
+            if r.author_type == "contact" and r.author_id and r.author_id.isdigit()
+        }
+        if not ids:
+            return [message_view(r) for r in rows]
+        names: dict[int, str | None] = {
+            contact_id: name
+            for contact_id, name in self.session.execute(
+                select(ContactRow.id, ContactRow.name).where(ContactRow.id.in_(ids))
+            )
+        }
+        addresses: dict[tuple[int, str | None], str] = {}
+        for contact_id, channel, address in self.session.execute(
+            select(IdentityRow.contact_id, IdentityRow.channel, IdentityRow.address)
+            .where(IdentityRow.contact_id.in_(ids))
+            .order_by(IdentityRow.id)
+        ):
+            addresses.setdefault((contact_id, channel), address)
+            addresses.setdefault((contact_id, None), address)
+        views = []
+        for r in rows:
+            name = r.author_name
+            if r.author_type == "contact" and r.author_id and r.author_id.isdigit():
+                contact = int(r.author_id)
+                name = (
+                    names.get(contact)
+                    or r.author_name
+                    or addresses.get((contact, r.channel))
+                    or addresses.get((contact, None))
+                    or UNKNOWN_AUTHOR_NAME
+                )
+            views.append(message_view(r, author_name=name))
+        return views
 
     def add_message(
         self,
@@ -295,6 +356,9 @@ class ConversationRepository:
         self, channel: Channel, provider_id: str, delivery: Delivery, error: str | None
     ) -> bool:
         """Move a sent message's delivery state forward only; True if anything changed."""
+        by_part = Outbox(self.session).apply_delivery_status(channel, provider_id, delivery, error)
+        if by_part is not None:
+            return by_part
         row = self.session.execute(
             select(MessageRow)
             .where(MessageRow.channel == channel.value, MessageRow.provider_id == provider_id)
@@ -309,6 +373,55 @@ class ConversationRepository:
             row.error = error or "undelivered"
         return True
 
+    def lock(self, conversation_id: int) -> None:
+        """Hold the conversation for this transaction (PostgreSQL; SQLite writes one at a
+        time anyway), so that a staff reply and a message's follow-up, which each decide
+        from what the other wrote, run one after the other."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(
+                select(ConversationRow.id)
+                .where(ConversationRow.id == conversation_id)
+                .with_for_update()
+            )
+
+    def answered_after(self, conversation_id: int, message_id: int) -> bool:
+        """Whether the agency answered in this conversation after that message was filed."""
+        return (
+            self.session.execute(
+                select(MessageRow.id)
+                .where(
+                    MessageRow.conversation_id == conversation_id,
+                    MessageRow.direction == "out",
+                    MessageRow.id > message_id,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def set_followup_error(
+        self, conversation_id: int, error: str, failed_at: datetime | None
+    ) -> None:
+        """Show staff that the work after filing a message failed: still being retried
+        (`failed_at` None), or given up at `failed_at`."""
+        values: dict[str, Any] = {"followup_error": error[:500], "followup_failed_at": failed_at}
+        if failed_at is not None:
+            values["updated_at"] = failed_at  # to the top of the inbox
+        self.session.execute(
+            update(ConversationRow).where(ConversationRow.id == conversation_id).values(**values)
+        )
+
+    def clear_followup_error(self, conversation_id: int, *, given_up_too: bool) -> None:
+        """Nothing left to show: a retried follow-up succeeded (which clears only a failure
+        still being retried), or staff answered or closed the conversation (`given_up_too`:
+        a failure given up on stays in the list until someone has dealt with it)."""
+        query = update(ConversationRow).where(
+            ConversationRow.id == conversation_id, ConversationRow.followup_error.is_not(None)
+        )
+        if not given_up_too:
+            query = query.where(ConversationRow.followup_failed_at.is_(None))
+        self.session.execute(query.values(followup_error=None, followup_failed_at=None))
+
     def mark_unreachable(self, channel: Channel, address: str, reason: str) -> None:
         self.session.execute(
             update(IdentityRow)
@@ -317,7 +430,8 @@ class ConversationRepository:
         )
 
 
-def message_view(row: MessageRow) -> MessageView:
+def message_view(row: MessageRow, *, author_name: str | None = None) -> MessageView:
+    """`author_name`: the name to show instead of the one recorded with the message."""
     return MessageView(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -326,11 +440,12 @@ def message_view(row: MessageRow) -> MessageView:
         text=row.text,
         author_type=row.author_type,
         author_id=row.author_id,
-        author_name=row.author_name,
+        author_name=author_name or row.author_name,
         created_at=row.created_at,
         delivery=row.delivery,
         error=row.error,
         provider_id=row.provider_id,
         attachments=list(row.attachments or []),
         edit_of=row.edit_of,
+        edits=list(row.edits) if row.edits is not None else None,
     )

@@ -48,6 +48,9 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        # An autocommit connection reads outside any transaction (storage/schedule.py).
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
         # Take the write lock at the start, so two writers queue instead of deadlocking
         # when both try to upgrade a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")

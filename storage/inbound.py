@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
 from storage.tables import InboundDeliveryRow
+from storage.types import UTCDateTime
 
 PENDING, ROUTED, FAILED = "pending", "routed", "failed"
 
@@ -35,6 +36,8 @@ def inbound_payload(msg: InboundMessage) -> dict[str, Any]:
         "chat_id": msg.chat_id,
         "thread_id": msg.thread_id,
         "edit_of": msg.edit_of,
+        "edited_at": msg.edited_at.isoformat() if msg.edited_at else None,
+        "sender_name": msg.sender_name,
         "raw": msg.raw,
     }
 
@@ -51,8 +54,14 @@ def message_from_payload(payload: dict[str, Any]) -> InboundMessage:
         chat_id=payload.get("chat_id"),
         thread_id=payload.get("thread_id"),
         edit_of=payload.get("edit_of"),
+        edited_at=_time(payload.get("edited_at")),
+        sender_name=payload.get("sender_name"),
         raw=payload.get("raw") or {},
     )
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +110,12 @@ class InboundQueue:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def claim_one(self) -> PendingInbound | None:
-        """Lock the oldest pending delivery for this transaction (SKIP LOCKED on PostgreSQL)."""
+    def claim_one(self, now: datetime) -> PendingInbound | None:
+        """Lock the oldest pending delivery that is due for this transaction (SKIP LOCKED on
+        PostgreSQL). One that failed waits for its retry time, so it holds up no other."""
         query = (
             select(InboundDeliveryRow)
-            .where(InboundDeliveryRow.state == PENDING)
+            .where(InboundDeliveryRow.state == PENDING, _due(now))
             .order_by(InboundDeliveryRow.id)
             .limit(1)
         )
@@ -131,14 +141,16 @@ class InboundQueue:
             .values(state=ROUTED, message_id=message_id)
         )
 
-    def mark_error(self, entry: PendingInbound, error: str, give_up: bool) -> None:
+    def mark_error(self, entry: PendingInbound, error: str, retry_at: datetime | None) -> None:
+        """After routing failed (in a fresh transaction): try again at `retry_at`, or give up."""
         self.session.execute(
             update(InboundDeliveryRow)
             .where(InboundDeliveryRow.id == entry.id)
             .values(
                 attempts=entry.attempts + 1,
                 last_error=error[:500],
-                state=FAILED if give_up else PENDING,
+                state=FAILED if retry_at is None else PENDING,
+                next_attempt_at=retry_at,
             )
         )
 
@@ -150,3 +162,23 @@ class InboundQueue:
                 .where(InboundDeliveryRow.state == PENDING)
             ).scalar_one()
         )
+
+    def next_due_at(self) -> datetime | None:
+        """When the soonest pending delivery may be routed (its retry time, else at once)."""
+        value = self.session.execute(
+            select(
+                func.min(
+                    func.coalesce(
+                        InboundDeliveryRow.next_attempt_at, InboundDeliveryRow.received_at
+                    ),
+                    type_=UTCDateTime(),
+                )
+            ).where(InboundDeliveryRow.state == PENDING)
+        ).scalar_one_or_none()
+        return value
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        InboundDeliveryRow.next_attempt_at.is_(None), InboundDeliveryRow.next_attempt_at <= now
+    )

@@ -218,7 +218,9 @@ class PageRepository:
                 PageRow.state == OPEN,
             )
             .order_by(PageNotificationRow.page_id)
-            .with_for_update()
+            # The notifications only: locking their pages too would take page and
+            # notification locks in the opposite order to a reply resolving the page.
+            .with_for_update(of=PageNotificationRow)
         ).scalars()
         return [_note(r) for r in rows]
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from routing import edits
+from routing.edits import Edit
 from routing.messages import Channel, InboundMessage
-from routing.router import ContactRef, ConversationRef
+from routing.router import ContactRef, ConversationRef, MessageRef
 from storage.tables import ContactRow, ConversationRow, IdentityRow, InboundDeliveryRow, MessageRow
 from storage.upsert import insert_ignore
 
@@ -55,8 +57,17 @@ class SqlRouterStore:
             unreachable=identity.unreachable,
         )
 
-    def add_unknown_contact(self, channel: Channel, address: str, at: datetime) -> ContactRef:
-        contact = ContactRow(client_id=None, name=None, config_key=None, created_at=at)
+    def add_contact(
+        self,
+        channel: Channel,
+        address: str,
+        at: datetime,
+        *,
+        client_id: str | None = None,
+        name: str | None = None,
+    ) -> ContactRef:
+        name = _name(name)
+        contact = ContactRow(client_id=client_id, name=name, config_key=None, created_at=at)
         self.session.add(contact)
         self.session.flush()
         identity_id = insert_ignore(
@@ -78,7 +89,30 @@ class SqlRouterStore:
             existing = self.find_contact(channel, address)
             assert existing is not None, "identity vanished after a conflict"
             return existing
-        return ContactRef(id=contact.id, client_id=None, name=None, identity_id=identity_id)
+        return ContactRef(id=contact.id, client_id=client_id, name=name, identity_id=identity_id)
+
+    def adopt_contact(
+        self, contact: ContactRef, client_id: str | None, name: str | None
+    ) -> ContactRef:
+        values: dict[str, object] = {}
+        if contact.client_id is None and client_id is not None:
+            values["client_id"] = client_id
+        if contact.name is None and _name(name) is not None:
+            values["name"] = _name(name)
+        if not values:
+            return contact
+        self.session.execute(update(ContactRow).where(ContactRow.id == contact.id).values(**values))
+        if "name" in values:  # what they wrote before we knew their name shows it too
+            self.session.execute(
+                update(MessageRow)
+                .where(
+                    MessageRow.author_type == "contact",
+                    MessageRow.author_id == str(contact.id),
+                    MessageRow.author_name.is_(None),
+                )
+                .values(author_name=values["name"])
+            )
+        return replace(contact, **values)  # type: ignore[arg-type]
 
     def conversation_for(
         self, contact: ContactRef, channel: Channel, chat_id: str, at: datetime
@@ -106,6 +140,10 @@ class SqlRouterStore:
         ).scalar_one()
         return conversation_ref(row), new_id is not None
 
+    def conversation(self, conversation_id: int) -> ConversationRef | None:
+        row = self.session.get(ConversationRow, conversation_id)
+        return None if row is None else conversation_ref(row)
+
     def reopen(self, conversation: ConversationRef, at: datetime) -> ConversationRef:
         self.session.execute(
             update(ConversationRow)
@@ -115,19 +153,25 @@ class SqlRouterStore:
         return ConversationRef(**{**asdict(conversation), "status": "open"})
 
     def find_message_id(self, channel: Channel, provider_id: str) -> int | None:
-        return self.session.execute(
-            select(MessageRow.id).where(
+        found = self.find_message(channel, provider_id)
+        return found.id if found is not None else None
+
+    def find_message(self, channel: Channel, provider_id: str) -> MessageRef | None:
+        row = self.session.execute(
+            select(MessageRow.id, MessageRow.conversation_id).where(
                 MessageRow.channel == channel.value, MessageRow.provider_id == provider_id
             )
-        ).scalar_one_or_none()
+        ).first()
+        return MessageRef(id=row.id, conversation_id=row.conversation_id) if row else None
 
     def add_client_message(
-        self,
-        conversation: ConversationRef,
-        contact: ContactRef,
-        msg: InboundMessage,
-        edit_of: int | None,
+        self, conversation: ConversationRef, contact: ContactRef, msg: InboundMessage
     ) -> int:
+        history = None
+        if msg.edit_of is not None:  # an edit of something we never got: it is the message
+            history = edits.unknown_original(
+                Edit(msg.provider_id, msg.text, msg.received_at, msg.edited_at)
+            )
         row = MessageRow(
             conversation_id=conversation.id,
             direction="in",
@@ -136,12 +180,9 @@ class SqlRouterStore:
             author_type="contact",
             author_id=str(contact.id),
             author_name=contact.name,
-            # An edit keeps the original's provider id on the original row only.
-            provider_id=None if edit_of is not None else msg.provider_id,
-            attachments=[
-                {k: v for k, v in asdict(a).items() if v is not None} for a in msg.attachments
-            ],
-            edit_of=edit_of,
+            provider_id=msg.edit_of if msg.edit_of is not None else msg.provider_id,
+            attachments=_attachments(msg),
+            edits=history,
             created_at=msg.received_at,
         )
         self.session.add(row)
@@ -153,6 +194,44 @@ class SqlRouterStore:
         self.session.flush()
         self.recorded.append(row.id)
         return row.id
+
+    def apply_edit(self, message_id: int, edit: Edit) -> bool:
+        row = self._locked_message(message_id)
+        changed = edits.apply_edit(row.text, row.edits or [], edit)
+        if changed is None:
+            return False
+        row.text, row.edits = changed  # a new list: the JSON column sees the change
+        self._touch(row.conversation_id, edit.at)
+        self.session.flush()
+        self.recorded.append(row.id)  # what shows messages (the Slack mirror) shows the edit
+        return True
+
+    def fill_original(self, message_id: int, text: str) -> bool:
+        row = self._locked_message(message_id)
+        history = edits.fill_original(row.edits or [], text)
+        if history is None:
+            return False
+        row.edits = history
+        self.session.flush()
+        return True
+
+    def _locked_message(self, message_id: int) -> MessageRow:
+        """The message, locked until commit: concurrent edits of it apply one after the other."""
+        return self.session.execute(
+            select(MessageRow).where(MessageRow.id == message_id).with_for_update()
+        ).scalar_one()
+
+    def _touch(self, conversation_id: int, at: datetime) -> None:
+        """The conversation changed at `at` (never moved back by a late edit)."""
+        current = self.session.execute(
+            select(ConversationRow.updated_at).where(ConversationRow.id == conversation_id)
+        ).scalar_one()
+        if current is None or at > current:
+            self.session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.id == conversation_id)
+                .values(updated_at=at)
+            )
 
     def set_reachable(self, contact: ContactRef) -> None:
         self.session.execute(
@@ -167,6 +246,18 @@ class SqlRouterStore:
             .where(IdentityRow.id == contact.identity_id)
             .values(opted_out=opted_out, opted_out_at=at if opted_out else None)
         )
+
+
+def _name(name: str | None) -> str | None:
+    """A provider's display name as a contact name: printable, within the column."""
+    if name is None:
+        return None
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
+    return cleaned or None
+
+
+def _attachments(msg: InboundMessage) -> list[dict[str, object]]:
+    return [{k: v for k, v in asdict(a).items() if v is not None} for a in msg.attachments]
 
 
 def conversation_ref(row: ConversationRow) -> ConversationRef:

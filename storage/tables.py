@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from routing import limits
 from storage.types import UTCDateTime
 
 NAMING = {
@@ -54,7 +55,7 @@ class ContactRow(Base):
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), index=True)
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(limits.PERSON_NAME))
     # "client-id/Contact Name" for contacts from the configuration; NULL for unknown senders.
     config_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     created_at: Mapped[datetime]
@@ -68,7 +69,7 @@ class IdentityRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(limits.ADDRESS))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[datetime | None]
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -94,7 +95,7 @@ class ConversationRow(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
-    chat_id: Mapped[str] = mapped_column(String(64))  # where replies go on that channel
+    chat_id: Mapped[str] = mapped_column(String(limits.CHAT_ID))  # where replies go on that channel
     status: Mapped[str] = mapped_column(String(16), default="open")
     assignee: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
@@ -126,12 +127,14 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     author_type: Mapped[str] = mapped_column(String(16))  # contact | staff | system
     author_id: Mapped[str | None] = mapped_column(String(64))
-    author_name: Mapped[str | None] = mapped_column(String(200))
-    provider_id: Mapped[str | None] = mapped_column(String(128))
+    author_name: Mapped[str | None] = mapped_column(String(limits.PERSON_NAME))
+    provider_id: Mapped[str | None] = mapped_column(String(limits.PROVIDER_ID))
     delivery: Mapped[str | None] = mapped_column(String(16))
-    error: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(String(limits.ERROR_TEXT))
     attachments: Mapped[list[Any]] = mapped_column(default=list)
-    edit_of: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    edit_of: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # before 0006 only
+    # The client's edits: every earlier text, oldest first (routing.edits); NULL if never edited.
+    edits: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime]
 
 
@@ -149,7 +152,7 @@ class InboundDeliveryRow(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    delivery_key: Mapped[str] = mapped_column(String(160))
+    delivery_key: Mapped[str] = mapped_column(String(limits.DELIVERY_KEY))
     received_at: Mapped[datetime]
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     kind: Mapped[str] = mapped_column(String(32), default="message")
@@ -165,9 +168,21 @@ class OutboxRow(Base):
     """A message to hand to a provider, written in the same transaction as what caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+        # The order rule (storage/outbox.py): is an earlier row to this recipient unfinished?
+        Index("ix_outbox_recipient_order", "channel", "recipient", "state", "created_at"),
+        # A provider's status callback finds the part it is about.
+        Index("ix_outbox_channel_provider", "channel", "provider_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    # Which part of its message this row carries (0 for the first, or the whole).
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    # False: leaves whenever due, neither waiting for nor holding back other rows.
+    ordered: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The part's delivery (queued|sent|delivered|failed), for rows of a message.
+    delivery: Mapped[str | None] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))  # reply | auto_reply | page | notice
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(64))
@@ -285,6 +300,22 @@ class StaffAccountRow(Base):
     created_at: Mapped[datetime]
 
 
+class StaffSessionRow(Base):
+    """A signed-in browser: the cookie holds a random token, this row only its SHA-256."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class PageRow(Base):
     """An escalation page for one conversation, running the policy it opened with."""
 
@@ -310,7 +341,7 @@ class PageRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     opened_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
-    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(limits.STAFF_ID))
     resolved_at: Mapped[datetime | None]
 
 

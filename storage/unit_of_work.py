@@ -44,6 +44,7 @@ class UnitOfWork:
         self._before_commit = tuple(before_commit)
         self._committed = False
         self.new_messages: list[int] = []
+        self.run_hooks = True
 
     def __enter__(self) -> UnitOfWork:
         self._cm = self.db.session()
@@ -58,10 +59,20 @@ class UnitOfWork:
         self.overrides = OverrideRepository(self.session)
         self.pages = PageRepository(self.session)
         self._committed = False
+        self.run_hooks = True
         return self
 
+    def defer_hooks(self) -> None:
+        """Commit without the before-commit hooks (the Slack mirror): filing a client message
+        must not depend on them; its follow-up runs them (`announce`)."""
+        self.run_hooks = False
+
+    def announce(self, message_ids: list[int]) -> None:
+        """Hand messages filed by an earlier transaction to this one's before-commit hooks."""
+        self.new_messages.extend(i for i in message_ids if i not in self.new_messages)
+
     def commit(self) -> None:
-        for hook in self._before_commit:
+        for hook in self._before_commit if self.run_hooks else ():
             if self.new_messages:
                 hook(self, list(self.new_messages))
         self.session.commit()

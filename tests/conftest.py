@@ -13,12 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade
 from storage.tables import Base
+
+# CI explores the same examples on every run, so that a red build is about the change; a
+# developer's run explores new ones (and hypothesis keeps any failure it finds to replay).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PG_URL = os.environ.get("PARTNERLINE_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("PARTNERLINE_REQUIRE_POSTGRES") == "1"
@@ -138,3 +145,9 @@ def database(db_url: str) -> Iterator[Database]:
 
 def backend_of(url: str) -> str:
     return make_url(url).get_backend_name()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the tests that wait for real seconds first, so that pytest-xdist overlaps their
+    waiting with the rest of the suite instead of leaving them for the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -1,11 +1,12 @@
 """A stand-in of the Slack Web API on loopback, and Slack's side of the Events API.
 
-It serves `/api/{method}` for auth.test, chat.postMessage, chat.update, chat.postEphemeral and
-conversations.open, reading parameters as Slack does (query string, urlencoded or JSON body;
-`blocks` JSON-encoded inside a form), checking the bot token (`Authorization: Bearer`), and
-answering `{"ok": true, ...}` or `{"ok": false, "error": ...}`. It records every request, can
-rate-limit (HTTP 429 with `Retry-After`) or fail calls, and keeps the messages it "posted"
-(edits applied, threads kept) for tests and the sandbox to read.
+It serves `/api/{method}` for auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+conversations.open and users.info (the people added with `add_user`), reading parameters as
+Slack does (query string, urlencoded or JSON body; `blocks` JSON-encoded inside a form),
+checking the bot token (`Authorization: Bearer`), and answering `{"ok": true, ...}` or
+`{"ok": false, "error": ...}`. It records every request, can rate-limit (HTTP 429 with
+`Retry-After`) or fail calls, and keeps the messages it "posted" (edits applied, threads kept)
+for tests and the sandbox to read.
 
 It also plays Slack towards the app: it builds Events API callbacks (messages, edits,
 deletions, the bot's own echo), block_actions payloads (pressing a message's button), slash
@@ -48,6 +49,9 @@ def _decode_params(request: CapturedRequest) -> dict[str, Any]:
     return params
 
 
+MAX_TEXT = 40_000  # characters of `text` (Slack truncates longer ones; here refused, to show)
+
+
 def _error(error: str, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
 
@@ -87,6 +91,7 @@ class SlackStandIn(StandIn):
         self._ephemeral: list[dict[str, Any]] = []
         self._rate_limits: deque[tuple[str | None, float]] = deque()
         self._failures: deque[tuple[str | None, int, str]] = deque()
+        self._users: dict[str, dict[str, Any]] = {}
         app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
         self._server = LoopbackServer(app, port=port)
         self._methods = {
@@ -95,6 +100,7 @@ class SlackStandIn(StandIn):
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "conversations.open": self._open,
+            "users.info": self._users_info,
         }
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -122,8 +128,29 @@ class SlackStandIn(StandIn):
         with self._lock:
             self._failures.extend([(method, status, error)] * count)
 
+    def add_user(
+        self, user_id: str, real_name: str, display_name: str = "", *, name: str | None = None
+    ) -> None:
+        """A member of the workspace (or of a Slack Connect channel) that users.info knows."""
+        with self._lock:
+            self._users[user_id] = {
+                "id": user_id,
+                "team_id": TEAM_ID,
+                "name": name or real_name.split()[0].lower(),
+                "deleted": False,
+                "real_name": real_name,
+                "is_bot": False,
+                "profile": {
+                    "real_name": real_name,
+                    "display_name": display_name,
+                    "real_name_normalized": real_name,
+                    "display_name_normalized": display_name,
+                },
+            }
+
     def reset(self) -> None:
         with self._lock:
+            self._users.clear()
             self._messages.clear()
             self._ephemeral.clear()
             self._rate_limits.clear()
@@ -460,6 +487,8 @@ class SlackStandIn(StandIn):
         text, blocks = params.get("text"), params.get("blocks")
         if not text and not blocks:
             return _error("no_text")
+        if text and len(str(text)) > MAX_TEXT:
+            return _error("msg_too_long")
         thread_ts = params.get("thread_ts")
         with self._lock:
             if thread_ts and (channel, str(thread_ts)) not in self._messages:
@@ -517,6 +546,13 @@ class SlackStandIn(StandIn):
                 {"channel": channel, "user": str(user), "text": params.get("text") or "", "ts": ts}
             )
         return JSONResponse({"ok": True, "message_ts": ts})
+
+    def _users_info(self, params: dict[str, Any]) -> Response:
+        with self._lock:
+            user = self._users.get(str(params.get("user") or ""))
+        if user is None:
+            return _error("user_not_found")
+        return JSONResponse({"ok": True, "user": user})
 
     def _open(self, params: dict[str, Any]) -> Response:
         users = str(params.get("users") or "")

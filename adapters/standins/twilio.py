@@ -38,6 +38,7 @@ _ACCOUNT = r"/2010-04-01/Accounts/(?P<account>[^/]+)"
 _MESSAGES = re.compile(_ACCOUNT + r"/Messages\.json")
 _MESSAGE = re.compile(_ACCOUNT + r"/Messages/(?P<sid>[^/]+)\.json")
 _CALLS = re.compile(_ACCOUNT + r"/Calls\.json")
+MAX_BODY = 1600  # characters: Twilio refuses a longer Body with error 21617
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,12 @@ class TwilioStandIn(StandIn):
         text = message or "The 'To' number is not a valid phone number."
         with self._lock:
             self._always = _Failure(status, code, text)
+
+    def recover(self) -> None:
+        """Stop failing (programmed failures forgotten), keeping what was sent and recorded."""
+        with self._lock:
+            self._pending.clear()
+            self._always = None
 
     def rate_limit_next(self, count: int = 1, retry_after: float = 1) -> None:
         """Answer the next `count` authenticated requests 429 with a `Retry-After` header."""
@@ -313,6 +320,10 @@ class TwilioStandIn(StandIn):
             return twilio_error(400, 21603, "A 'From' phone number is required.")
         if not body and not media:
             return twilio_error(400, 21602, "Message body is required.")
+        if len(body) > MAX_BODY:
+            return twilio_error(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
         sid = "SM" + secrets.token_hex(16)
         now = _rfc2822(self._clock.now())
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"

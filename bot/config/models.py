@@ -52,6 +52,7 @@ REFERENCES_CHECKED = "references_checked"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PLACEHOLDERS = ("contact_first_name", "agency", "due_local", "oncall_first_name")
 CHANNELS = ("sms", "voice", "telegram", "slack")
+ROTATION_START_MIN, ROTATION_START_END = datetime(1970, 1, 1), datetime(3000, 1, 1)
 
 
 class _Section(BaseModel):
@@ -312,6 +313,15 @@ class RotationConfig(_Section):
     shift: Duration
     hours: str | None = None
     only: Literal["always", "after_hours"] = "always"
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, start: datetime) -> datetime:
+        # Handoffs are computed as start + k * shift; far from the present that leaves the
+        # range of dates a time zone (and Python) can hold.
+        if not ROTATION_START_MIN <= start < ROTATION_START_END:
+            problem(f"{start.isoformat(timespec='minutes')} is not between 1970 and 2999")
+        return start
 
     @model_validator(mode="after")
     def _after_hours_needs_calendar(self) -> RotationConfig:

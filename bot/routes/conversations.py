@@ -12,13 +12,36 @@ from pydantic import BaseModel, Field
 from bot.api_json import commitment_json, conversation_json, message_json
 from bot.container import Container
 from bot.deps import AuthorDep, ContainerDep
+from routing.errors import DomainError
 from storage.conversations import ConversationFilter, ConversationView
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
+# The longest reply or note the API takes, in characters (README, "Staff API"). A longer text
+# is answered 422 `text_too_long`; within it, a reply is cut into as many messages as its
+# channel needs (adapters/text_parts.py), sent in order.
+MAX_TEXT = 10_000
+
+
+class TextRefused(DomainError):
+    status = 422
+
+
 class TextBody(BaseModel):
-    text: str = Field(min_length=1, max_length=10_000)
+    # Checked by `checked`, for a 422 that names the limit (the schema still shows it).
+    text: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT})
+
+    def checked(self) -> str:
+        """The text, or a 422 that names the rule it broke."""
+        if not self.text.strip():
+            raise TextRefused("text_empty", "text is empty")
+        if len(self.text) > MAX_TEXT:
+            raise TextRefused(
+                "text_too_long",
+                f"text is {len(self.text):,} characters; the limit is {MAX_TEXT:,} characters",
+            )
+        return self.text
 
 
 class AssignBody(BaseModel):
@@ -78,7 +101,8 @@ async def get_conversation(
 async def reply(
     conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
 ) -> JSONResponse:
-    message = await run_in_threadpool(container.services.reply, conversation_id, body.text, author)
+    text = body.checked()
+    message = await run_in_threadpool(container.services.reply, conversation_id, text, author)
     return JSONResponse(message_json(message), status_code=202)
 
 
@@ -86,7 +110,8 @@ async def reply(
 async def add_note(
     conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
 ) -> JSONResponse:
-    note = await run_in_threadpool(container.services.add_note, conversation_id, body.text, author)
+    text = body.checked()
+    note = await run_in_threadpool(container.services.add_note, conversation_id, text, author)
     return JSONResponse(message_json(note), status_code=201)
 
 

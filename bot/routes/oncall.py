@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from bot.deps import AuthorDep, ContainerDep
+from bot.deps import AdminDep, AuthorDep, ContainerDep
 from bot.oncall import OnCallService
 
 router = APIRouter(tags=["oncall"])
@@ -69,7 +69,7 @@ async def list_overrides(
 
 
 @router.post("/api/overrides", status_code=201)
-async def add_override(body: OverrideBody, oncall: OnCallDep, author: AuthorDep) -> JSONResponse:
+async def add_override(body: OverrideBody, oncall: OnCallDep, author: AdminDep) -> JSONResponse:
     record = await run_in_threadpool(
         oncall.add_override, body.rotation, body.staff, body.start, body.end, author.id
     )
@@ -77,6 +77,6 @@ async def add_override(body: OverrideBody, oncall: OnCallDep, author: AuthorDep)
 
 
 @router.delete("/api/overrides/{override_id}", status_code=204)
-async def remove_override(override_id: int, oncall: OnCallDep, author: AuthorDep) -> Response:
+async def remove_override(override_id: int, oncall: OnCallDep, author: AdminDep) -> Response:
     await run_in_threadpool(oncall.remove_override, override_id)
     return Response(status_code=204)

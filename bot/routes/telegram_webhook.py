@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from bot.telegram_app import telegram_of
 from routing.errors import InvalidSignature, MalformedPayload
 
 router = APIRouter(tags=["webhooks"], include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 def _outcome(outcome: str, started: float) -> None:
@@ -36,6 +38,7 @@ async def telegram_update(request: Request, container: ContainerDep) -> Response
     try:
         update = bot.parse(body)
     except MalformedPayload as exc:
+        log.info("Telegram update refused as malformed: %s", exc)
         _outcome("malformed", started)
         return JSONResponse({"detail": str(exc)}, 400)
     if not bot.ready:
@@ -43,6 +46,9 @@ async def telegram_update(request: Request, container: ContainerDep) -> Response
         return JSONResponse({"detail": "the Telegram bot is starting"}, 503)
     try:
         await bot.process(update)
+    except MalformedPayload as exc:  # the database refused what the webhook let through
+        _outcome("malformed", started)
+        return JSONResponse({"detail": str(exc)}, 400)
     except Exception:
         # Nothing was kept (or the claim was released): Telegram delivers it again later.
         _outcome("unavailable", started)

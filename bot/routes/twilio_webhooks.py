@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -14,14 +15,18 @@ from adapters.voice import ACK_DIGIT, page_call_twiml, said_twiml
 from bot.deps import ContainerDep, public_url_for
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from routing.errors import DomainError, InvalidSignature, MalformedPayload
+from routing.limits import STAFF_ID, checked_id, checked_row_id
 from routing.messages import Channel
 from storage.inbound import inbound_payload
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
+log = logging.getLogger(__name__)
 TWIML = "application/xml"
 
 
 def _outcome(channel: str, outcome: str, started: float) -> None:
+    if outcome == "malformed":  # one line; the reason is in the 400's detail
+        log.info("Twilio %s webhook refused as malformed", channel)
     WEBHOOKS.labels(channel, outcome).inc()
     WEBHOOK_SECONDS.labels(channel).observe(time.perf_counter() - started)
 
@@ -71,6 +76,9 @@ async def inbound_sms(request: Request, container: ContainerDep) -> Response:
                 payload=inbound_payload(msg),
                 received_at=msg.received_at,
             )
+        except MalformedPayload as exc:  # the database refused what parse let through
+            _outcome("sms", "malformed", started)
+            return JSONResponse({"detail": str(exc)}, 400)
         except Exception:
             # Not stored: say so, and Twilio will try again later.
             _outcome("sms", "unavailable", started)
@@ -110,13 +118,15 @@ async def voice(request: Request, container: ContainerDep) -> Response:
         _, body = await _verified(request, container, "voice", started)
     except _Refused as refused:
         return refused.response
-    page_id, staff_id = request.query_params.get("page"), request.query_params.get("staff")
-    if not page_id or not page_id.isdigit() or not staff_id:
+    try:
+        page_id = checked_row_id(request.query_params.get("page"), "page")
+        staff_id = checked_id(request.query_params.get("staff"), STAFF_ID, "staff")
+    except MalformedPayload as exc:
         _outcome("voice", "malformed", started)
-        return JSONResponse({"detail": "page and staff are required"}, 400)
+        return JSONResponse({"detail": f"page and staff are required: {exc}"}, 400)
     digits = parse_qs(body.decode("utf-8", "replace")).get("Digits", [None])[0]
     if digits is None:
-        text = await run_in_threadpool(container.services.page_call_text, int(page_id))
+        text = await run_in_threadpool(container.services.page_call_text, page_id)
         _outcome("voice", "call", started)
         return Response(page_call_twiml(text, public_url_for(request, container)), media_type=TWIML)
     if digits != ACK_DIGIT:
@@ -125,9 +135,7 @@ async def voice(request: Request, container: ContainerDep) -> Response:
             said_twiml("That was not 4. The page is still open. Goodbye."), media_type=TWIML
         )
     try:
-        page = await run_in_threadpool(
-            container.services.acknowledge, int(page_id), staff_id, "voice"
-        )
+        page = await run_in_threadpool(container.services.acknowledge, page_id, staff_id, "voice")
     except DomainError as exc:
         _outcome("voice", "refused", started)
         return Response(said_twiml(exc.user_message), media_type=TWIML)

@@ -21,6 +21,23 @@ if TYPE_CHECKING:
     from bot.web.sandbox import Sandbox
 
 STATIC = Path(__file__).parent / "static"
+# Paths whose unexpected errors are answered with an HTML page (bot.server_errors).
+PAGE_PREFIXES = ("/inbox", "/login", "/logout", "/sandbox", "/reports/")
+
+
+def error_page(request: Request, reference: str) -> Response:
+    """The inbox's answer to an unexpected error: plain, with the reference from the log."""
+    return render(
+        request,
+        "error.html",
+        None,
+        {
+            "error": "Something went wrong on our side. It has been logged.",
+            "reference": reference,
+            "back": "/inbox",
+        },
+        status_code=500,
+    )
 
 
 def install_web(app: FastAPI, sandbox: Sandbox | None = None) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,28 +32,26 @@ HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 30.0
 
 
+def _latest(column: Any, *where: Any) -> Any:
+    return select(func.max(column)).where(*where).scalar_subquery()
+
+
+# One statement, built once: every open page asks it every second.
+_INBOX_STATE = select(
+    _latest(MessageRow.id),
+    _latest(ConversationRow.updated_at, ConversationRow.status == "open"),
+    _latest(ConversationRow.updated_at, ConversationRow.status == "closed"),
+    _latest(CommitmentEventRow.id),
+    _latest(PageRow.id),
+    _latest(PageRow.acknowledged_at),
+    _latest(PageRow.resolved_at),
+    _latest(PageRow.step),
+)
+
+
 def fingerprint(container: Container, conversation_id: int | None) -> str:
     with container.db.session() as session:
-        parts: list[object] = [
-            session.scalar(select(func.max(MessageRow.id))),
-            session.scalar(
-                select(func.max(ConversationRow.updated_at)).where(ConversationRow.status == "open")
-            ),
-            session.scalar(
-                select(func.max(ConversationRow.updated_at)).where(
-                    ConversationRow.status == "closed"
-                )
-            ),
-            session.scalar(select(func.max(CommitmentEventRow.id))),
-            *session.execute(
-                select(
-                    func.max(PageRow.id),
-                    func.max(PageRow.acknowledged_at),
-                    func.max(PageRow.resolved_at),
-                    func.max(PageRow.step),
-                )
-            ).one(),
-        ]
+        parts: list[object] = list(session.execute(_INBOX_STATE).one())
         if conversation_id is not None:
             parts.extend(
                 session.execute(

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections import deque
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from bot.accounts import SignIn, StaffAccounts
+from bot.accounts import AddressThrottle, SignIn, StaffAccounts
 from bot.deps import ContainerDep
 from bot.web.guard import FormDep, StaffDep
 from bot.web.templating import render
@@ -21,50 +18,14 @@ from bot.web_auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
     cookie_secure,
+    end_session,
     login_csrf,
     login_csrf_ok,
-    new_session_cookie,
-    signer_for,
+    new_session,
     staff_from_session,
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-class AddressThrottle:
-    """Failed sign-ins per client address, whatever login they tried (in this process).
-
-    The per-account delay (bot.accounts) cannot slow someone who tries many logins; this
-    does: past `limit` failures in `window` seconds, the address is refused until they age out.
-    """
-
-    def __init__(self, limit: int = 20, window: float = 600.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(address, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def wait(self, address: str) -> float:
-        """Seconds this address must wait, 0 if it may try now."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(address, now)
-            if len(times) < self.limit:
-                return 0.0
-            return times[-self.limit] + self.window - now
-
-    def failed(self, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._recent(address, now).append(now)
-            if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
 
 
 def _throttle(request: Request) -> AddressThrottle:
@@ -135,22 +96,27 @@ async def login(
     if wait > 0:
         return _too_many(request, wait, username)
 
-    def attempt() -> SignIn:
-        with container.db.session() as session:
-            result = StaffAccounts(session).sign_in(username, password, container.clock.now())
-            session.commit()
-            return result
+    fresh = throttle.fresh(address, username)
 
-    result = await run_in_threadpool(attempt)
-    if result.account is None:
-        throttle.failed(address)
+    def attempt() -> tuple[SignIn, str | None]:
+        with container.db.session() as session:
+            result = StaffAccounts(session).sign_in(
+                username, password, container.clock.now(), fresh_address=fresh
+            )
+            session.commit()
+        token = None if result.account is None else new_session(container, result.account)
+        return result, token
+
+    result, token = await run_in_threadpool(attempt)
+    if result.account is None or token is None:
+        throttle.failed(address, username)
         if result.retry_after is not None:
             return _too_many(request, result.retry_after.total_seconds(), username)
         return _login_page(request, error="Wrong login or password.", status=401, login=username)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        new_session_cookie(signer_for(request), result.account),
+        token,
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="lax",
@@ -176,6 +142,7 @@ def _too_many(request: Request, seconds: float, login: str) -> Response:
 @router.post("/logout")
 async def logout(request: Request, staff: StaffDep, form: FormDep) -> Response:
     container = request.app.state.container
+    await run_in_threadpool(end_session, container, staff)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE,

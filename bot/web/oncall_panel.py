@@ -52,10 +52,15 @@ def _load(request: Request) -> dict[str, Any]:
     }
 
 
-async def _panel(request: Request, staff: Staff, error: str | None = None) -> Response:
+async def _panel(
+    request: Request, staff: Staff, error: str | None = None, *, status: int = 400
+) -> Response:
     context = await run_in_threadpool(_load, request)
     context["error"] = error
-    return render(request, "oncall.html", staff, context, status_code=400 if error else 200)
+    return render(request, "oncall.html", staff, context, status_code=status if error else 200)
+
+
+NOT_ADMIN = "Only admin accounts may change who is on call."
 
 
 @router.get("/inbox/oncall")
@@ -103,7 +108,7 @@ def _local(value: Any, request: Request) -> datetime:
 @router.post("/inbox/overrides")
 async def add_override(request: Request, staff: StaffDep, form: FormDep) -> Response:
     if not staff.is_admin:
-        return await _panel(request, staff, "Only admin accounts may change who is on call.")
+        return await _panel(request, staff, NOT_ADMIN, status=403)
     oncall = _oncall(request)
     try:
         start, end = _local(form.get("start"), request), _local(form.get("end"), request)
@@ -125,7 +130,7 @@ async def remove_override(
     override_id: int, request: Request, staff: StaffDep, form: FormDep
 ) -> Response:
     if not staff.is_admin:
-        return await _panel(request, staff, "Only admin accounts may change who is on call.")
+        return await _panel(request, staff, NOT_ADMIN, status=403)
     try:
         await run_in_threadpool(_oncall(request).remove_override, override_id)
     except DomainError as exc:

@@ -30,13 +30,28 @@ class TimelineItem:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def _edits(message: MessageView) -> dict[str, Any]:
+    """A client's edits of the message: its earlier texts, each with when it was replaced."""
+    if not message.edits:
+        return {}
+    return {
+        "edits": [
+            {"text": e.get("text"), "at": datetime.fromisoformat(str(e["at"]))}
+            for e in message.edits
+        ]
+    }
+
+
 def build_timeline(
     messages: list[MessageView],
     history: list[tuple[Commitment, list[Event]]],
     pages: list[PageEntry],
     staff_names: dict[str, str],
 ) -> list[TimelineItem]:
-    items = [TimelineItem(kind="message", at=m.created_at, message=m) for m in messages]
+    items = [
+        TimelineItem(kind="message", at=m.created_at, message=m, details=_edits(m))
+        for m in messages
+    ]
     for commitment, events in history:
         for event in events:
             state = str(event.state)

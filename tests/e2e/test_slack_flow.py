@@ -108,7 +108,8 @@ def settled(app: RunningApp) -> None:
                     OutboxRow.next_attempt_at <= now + timedelta(seconds=5),
                 )
             ).scalar_one()
-        return pending == 0 and due == 0
+            followups = uow.timers.pending("message:")  # a filed message's commitment, ack…
+        return pending == 0 and due == 0 and not followups
 
     eventually(quiet)
 
@@ -220,74 +221,167 @@ def test_an_unknown_dm_goes_to_triage(app: RunningApp, slack: SlackStandIn) -> N
 # --- clients in shared channels ------------------------------------------------------------
 
 
+def promise(app: RunningApp, conv_id: int) -> str | None:
+    """The state of the conversation's current commitment (None until its follow-up ran)."""
+    current = conversation(app, conv_id)["commitment"]
+    return current["state"] if current else None
+
+
+def in_messages(app: RunningApp, conv_id: int) -> list[dict[str, Any]]:
+    return [m for m in messages_of(app, conv_id) if m["direction"] == "in"]
+
+
 def test_a_client_in_the_shared_channel_is_the_clients(
     app: RunningApp, slack: SlackStandIn
 ) -> None:
+    slack.add_user(ACME_GUEST, "Priya Shah", "Priya")
     event = slack.message_event(ACME_GUEST, SHARED, "Is the embargo still Thursday?")
     assert send_event(slack, app, event) == 200
     [conv] = eventually(lambda: conversations(app))
     assert conv["client"]["id"] == "acme"  # known by the channel, not by a contact entry
-    assert conv["contact"]["address"] == ACME_GUEST
-    assert conv["commitment"]["state"] == "pending"
+    assert conv["contact"]["address"] == SHARED  # the channel's conversation, not Priya's
+    eventually(lambda: promise(app, conv["id"]) == "pending")
+    [msg] = in_messages(app, conv["id"])
+    assert msg["author"]["type"] == "contact" and msg["author"]["name"] == "Priya"
     # A channel that is no client's is not a conversation.
     assert send_event(slack, app, slack.message_event(ACME_GUEST, "C0RANDOM00", "lunch?")) == 200
     settled(app)
     assert len(conversations(app)) == 1
 
 
-def test_a_staff_message_in_the_shared_channel_is_the_agencys_reply(
+def test_members_writing_in_the_shared_channel_share_one_conversation_and_one_promise(
     app: RunningApp, slack: SlackStandIn
 ) -> None:
-    question = slack.message_event(DANA, SHARED, "Can you send the draft?")
-    assert send_event(slack, app, question) == 200
+    slack.add_user(ACME_GUEST, "Priya Shah")
+    first = slack.message_event(DANA, SHARED, "Can you send the draft?")
+    assert send_event(slack, app, first) == 200
     [conv] = eventually(lambda: conversations(app))
-    assert conv["commitment"]["state"] == "pending"
-    answer = slack.message_event(JIM, SHARED, "Sending it within the hour.")
+    eventually(lambda: promise(app, conv["id"]) == "pending")
+    second = slack.message_event(ACME_GUEST, SHARED, "And the press kit, please.")
+    assert send_event(slack, app, second) == 200
+    assert send_event(slack, app, slack.message_event(ACME_GUEST, SHARED, "Thanks!")) == 200
+
+    def three() -> list[dict[str, Any]]:
+        found = in_messages(app, conv["id"])
+        assert len(found) == 3
+        return found
+
+    dana, priya, thanks = eventually(three)
+    assert [len(conversations(app))] == [1]
+    assert (dana["author"]["name"], priya["author"]["name"]) == ("Dana Reyes", "Priya Shah")
+    assert dana["author"]["id"] != priya["author"]["id"] == thanks["author"]["id"]
+    # Priya's name came from users.info, asked once; Dana is configured, never looked up.
+    assert [c.params["user"] for c in slack.calls("users.info")] == [ACME_GUEST]
+
+    # Jim answers in the channel: the one promise, Dana's, is met.
+    answer = slack.message_event(JIM, SHARED, "Both within the hour.")
     assert send_event(slack, app, answer) == 200
-
-    def answered() -> dict[str, Any]:
-        view = conversation(app, conv["id"])
-        assert view["commitment"]["state"] == "met"
-        return view
-
-    view = eventually(answered)
-    out = [m for m in view["messages"] if m["direction"] == "out"]
-    assert [(m["text"], m["author"]["id"]) for m in out] == [("Sending it within the hour.", "jim")]
+    eventually(lambda: promise(app, conv["id"]) == "met")
     settled(app)
-    # It is in Slack already: nothing was posted to the shared channel.
-    assert slack.messages(SHARED) == []
-    # The inbox thread shows it.
+    view = conversation(app, conv["id"])
+    assert [c["state"] for c in view["commitments"]] == ["met"]
+    assert [c["id"] for c in conversations(app) if promise(app, c["id"]) != "met"] == []
+    # The staff thread names each member.
     root = only_root(slack)
-    assert any("Jim Miller replied" in t for t in thread_texts(slack, root))
+    texts = eventually(lambda: [t for t in thread_texts(slack, root) if "Priya" in t])
+    assert texts[0].startswith("Priya Shah (Slack): And the press kit")
 
 
-def test_files_edits_and_deletions_are_recorded(app: RunningApp, slack: SlackStandIn) -> None:
+def test_a_member_slack_cannot_name_yet_is_still_the_clients_and_named_later(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    slack.fail_next(method="users.info", status=200, error="user_not_found")
+    early = slack.message_event(ACME_GUEST, SHARED, "Hello from the guest account")
+    assert send_event(slack, app, early) == 200
+    [conv] = eventually(lambda: conversations(app))
+    assert conv["client"]["id"] == "acme"  # not an unknown sender, though unnamed
+    slack.add_user(ACME_GUEST, "Priya Shah")
+    assert send_event(slack, app, slack.message_event(ACME_GUEST, SHARED, "It's Priya")) == 200
+
+    def named() -> list[dict[str, Any]]:
+        found = in_messages(app, conv["id"])
+        assert len(found) == 2 and all(m["author"]["name"] == "Priya Shah" for m in found)
+        return found
+
+    eventually(named)
+    assert len(slack.calls("users.info")) == 2  # the failed lookup was tried again
+
+
+def test_a_dm_stays_its_own_conversation_beside_the_channels(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
+    assert send_event(slack, app, slack.message_event(DANA, SHARED, "In the channel")) == 200
+    assert send_event(slack, app, slack.dm_event(DANA, "Just between us")) == 200
+    found = eventually(lambda: (lambda c: c if len(c) == 2 else None)(conversations(app)))
+    assert sorted(c["contact"]["address"] for c in found) == sorted([SHARED, DANA])
+    # Jim's answer in the channel meets the channel's promise, not Dana's private one.
+    assert send_event(slack, app, slack.message_event(JIM, SHARED, "Seen!")) == 200
+
+    def states() -> dict[str, str]:
+        got = {c["contact"]["address"]: promise(app, c["id"]) for c in conversations(app)}
+        assert got[SHARED] == "met"
+        return got
+
+    assert eventually(states)[DANA] == "pending"
+
+
+def test_edits_and_deletions_change_the_message_in_place(
+    app: RunningApp, slack: SlackStandIn
+) -> None:
     files = [{"id": "F0LOGO", "name": "logo.png", "mimetype": "image/png"}]
     photo = slack.message_event(DANA, SHARED, "Logo v2", files=files)
     original = slack.message_event(DANA, SHARED, "Launch Tuesday")
-    for event in (photo, original, slack.edit_event(original, "Launch Wednesday")):
+    for event in (photo, original):
         assert send_event(slack, app, event) == 200
     [conv] = eventually(lambda: conversations(app))
+    eventually(lambda: len(in_messages(app, conv["id"])) == 2)
+    root = only_root(slack)
+    eventually(lambda: len(thread_texts(slack, root)) == 2)
+    # Answered before the edit: the edit must not start a promise of its own.
+    assert send_event(slack, app, slack.message_event(JIM, SHARED, "Noted")) == 200
+    eventually(lambda: promise(app, conv["id"]) == "met")
 
-    def recorded(count: int) -> list[dict[str, Any]]:
-        messages = messages_of(app, conv["id"])
-        assert len(messages) == count
-        return messages
+    edit = slack.envelope(slack.edit_event(original, "Launch Wednesday"))
+    assert slack.deliver(app.url + PATH, edit).status_code == 200
+    # Slack retries the same event (our answer was an error): recorded once.
+    retried = slack.deliver(app.url + PATH, edit, retry_num=1, retry_reason="http_error")
+    assert retried.status_code == 200
 
-    first, second, edit = eventually(lambda: recorded(3))
-    assert first["text"] == "Logo v2"
+    def edited() -> list[dict[str, Any]]:
+        found = in_messages(app, conv["id"])
+        assert found[1]["text"] == "Launch Wednesday"
+        return found
+
+    first, second = eventually(edited)
+    settled(app)
+    first, second = in_messages(app, conv["id"])
+    assert first["text"] == "Logo v2" and first["edits"] == []
     assert first["attachments"] == [
         {"file_id": "F0LOGO", "name": "logo.png", "content_type": "image/png"}
     ]
-    assert edit["text"] == "Launch Wednesday" and edit["edit_of"] == second["id"]
+    assert [e["text"] for e in second["edits"]] == ["Launch Tuesday"]
+    assert [c["state"] for c in conversation(app, conv["id"])["commitments"]] == ["met"]
+    # The staff thread says so, once.
+    edits_shown = [t for t in thread_texts(slack, root) if "edited a message" in t]
+    assert edits_shown == ["Dana Reyes edited a message (Slack): Launch Wednesday"]
+
     assert send_event(slack, app, slack.delete_event(original)) == 200
-    deletion = eventually(lambda: recorded(4))[3]
-    assert deletion["edit_of"] == second["id"] and deletion["text"] == "(message deleted)"
+
+    def deleted() -> dict[str, Any]:
+        message = in_messages(app, conv["id"])[1]
+        assert message["text"] == "(message deleted)"
+        return message
+
+    assert [e["text"] for e in eventually(deleted)["edits"]] == [
+        "Launch Tuesday",
+        "Launch Wednesday",
+    ]
+    eventually(lambda: any("deleted a message" in t for t in thread_texts(slack, root)))
     # Deleting a message we never held records nothing.
     unknown = slack.message_event(DANA, SHARED, "never delivered")
     assert send_event(slack, app, slack.delete_event(unknown)) == 200
     settled(app)
-    assert len(messages_of(app, conv["id"])) == 4
+    assert len(in_messages(app, conv["id"])) == 2
 
 
 # --- the staff inbox -----------------------------------------------------------------------

@@ -11,11 +11,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import Clock, OffsetClock
+from storage.tables import TimerRow
+from tests.browser.inbox_support import add_login, signed_in
 from tests.e2e.conftest import MONDAY_MORNING
+from tests.e2e.test_slack_flow import promise
 from tests.e2e.test_sms_flow import conversation, conversations, eventually
 from tests.support.app import RunningApp, running_app
 
@@ -68,6 +72,22 @@ def deliver(tg: TelegramStandIn, app: RunningApp, update: dict[str, Any], **kw: 
 
 def texts_to(tg: TelegramStandIn, chat: int) -> list[str]:
     return [m["text"] for m in tg.sent_to(chat)]
+
+
+def followed_up(app: RunningApp) -> None:
+    """Until the journal is routed and no timer is due (a filed message's follow-up is one)."""
+
+    def quiet() -> bool:
+        now = app.container.clock.now()
+        with app.container.services.uow() as uow:
+            due = uow.session.execute(
+                select(func.count())
+                .select_from(TimerRow)
+                .where(TimerRow.state == "pending", TimerRow.due_at <= now)
+            ).scalar_one()
+            return uow.inbound.pending_count() == 0 and due == 0
+
+    eventually(quiet)
 
 
 def inbound_rows(app: RunningApp) -> int:
@@ -133,27 +153,86 @@ def test_an_unknown_user_goes_to_triage(app: RunningApp, tg: TelegramStandIn) ->
     assert conv["contact"]["address"] == "300000099"
 
 
-def test_media_and_edits_are_recorded(app: RunningApp, tg: TelegramStandIn) -> None:
+def test_media_is_recorded(app: RunningApp, tg: TelegramStandIn) -> None:
     photo = tg.message_update(
         DANA,
         caption="Logo v2",
         photo=[{"file_id": "PHOTO-1", "file_unique_id": "p1", "width": 800, "height": 600}],
     )
-    original = tg.message_update(DANA, "Launch Tuesday")
-    for update in (photo, original, tg.edit_update(original, "Launch Wednesday")):
-        assert deliver(tg, app, update) == 200
+    assert deliver(tg, app, photo) == 200
     [conv] = eventually(lambda: conversations(app))
-
-    def recorded() -> list[dict[str, Any]]:
-        messages = conversation(app, conv["id"])["messages"]
-        assert len(messages) == 3
-        return messages  # type: ignore[no-any-return]
-
-    first, second, edit = eventually(recorded)
-    assert first["text"] == "Logo v2"
+    [first] = conversation(app, conv["id"])["messages"]
+    assert first["text"] == "Logo v2" and first["edits"] == [] and first["edited_at"] is None
     assert first["attachments"] == [{"file_id": "PHOTO-1", "content_type": "image/jpeg"}]
-    assert second["text"] == "Launch Tuesday" and second["edit_of"] is None
-    assert edit["text"] == "Launch Wednesday" and edit["edit_of"] == second["id"]
+
+
+def test_an_edit_changes_the_message_keeps_its_history_and_starts_nothing(
+    app: RunningApp, tg: TelegramStandIn
+) -> None:
+    original = tg.message_update(DANA, "Launch Tuesday")
+    assert deliver(tg, app, original) == 200
+    [conv] = eventually(lambda: conversations(app))
+    eventually(lambda: promise(app, conv["id"]) == "pending")
+    with app.api() as api:
+        reply = api.post(f"/api/conversations/{conv['id']}/reply", json={"text": "Noted."})
+    assert reply.status_code == 202
+    eventually(lambda: promise(app, conv["id"]) == "met")
+
+    edit = tg.edit_update(original, "Launch Wednesday")
+    assert deliver(tg, app, edit) == 200
+    assert deliver(tg, app, edit) == 200  # Telegram retries: the same update_id
+
+    def edited() -> dict[str, Any]:
+        view = conversation(app, conv["id"])
+        [message] = [m for m in view["messages"] if m["direction"] == "in"]
+        assert message["text"] == "Launch Wednesday"
+        return view
+
+    eventually(edited)
+    followed_up(app)  # whatever the edit's follow-up would start has started
+    view = conversation(app, conv["id"])
+    [message] = [m for m in view["messages"] if m["direction"] == "in"]
+    assert [e["text"] for e in message["edits"]] == ["Launch Tuesday"]
+    assert message["edited_at"] == message["edits"][0]["at"]
+    assert datetime.fromisoformat(message["edited_at"]) >= datetime.fromisoformat(
+        message["created_at"]
+    )
+    # No new promise: the one the message started was met, and stays the only one.
+    assert [c["state"] for c in view["commitments"]] == ["met"]
+    assert view["commitment"]["state"] == "met"
+
+    # The same edit by another update (not a retry of this one) is still recorded once.
+    assert deliver(tg, app, {**edit, "update_id": tg.next_update_id()}) == 200
+    followed_up(app)
+    [message] = [m for m in conversation(app, conv["id"])["messages"] if m["direction"] == "in"]
+    assert len(message["edits"]) == 1
+
+    # The inbox shows it edited, with the earlier text at hand.
+    add_login(app.container, "ana", "ana")
+    with signed_in(app.url, "ana") as browser:
+        page = browser.get(f"/inbox/conversations/{conv['id']}")
+    assert page.status_code == 200
+    assert '<details class="edits">' in page.text and "Launch Tuesday" in page.text
+    assert page.text.index("Launch Wednesday") < page.text.index("Launch Tuesday")
+
+
+def test_an_edit_of_a_message_we_never_got_is_filed_as_the_message(
+    app: RunningApp, tg: TelegramStandIn
+) -> None:
+    lost = tg.message_update(DANA, "Call me at 4")  # never reached us
+    assert deliver(tg, app, tg.edit_update(lost, "Call me at 5, not 4")) == 200
+    [conv] = eventually(lambda: conversations(app))
+    [message] = conversation(app, conv["id"])["messages"]
+    assert message["text"] == "Call me at 5, not 4"
+    assert [e["text"] for e in message["edits"]] == [None]  # edited; the earlier text unknown
+    # It is what the client asks: it is promised an answer like any message.
+    eventually(lambda: promise(app, conv["id"]) == "pending")
+    # The original, delivered late after all, fills in the history: still one message.
+    assert deliver(tg, app, lost) == 200
+    followed_up(app)
+    [message] = conversation(app, conv["id"])["messages"]
+    assert [e["text"] for e in message["edits"]] == ["Call me at 4"]
+    assert len(conversation(app, conv["id"])["commitments"]) == 1
 
 
 def test_start_greets_with_the_agency_name(app: RunningApp, tg: TelegramStandIn) -> None:

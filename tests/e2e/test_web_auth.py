@@ -215,13 +215,14 @@ def test_a_new_password_ends_existing_sessions(web: RunningApp) -> None:
     with signed_in(web.url, "ana") as browser:
         assert browser.get("/inbox").status_code == 200
         with web.container.db.session() as session:
-            row = StaffAccounts(session).by_login("ana")
-            assert row is not None
-            from bot.accounts import hash_password
-
-            row.password_hash = hash_password("a brand new password")
+            ended = StaffAccounts(session).set_password(
+                "ana", "a brand new password", web.container.clock.now()
+            )
             session.commit()
+        assert ended == 1
         assert browser.get("/inbox").status_code == 303
+    with signed_in(web.url, "ana", "a brand new password") as browser:
+        assert browser.get("/inbox").status_code == 200
 
 
 def test_only_admin_accounts_change_who_is_on_call(web: RunningApp) -> None:
@@ -234,7 +235,7 @@ def test_only_admin_accounts_change_who_is_on_call(web: RunningApp) -> None:
     with signed_in(web.url, "ana") as staff:
         token = csrf_from(staff.get("/inbox/oncall").text)
         refused = staff.post("/inbox/overrides", data={**form, "csrf_token": token})
-        assert refused.status_code == 400 and "Only admin accounts" in refused.text
+        assert refused.status_code == 403 and "Only admin accounts" in refused.text
     with signed_in(web.url, "jim") as admin:
         page = admin.get("/inbox/oncall")
         assert "Add an override" in page.text

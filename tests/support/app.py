@@ -85,11 +85,12 @@ class RunningApp:
         return response
 
     def wait_routed(self, timeout: float = 10.0) -> None:
-        """Until no journalled delivery waits for the worker (routing is asynchronous)."""
+        """Until no journalled delivery nor its follow-up (commitment, acknowledgement, page)
+        waits for the worker (routing is asynchronous)."""
         deadline = time.monotonic() + timeout
         while True:
             with self.container.services.uow() as uow:
-                if uow.inbound.pending_count() == 0:
+                if uow.inbound.pending_count() == 0 and not uow.timers.pending("message:"):
                     return
             if time.monotonic() > deadline:
                 raise AssertionError("the worker did not route the inbound messages in time")

@@ -75,7 +75,12 @@
     });
     document.body.addEventListener("htmx:responseError", function (e) {
       if (e.detail.xhr.status === 401) window.location = "/login";
-      else say("Something went wrong (" + e.detail.xhr.status + "); reload the page.");
+      else {
+        // An unexpected error names the reference of its log line (bot/server_errors.py).
+        var ref = e.detail.xhr.getResponseHeader("X-Error-Reference");
+        say("Something went wrong (" + e.detail.xhr.status + (ref ? ", reference " + ref : "") +
+          "); reload the page.");
+      }
     });
   });
 })();

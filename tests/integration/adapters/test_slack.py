@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import (
@@ -153,11 +154,30 @@ def test_edits_and_deletions_point_at_the_original(slack: SlackStandIn) -> None:
     assert edit is not None
     assert edit.edit_of == f"{SHARED}:{original['ts']}" and edit.text == "Launch Wednesday"
     assert edit.provider_id != edit.edit_of and edit.address == DANA
+    # Slack's own time of the edit orders edits that reach us out of order.
+    assert edit.edited_at is not None and edit.edited_at > datetime.fromtimestamp(
+        float(original["ts"]), UTC
+    )
     deletion = inbound_from_event(slack.delete_event(original), NOW)
     assert deletion is not None
     assert deletion.edit_of == f"{SHARED}:{original['ts']}" and deletion.text == DELETED_TEXT
     # An "edit" that changed nothing the author wrote (an unfurl) is no record at all.
     assert inbound_from_event(slack.edit_event(original, "Launch Tuesday"), NOW) is None
+
+
+async def test_a_members_name_comes_from_users_info(
+    slack: SlackStandIn, adapter: SlackAdapter
+) -> None:
+    slack.add_user("U0ACMEGUES", "Priya Shah", "Priya")
+    slack.add_user("U0NODISPLY", "Sam Okafor")  # no display name set: the real name shows
+    assert await adapter.user_name("U0ACMEGUES") == "Priya"
+    assert await adapter.user_name("U0NODISPLY") == "Sam Okafor"
+    [call, _] = slack.calls("users.info")
+    assert call.params["user"] == "U0ACMEGUES"
+    assert call.request.headers["authorization"] == f"Bearer {TOKEN}"
+    with pytest.raises(SlackApiError) as refused:
+        await adapter.user_name("U0NOBODY00")
+    assert refused.value.response["error"] == "user_not_found"
 
 
 def test_bot_messages_and_housekeeping_are_not_messages(slack: SlackStandIn) -> None:
@@ -206,10 +226,13 @@ async def test_a_user_id_is_reached_in_their_dm(adapter: SlackAdapter, slack: Sl
 
 
 async def test_a_long_message_is_split(adapter: SlackAdapter, slack: SlackStandIn) -> None:
-    text = "\n\n".join(f"Point {i}: " + "details " * 400 for i in range(3))
+    # 15,000 characters a point, 25,000 once escaped: two points would fit Slack's 40,000 as
+    # written, but not as sent.
+    text = "\n\n".join(f"Point {i}: " + "x & y " * 2500 for i in range(3))
     await adapter.send(out(SHARED, text))
     parts = [m["text"] for m in slack.messages(SHARED)]
     assert len(parts) == 3 and all(p.startswith("Point") for p in parts)
+    assert all(len(p) <= 40_000 for p in parts)
 
 
 async def test_a_page_has_an_acknowledge_button(adapter: SlackAdapter, slack: SlackStandIn) -> None:

@@ -138,6 +138,7 @@ def test_an_edited_message_points_at_the_original(tg: TelegramStandIn) -> None:
     assert msg.edit_of == "200000042:30"
     assert msg.provider_id != "200000042:30" and msg.provider_id.startswith("200000042:30:edit:")
     assert msg.text == "Launch on Wednesday"
+    assert msg.edited_at == datetime.fromtimestamp(edit["edited_message"]["edit_date"], UTC)
 
 
 def test_group_chats_and_button_presses_are_not_client_messages(tg: TelegramStandIn) -> None:

@@ -430,3 +430,26 @@ def test_reports_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     assert [str(problem) for problem in check_config(path)] == [
         f"{path}:2: not UTF-8 text (TOML files are UTF-8)"
     ]
+
+
+def test_reports_durations_past_ten_years_instead_of_crashing(check) -> None:
+    # Longer ones cannot be added to a date; the longest once raised OverflowError in `check`.
+    text = changed(
+        'business = "4h"\nafter_hours = "next_business_day"',
+        ('business = "9999999999999w"\nafter_hours = "521w"'),
+    )
+    assert check(text) == [
+        "partnerline.toml:12: commitments.standard.business: '9999999999999w': a duration may"
+        " be at most 520w (ten years)",
+        "partnerline.toml:13: commitments.standard.after_hours: '521w': a duration may be at"
+        " most 520w (ten years)",
+    ]
+    assert check(changed('business = "4h"', 'business = "520w"')) == []
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00", "1969-12-31T23:59", "3000-01-01T00:00"])
+def test_reports_a_rotation_start_outside_1970_to_2999(check, start: str) -> None:
+    text = changed('start = "2026-11-02T09:00"', f'start = "{start}"', FULL)
+    assert check(text) == [
+        f"partnerline.toml:35: rotations[0].start: {start} is not between 1970 and 2999"
+    ]

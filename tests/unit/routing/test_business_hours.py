@@ -311,10 +311,14 @@ def test_whole_day_windows_wrap_sunday_into_monday() -> None:
     )
 
 
-def test_always_open_has_no_next_close() -> None:
+def test_always_open_never_closes() -> None:
     cal = BusinessCalendar(LONDON, {d: win("00:00-24:00") for d in range(7)})
-    with pytest.raises(ValueError, match="never closes"):
-        cal.next_close(datetime(2026, 2, 8, tzinfo=LONDON))
+    t = datetime(2026, 2, 8, tzinfo=LONDON)
+    assert cal.always_open
+    assert cal.next_close(t) is None
+    assert cal.next_open(t) == t
+    assert cal.add(t, 5 * H) == t + 5 * H
+    assert cal.between(t, t + timedelta(days=400)) == timedelta(days=400)
 
 
 def test_kolkata_half_hour_offset() -> None:
@@ -369,17 +373,19 @@ def test_calendar_without_windows_is_always_closed() -> None:
     assert not cal.has_any_window
     assert not any(cal.is_open(det(2026, 1, 1) + n * 7 * H) for n in range(1300))
     assert cal.between(det(2026, 1, 1), det(2027, 1, 1)) == timedelta(0)
-    with pytest.raises(ValueError, match="no open windows"):
-        cal.next_open(det(2026, 1, 1))
-    with pytest.raises(ValueError, match="no open windows"):
-        cal.add(det(2026, 1, 1), H)
+    assert cal.next_open(det(2026, 1, 1)) is None
+    assert cal.next_close(det(2026, 1, 1)) is None
+    assert cal.add(det(2026, 1, 1), H) is None
+    assert cal.add(det(2026, 1, 1), timedelta(0)) is None
+    assert cal.next_open_epoch(0.0) is None and cal.add_epoch(0.0, 60.0) is None
 
 
-def test_every_day_closed_raises_instead_of_looping() -> None:
+def test_every_day_closed_answers_never_instead_of_looping() -> None:
     cal = BusinessCalendar(DETROIT, OFFICE_WEEK, lambda _day: True)
     assert cal.has_any_window
-    with pytest.raises(ValueError, match="within 10 years"):
-        cal.next_open(det(2026, 1, 1))
+    assert cal.next_open(det(2026, 1, 1)) is None
+    assert cal.next_close(det(2026, 1, 1)) is None
+    assert cal.add(det(2026, 1, 1), H) is None
 
 
 @pytest.mark.parametrize(
@@ -401,6 +407,111 @@ def test_overlapping_windows_are_merged() -> None:
 def test_unknown_timezone_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="Mars/Olympus"):
         BusinessCalendar("Mars/Olympus", WEEKDAYS_9_TO_5)
+
+
+# ---------------------------------------------------------------- every calendar has an answer
+# A configuration may describe any of these; each query answers, with None for "never".
+
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14
+PAGO_PAGO = ZoneInfo("Pacific/Pago_Pago")  # UTC-11
+ST_JOHNS = ZoneInfo("America/St_Johns")  # UTC-03:30, DST -02:30 (2026: Mar 8, Nov 1)
+ALL_DAY = {d: win("00:00-24:00") for d in range(7)}
+
+
+def test_never_open_calendar_in_sydney_answers_never_to_everything() -> None:
+    cal = BusinessCalendar(SYDNEY, {})
+    t = datetime(2026, 12, 7, 23, 30, tzinfo=SYDNEY)
+    assert not cal.is_open(t)
+    assert cal.next_open(t) is None
+    assert cal.next_close(t) is None
+    assert cal.add(t, 30 * M) is None
+    assert cal.between(t, t + timedelta(days=3650)) == timedelta(0)
+    ts = t.timestamp()
+    assert cal.open_add_epoch(ts, 60.0) is None and cal.next_close_epoch(ts) is None
+
+
+@pytest.mark.parametrize("zone", [KOLKATA, ST_JOHNS, KIRITIMATI, PAGO_PAGO], ids=str)
+def test_always_open_calendar_never_closes_and_counts_wall_clock_time(zone: ZoneInfo) -> None:
+    cal = BusinessCalendar(zone, ALL_DAY)
+    # In UTC, so that + is elapsed time across St John's spring-forward night.
+    t = datetime(2026, 3, 7, 12, tzinfo=zone).astimezone(UTC)
+    assert cal.is_open(t) and cal.is_open(t + 1000 * H)
+    assert cal.next_close(t) is None
+    assert cal.next_open(t) == t
+    assert cal.add(t, 24 * H) == t + 24 * H
+    assert cal.between(t, t + 24 * H) == 24 * H
+
+
+def test_always_open_with_a_closed_day_predicate_finds_no_closing_either() -> None:
+    # Built the way a configuration with holidays builds it: a predicate that never says yes.
+    cal = BusinessCalendar(KOLKATA, ALL_DAY, lambda _day: False)
+    assert not cal.always_open
+    t = datetime(2026, 12, 7, 10, tzinfo=KOLKATA)
+    assert cal.next_close(t) is None
+    assert cal.next_close_epoch(t.timestamp()) is None
+    assert cal.add(t, 3 * H) == t + 3 * H
+
+
+def test_always_open_st_johns_day_of_the_spring_gap_is_23_hours() -> None:
+    cal = BusinessCalendar(ST_JOHNS, ALL_DAY, lambda _day: False)
+    a, b = datetime(2026, 3, 8, tzinfo=ST_JOHNS), datetime(2026, 3, 9, tzinfo=ST_JOHNS)
+    assert cal.between(a, b) == 23 * H
+    assert cal.next_close(a) is None
+
+
+@pytest.mark.parametrize("zone", [KIRITIMATI, PAGO_PAGO], ids=str)
+def test_one_hour_a_week_east_and_west_of_utc(zone: ZoneInfo) -> None:
+    cal = BusinessCalendar(zone, {2: win("10:00-11:00")})  # Wednesdays 10-11 local
+    wednesday = datetime(2026, 12, 9, 10, 30, tzinfo=zone)
+    assert cal.is_open(wednesday)
+    assert cal.next_close(wednesday) == datetime(2026, 12, 9, 11, tzinfo=zone)
+    after = datetime(2026, 12, 9, 11, tzinfo=zone)
+    assert not cal.is_open(after)
+    assert cal.next_open(after) == datetime(2026, 12, 16, 10, tzinfo=zone)
+    assert cal.add(after, 2 * H) == datetime(2026, 12, 23, 11, tzinfo=zone)
+    assert cal.between(after, after + 4 * timedelta(weeks=1)) == 4 * H
+
+
+def test_one_hour_a_week_in_kiritimati_opens_on_tuesday_utc() -> None:
+    cal = BusinessCalendar(KIRITIMATI, {2: win("10:00-11:00")})
+    assert cal.next_open(utc(2026, 12, 7)) == utc(2026, 12, 8, 20, 0)
+
+
+def test_window_across_st_johns_spring_gap_loses_the_missing_hour() -> None:
+    cal = BusinessCalendar(ST_JOHNS, {6: win("01:00-03:00")})  # 02:00 jumps to 03:00
+    day = datetime(2026, 3, 8, tzinfo=ST_JOHNS)
+    assert cal.between(day, day + 24 * H) == H
+    assert cal.next_close(datetime(2026, 3, 8, 1, 30, tzinfo=ST_JOHNS)) == utc(2026, 3, 8, 5, 30)
+    fall = datetime(2026, 11, 1, tzinfo=ST_JOHNS)
+    assert cal.between(fall, fall + 25 * H) == 3 * H  # 01:00-02:00 happens twice
+
+
+def test_closed_only_on_holidays_closes_for_the_holidays() -> None:
+    christmas = {date(2026, 12, 25), date(2026, 12, 26)}
+    cal = BusinessCalendar(SYDNEY, ALL_DAY, christmas.__contains__)
+    first = datetime(2026, 12, 1, tzinfo=SYDNEY)
+    assert cal.is_open(first)
+    assert cal.next_close(first) == datetime(2026, 12, 25, tzinfo=SYDNEY)
+    assert cal.next_open(datetime(2026, 12, 25, 10, tzinfo=SYDNEY)) == datetime(
+        2026, 12, 27, tzinfo=SYDNEY
+    )
+    assert cal.add(datetime(2026, 12, 24, 22, tzinfo=SYDNEY), 4 * H) == datetime(
+        2026, 12, 27, 2, tzinfo=SYDNEY
+    )
+    # Sydney's spring-forward day is 23 hours long, all of them open.
+    spring = datetime(2026, 10, 4, tzinfo=SYDNEY)
+    assert cal.between(spring, datetime(2026, 10, 5, tzinfo=SYDNEY)) == 23 * H
+
+
+def test_windows_only_on_closed_days_never_reach_the_business_time() -> None:
+    # Open this one Monday morning, then every later window falls on a closed day.
+    cal = BusinessCalendar(DETROIT, WEEKDAYS_9_TO_5, lambda day: day > date(2026, 3, 2))
+    t = det(2026, 3, 2, 16, 0)
+    assert cal.is_open(t)
+    assert cal.add(t, 30 * M) == det(2026, 3, 2, 16, 30)
+    assert cal.add(t, 2 * H) is None
+    assert cal.next_close(t) == det(2026, 3, 2, 17, 0)
+    assert cal.next_open(det(2026, 3, 2, 17, 0)) is None
 
 
 def test_zone_by_name_equals_zoneinfo() -> None:
@@ -530,10 +641,8 @@ def test_is_open_matches_the_wall_clock_definition(cal_and_oracle, t) -> None:
     opens = cal.next_open(t)
     assert wall_open(opens)
     assert opens == t or not wall_open(opens - US)
-    try:
-        closes = cal.next_close(t)
-    except ValueError:  # open without a break for the whole horizon
-        assume(False)
+    closes = cal.next_close(t)
+    assume(closes is not None)  # open without a break for the whole horizon
     assert closes > opens and not wall_open(closes) and wall_open(closes - US)
 
 
@@ -564,3 +673,38 @@ def test_epoch_api_matches_datetime_api(cal_and_oracle, t, d) -> None:
         cal.add(t, d).timestamp(), abs=1e-5
     )
     assert cal.next_open_epoch(ts) == pytest.approx(cal.next_open(t).timestamp(), abs=1e-5)
+
+
+@st.composite
+def any_calendars(draw: st.DrawFn) -> tuple[BusinessCalendar, str]:
+    """Every shape a configuration can give: never open, always open, sparse, ordinary."""
+    zone = ZoneInfo(draw(st.sampled_from([*ZONES, "Pacific/Kiritimati", "Pacific/Pago_Pago"])))
+    shape = draw(st.sampled_from(["never", "always", "holidays", "weekly"]))
+    if shape == "never":
+        return BusinessCalendar(zone, {}), shape
+    if shape == "always":
+        return BusinessCalendar(
+            zone, ALL_DAY, draw(st.sampled_from([None, lambda _d: False]))
+        ), shape
+    if shape == "holidays":
+        return BusinessCalendar(zone, ALL_DAY, lambda day: day.toordinal() % 41 == 0), shape
+    weekly = draw(weeks())
+    return BusinessCalendar(zone, weekly), "never" if not any(weekly.values()) else shape
+
+
+@PROPERTY
+@given(any_calendars(), instants, durations)
+def test_every_query_answers_for_every_calendar(cal_and_shape, t, d) -> None:
+    cal, shape = cal_and_shape
+    opens, closes, added = cal.next_open(t), cal.next_close(t), cal.add(t, d)
+    assert cal.between(t, t + d) <= d
+    if shape == "never":
+        assert not cal.is_open(t) and (opens, closes, added) == (None, None, None)
+        return
+    if shape == "always":
+        assert cal.is_open(t) and opens == t and closes is None and added == t + d
+        return
+    # Anything with a window opens within a week (or two holidays); then it must close.
+    assert opens is not None and opens >= t and cal.is_open(opens)
+    assert closes is not None and closes > opens and not cal.is_open(closes)
+    assert added is not None and cal.between(t, added) == d

@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from routing.business_hours import BusinessCalendar
 from routing.rotations import (
     OnCall,
     OnCallPeriod,
@@ -25,6 +28,7 @@ from routing.rotations import (
 DETROIT = ZoneInfo("America/Detroit")
 LONDON = ZoneInfo("Europe/London")
 SYDNEY = ZoneInfo("Australia/Sydney")
+KOLKATA = ZoneInfo("Asia/Kolkata")
 WEEK = timedelta(weeks=1)
 MEMBERS = ("jim", "ana", "raj")
 
@@ -93,7 +97,7 @@ def rotation(
     *,
     tz: ZoneInfo = DETROIT,
     members: tuple[str, ...] = MEMBERS,
-    after_hours: WeeklyWindowsTestCalendar | None = None,
+    after_hours: WeeklyWindowsTestCalendar | BusinessCalendar | None = None,
     rotation_id: str = "after-hours",
 ) -> Rotation:
     return Rotation(
@@ -500,6 +504,115 @@ def test_shifts_between_an_empty_range_is_empty() -> None:
     t = local(DETROIT, 2026, 11, 5)
 
     assert shifts_between(weekly, t, t) == []
+
+
+# ------------------------------------------------------------------ every calendar has an answer
+# Real calendars (routing.business_hours) of every shape a configuration can give.
+
+ST_JOHNS = ZoneInfo("America/St_Johns")
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
+PAGO_PAGO = ZoneInfo("Pacific/Pago_Pago")
+ALL_DAY = {d: [(0, 1440)] for d in range(7)}
+NEVER_OPEN_SYDNEY = BusinessCalendar(SYDNEY, {})
+ALWAYS_OPEN_KOLKATA = BusinessCalendar("Asia/Kolkata", ALL_DAY)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31), timezones=st.just(UTC)),
+    st.sampled_from([timedelta(hours=8), timedelta(days=1), WEEK]),
+)
+def test_after_hours_rotation_on_a_never_open_calendar_is_an_ordinary_rotation(
+    t: datetime, shift: timedelta
+) -> None:
+    # Sydney's clocks change in April and October; handoffs at 02:30 hit both edges.
+    plain = rotation("2026-03-01T02:30", shift, tz=SYDNEY)
+    never = rotation("2026-03-01T02:30", shift, tz=SYDNEY, after_hours=NEVER_OPEN_SYDNEY)
+
+    assert on_call(never, t) == on_call(plain, t)
+    assert on_call(never, t).staff is not None or t < handoff_at(plain, 0)
+
+
+def test_one_person_after_hours_on_a_never_open_calendar_is_on_call_for_ever() -> None:
+    solo = rotation("2026-11-02T09:00", members=("kim",), tz=SYDNEY, after_hours=NEVER_OPEN_SYDNEY)
+    t = local(SYDNEY, 2026, 12, 7, 12)
+
+    assert on_call(solo, t) == OnCall("after-hours", "kim", None, "kim")
+    assert offset_on_call(solo, t, 0) == "kim"
+    week = shifts_between(solo, t, t + WEEK)  # one period per shift, end to end
+    assert {p.staff for p in week} == {"kim"}
+    assert sum((p.end - p.start for p in week), timedelta(0)) == WEEK
+
+
+def test_after_hours_rotation_on_an_always_open_calendar_is_never_on_call() -> None:
+    shut = rotation("2026-11-02T09:00", tz=KOLKATA, after_hours=ALWAYS_OPEN_KOLKATA)
+    t = local(KOLKATA, 2026, 12, 7, 3)
+
+    assert on_call(shut, t) == OnCall("after-hours", None, None, None)
+    assert shifts_between(shut, t, t + 4 * WEEK) == []
+    assert offset_on_call(shut, t, 1) == "raj"  # +1 is still the next shift's member
+
+
+def test_override_on_an_always_open_after_hours_rotation_is_all_there_is() -> None:
+    shut = rotation("2026-11-02T09:00", tz=KOLKATA, after_hours=ALWAYS_OPEN_KOLKATA)
+    start, end = local(KOLKATA, 2026, 12, 24, 18), local(KOLKATA, 2026, 12, 26, 9)
+    cover = override("raj", start, end, id=4)
+
+    assert on_call(shut, start - WEEK, [cover]) == OnCall("after-hours", None, start, "raj")
+    assert on_call(shut, start, [cover]) == OnCall("after-hours", "raj", end, None)
+    assert on_call(shut, end, [cover]) == OnCall("after-hours", None, None, None)
+
+
+ALWAYS_OPEN_BUT_CHRISTMAS = BusinessCalendar(
+    "Australia/Sydney", ALL_DAY, {date(2026, 12, 25), date(2026, 12, 26)}.__contains__
+)
+
+
+def test_after_hours_rotation_of_a_calendar_closed_only_on_holidays_waits_for_them() -> None:
+    holidays = rotation("2026-11-02T09:00", tz=SYDNEY, after_hours=ALWAYS_OPEN_BUT_CHRISTMAS)
+    december = local(SYDNEY, 2026, 12, 1)
+    christmas, after = local(SYDNEY, 2026, 12, 25), local(SYDNEY, 2026, 12, 27)
+
+    # Christmas falls in the eighth week: Ana's.
+    assert on_call(holidays, december) == OnCall("after-hours", None, christmas, "ana")
+    # No closed day after these two: nobody is on call after them, ever.
+    assert on_call(holidays, christmas) == OnCall("after-hours", "ana", after, None)
+    assert on_call(holidays, after) == OnCall("after-hours", None, None, None)
+
+
+@pytest.mark.parametrize("zone", [KIRITIMATI, PAGO_PAGO], ids=str)
+def test_one_person_after_hours_with_one_open_hour_a_week(zone: ZoneInfo) -> None:
+    hour = BusinessCalendar(zone, {2: [(600, 660)]})  # Wednesdays 10-11 local
+    solo = rotation("2026-11-02T09:00", members=("kim",), tz=zone, after_hours=hour)
+    inside, closes = local(zone, 2026, 12, 9, 10, 30), local(zone, 2026, 12, 9, 11)
+
+    assert on_call(solo, inside) == OnCall("after-hours", None, closes, "kim")
+    assert on_call(solo, closes) == OnCall(
+        "after-hours", "kim", local(zone, 2026, 12, 16, 10), "kim"
+    )
+
+
+def test_one_person_with_one_minute_shifts_answers_at_once() -> None:
+    solo = rotation("2026-11-02T09:00", timedelta(minutes=1), members=("kim",), tz=PAGO_PAGO)
+    pair = rotation("2026-11-02T09:00", timedelta(minutes=1), members=("kim", "raj"), tz=PAGO_PAGO)
+    t = local(PAGO_PAGO, 2026, 12, 7, 12, 0, 30)
+
+    assert on_call(solo, t) == OnCall("after-hours", "kim", None, "kim")
+    assert on_call(pair, t) == OnCall(
+        "after-hours", "kim", local(PAGO_PAGO, 2026, 12, 7, 12, 1), "raj"
+    )
+
+
+def test_never_open_rotation_hands_off_when_st_johns_clocks_jump() -> None:
+    never = BusinessCalendar(ST_JOHNS, {})
+    daily = rotation("2026-03-01T02:30", timedelta(days=1), tz=ST_JOHNS, after_hours=never)
+    # 2026-03-08 02:00 NST jumps to 03:00 NDT: 02:30 does not exist, the handoff is the jump.
+    night = local(ST_JOHNS, 2026, 3, 8, 1)
+
+    answer = on_call(daily, night)
+
+    assert answer.until == utc(2026, 3, 8, 5, 30)
+    assert (answer.staff, answer.next) == ("jim", "ana")
 
 
 # ------------------------------------------------------------------ refusals
