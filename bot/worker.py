@@ -43,7 +43,7 @@ StartupHook = Callable[[UnitOfWork, datetime], None]
 # Recording a send the provider took is retried until the database takes it: first at this
 # pace (seconds, doubling up to the cap); after RECORD_FULL_TRIES, on the outbox row alone
 # if the message's own record keeps failing.
-RECORD_BACKOFF_FIRST, RECORD_BACKOFF_CAP, RECORD_FULL_TRIES = 0.05, 1.0, 5
+RECORD_BACKOFF_FIRST, RECORD_BACKOFF_CAP, RECORD_FULL_TRIES = 0.05, 1.0, 20
 
 
 @dataclass(frozen=True, slots=True)

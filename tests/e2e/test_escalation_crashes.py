@@ -39,9 +39,9 @@ CHAOS_CONFIG = Path(__file__).resolve().parents[1] / "data" / "chaos_agency.toml
 CLIENTS = ["+13135550142", "+447700900123", "+13135550143"]  # Dana, George, Omar
 STAFF_NUMBERS = {"+13135550101", "+13135550103", "+13135550104"}
 STEPS_PER_PAGE = 3 * 13
-# 30 kills on PostgreSQL (the production database), 12 on SQLite: enough to land kills in
+# 20 kills on PostgreSQL (the production database), 8 on SQLite: enough to land kills in
 # every phase of a page, short enough for the suite; PARTNERLINE_CRASH_TRIALS asks for more.
-TRIALS = {"postgresql": 30, "sqlite": 12}
+TRIALS = {"postgresql": 20, "sqlite": 8}
 TRIALS_OVERRIDE = os.environ.get("PARTNERLINE_CRASH_TRIALS")
 
 
