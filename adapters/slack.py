@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.text_parts import LIMITS, split_at_breaks
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
-from routing.limits import checked_inbound
+from routing.limits import ADDRESS, checked_id, checked_inbound
 from routing.messages import Attachment, Channel, InboundMessage, OutboundMessage, SendResult
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -199,15 +199,23 @@ def is_from_bot(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
 
 
 def author_of(event: Mapping[str, Any]) -> str | None:
-    """Who wrote the message an event is about (the original's author for edits)."""
+    """Who wrote the message an event is about (the original's author for edits); None if the
+    event names nobody. A `user` that is there but no usable id (an object, a number, a list)
+    is MalformedPayload: never turned into an address such as "{'x': 1}"."""
     if event.get("subtype") in ("message_changed", "message_deleted"):
         for key in ("message", "previous_message"):
             part = event.get(key)
-            if isinstance(part, dict) and part.get("user"):
-                return str(part["user"])
+            if isinstance(part, dict) and part.get("user") is not None:
+                return _user_id(part["user"], f"{key}.user")
         return None
     user = event.get("user")
-    return str(user) if user else None
+    return None if user is None else _user_id(user, "user")
+
+
+def _user_id(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{what} is not a Slack user id")
+    return checked_id(value, ADDRESS, what)
 
 
 def inbound_from_event(event: Mapping[str, Any], now: datetime) -> InboundMessage | None:
@@ -219,13 +227,13 @@ def inbound_from_event(event: Mapping[str, Any], now: datetime) -> InboundMessag
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    if event.get("type") != "message":
+        return None
+    user = author_of(event)  # first: a `user` that is no id is refused whatever else is there
     channel = event.get("channel")
-    if event.get("type") != "message" or not isinstance(channel, str):
+    if user is None or not isinstance(channel, str):
         return None
     subtype = event.get("subtype")
-    user = author_of(event)
-    if user is None:
-        return None
     received = now.astimezone(UTC)
     if subtype == "message_changed":
         message = event.get("message") or {}

@@ -7,14 +7,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from bot.body_limits import BodyLimits
 from bot.bootstrap import build_worker, sync_config
 from bot.container import Container
+from bot.deps import plain_query
 from bot.log_safety import protect_logs
 from bot.routes import (
     calendar_feeds,
@@ -26,11 +28,13 @@ from bot.routes import (
     telegram_webhook,
     twilio_webhooks,
 )
+from bot.routes.responses import errors
+from bot.security_headers import SecurityHeaders
 from bot.server_errors import UnexpectedErrors
 from bot.slack_app import start_slack, stop_slack
 from bot.telegram_app import start_telegram, stop_telegram
-from bot.web import PAGE_PREFIXES, error_page, install_web
-from routing.errors import DomainError
+from bot.web import PAGE_PREFIXES, error_page, install_web, not_found_page
+from routing.errors import DomainError, MalformedPayload
 
 if TYPE_CHECKING:
     from bot.web.sandbox import Sandbox
@@ -66,6 +70,8 @@ def create_app(
         title="Partnerline",
         summary="Client messages on Slack, Telegram and SMS; one inbox; on-call escalation.",
         lifespan=lifespan,
+        dependencies=[Depends(plain_query)],
+        responses=errors(400),  # plain_query's answer, on every route
     )
     app.state.container = container
     app.include_router(ops.router)
@@ -89,6 +95,8 @@ def create_app(
     # Inside UnexpectedErrors: a body past its route's limit is a 413, read no further.
     app.add_middleware(BodyLimits)
     app.add_middleware(UnexpectedErrors, page_prefixes=PAGE_PREFIXES, page=error_page)
+    # Outermost: every answer gets nosniff (and HSTS over HTTPS), the 413s and 500s too.
+    app.add_middleware(SecurityHeaders, settings=container.settings)
     protect_logs()  # the Telegram token is in every Bot API URL httpx would log
     return app
 
@@ -98,13 +106,44 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.user_message, "code": exc.code}, exc.status)
 
+    @app.exception_handler(MalformedPayload)
+    async def malformed(request: Request, exc: MalformedPayload) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "malformed"}, 400)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path; several routes can
+            # share one (GET and POST /api/overrides), and Allow must name them all.
+            headers = {**(headers or {}), "Allow": _allowed_methods(app, request)}
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if errors and all(tuple(e.get("loc", ()))[:1] == ("path",) for e in errors):
+            # A path naming something that cannot exist (`/api/pages/abc`, an id past what a
+            # key can hold) is a path to nothing.
+            if request.url.path.startswith(PAGE_PREFIXES):
+                return not_found_page(request)
+            return JSONResponse({"detail": "not found", "code": "not_found"}, 404)
+        # The input the caller sent is not echoed back (it may be large, or a secret).
         problems = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": e.get("msg", "invalid"),
+                "type": e.get("type", "value_error"),
+            }
+            for e in errors
         ]
         return JSONResponse({"detail": problems}, 422)
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))

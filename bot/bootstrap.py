@@ -64,6 +64,7 @@ def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, Ch
             auth_token=settings.twilio_auth_token.get_secret_value(),
             from_number=sms_from,
             api_url=settings.twilio_api_url,
+            timeout=settings.send_timeout_seconds,
         )
         adapters[Channel.SMS] = sms
         if settings.public_url:  # Twilio must be able to fetch the call's TwiML

@@ -6,10 +6,13 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.container import Container
 from bot.services import ADMIN, Author
 from bot.web_auth import api_staff
+from routing.errors import MalformedPayload
+from routing.limits import clean_text
 
 
 async def get_container(request: Request) -> Container:
@@ -20,7 +23,20 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def current_author(request: Request, container: ContainerDep) -> Author:
+# Declared so that OpenAPI names the scheme (Swagger's "Authorize"); the check is ours, below.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="AdminToken",
+    description="PARTNERLINE_ADMIN_TOKEN. A signed-in inbox session (cookie and X-CSRF-Token "
+    "header on writes) is also accepted.",
+)
+
+
+def current_author(
+    request: Request,
+    container: ContainerDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Author:
     """The bearer token of PARTNERLINE_ADMIN_TOKEN acts as `admin`; so does the inbox session
     of an admin account, as that staff member. Anything else is 401."""
     if _bearer_is_admin(request, container):
@@ -70,3 +86,11 @@ def public_url_for(request: Request, container: Container) -> str:
     url = base.rstrip("/") + request.scope["path"]
     query = request.scope.get("query_string", b"")
     return f"{url}?{query.decode('latin-1')}" if query else url
+
+
+async def plain_query(request: Request) -> None:
+    """No query parameter holds a NUL: PostgreSQL cannot compare text with one (a search for
+    it would be a 500), and no value we give out contains one."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise MalformedPayload(f"query parameter {clean_text(name)!r} holds a NUL character")

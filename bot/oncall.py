@@ -25,7 +25,8 @@ from bot.calendars import calendar_from_config
 from bot.config import AgencyConfig
 from routing.business_hours import BusinessCalendar
 from routing.clock import Clock
-from routing.errors import DomainError, NotFound
+from routing.errors import DomainError, MalformedPayload, NotFound
+from routing.limits import checked_row_id
 from routing.rotations import (
     OnCall,
     OnCallPeriod,
@@ -227,6 +228,7 @@ def _aware(value: datetime, what: str) -> datetime:
 def _cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit():
-        raise DomainError("bad_cursor", "cursor is not one this API gave out")
-    return int(cursor)
+    try:
+        return checked_row_id(cursor, "cursor")
+    except MalformedPayload as exc:
+        raise DomainError("bad_cursor", "cursor is not one this API gave out") from exc

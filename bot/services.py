@@ -18,6 +18,7 @@ from bot.paging import Paging
 from routing.clock import Clock
 from routing.errors import Conflict, DomainError, NotFound
 from routing.escalation import parse_staff_text
+from routing.limits import clean_text
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.router import Ingested, Outcome, Router
 from storage.conversations import ConversationView, MessageView
@@ -244,6 +245,7 @@ class Services:
     ) -> MessageView:
         uow.conversations.lock(conversation_id)  # see follow_up: one after the other
         conv = self._conversation(uow, conversation_id)
+        text = clean_text(text)  # a NUL cannot be stored (PostgreSQL) nor sent
         if conv.opted_out:
             raise Conflict(
                 "contact_opted_out",
@@ -368,7 +370,7 @@ class Services:
                 conv.id,
                 direction="note",
                 channel=conv.channel,
-                text=text,
+                text=clean_text(text),
                 author_type="staff",
                 author_id=author.id,
                 author_name=author.name,

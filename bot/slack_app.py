@@ -44,13 +44,20 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from adapters.slack import (
     SlackAdapter,
@@ -147,7 +154,7 @@ class SlackBot:
             ignoring_self_events_enabled=True,
             name="partnerline",
         )
-        self.handler = AsyncSlackRequestHandler(self.app)
+        self.handler = EdgeCheckedHandler(self.app, self._now)
         # Checked by bot/routes/slack_webhook.py over the raw body before Bolt reads it.
         self.verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self._add_listeners()
@@ -193,6 +200,7 @@ class SlackBot:
             check_message_event(req.body, self._now())  # ids as sent: refused, never altered
             req.body = clean_payload(req.body)
         except MalformedPayload as exc:
+            log.info("Slack request refused as malformed: %s", exc)
             detail = json.dumps({"detail": str(exc)})
             return BoltResponse(
                 status=400, body=detail, headers={"Content-Type": "application/json"}
@@ -510,6 +518,42 @@ class SlackBot:
 
     async def _on_other_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack(text=f"Partnerline does not know {escape(str(command.get('command')))}.")
+
+
+class EdgeCheckedHandler(AsyncSlackRequestHandler):
+    """Bolt's Starlette handler, checking a signed body before Bolt builds its request from it.
+
+    Bolt reads who, which team and which channel out of the body before any of its middleware
+    runs, and raises TypeError on a `user` or `channel` that is a number: a 500. So a message
+    event's ids are checked here (check_message_event: a `user` that is no Slack user id is
+    refused), and a body Bolt cannot build its request from is refused too: 400, one log line.
+    """
+
+    def __init__(self, app: AsyncApp, now: Callable[[], datetime]) -> None:
+        super().__init__(app)
+        self._now = now
+
+    async def handle(
+        self, req: Request, addition_context_properties: dict[str, Any] | None = None
+    ) -> Response:
+        if req.method != "POST":
+            return await super().handle(req, addition_context_properties)
+        body = await req.body()
+        try:
+            check_message_event(
+                parse_body(body.decode("utf-8"), req.headers.get("content-type")), self._now()
+            )
+            bolt_request = to_async_bolt_request(req, body, addition_context_properties)
+        except MalformedPayload as exc:
+            return _refused(str(exc))
+        except (TypeError, AttributeError, KeyError, ValueError):  # Bolt could not read it
+            return _refused("the body is not a Slack payload")
+        return to_starlette_response(await self.app.async_dispatch(bolt_request))
+
+
+def _refused(detail: str) -> Response:
+    log.info("Slack request refused as malformed: %s", detail)
+    return JSONResponse({"detail": detail}, 400)
 
 
 def check_message_event(body: dict[str, Any], now: datetime) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from routing.limits import ROW_ID_MAX
 from routing.messages import Channel, Delivery, delivery_moves_forward
 from storage.outbox import MessagePart, Outbox
 from storage.tables import ClientRow, ContactRow, ConversationRow, IdentityRow, MessageRow
@@ -82,6 +83,13 @@ class ConversationFilter:
     q: str | None = None
 
 
+@dataclass(frozen=True)
+class MessageWindow:
+    messages: list[MessageView]  # oldest first
+    earlier: bool  # older messages remain before the first of these
+    until: datetime | None = None  # when the message `before` was written, if one was given
+
+
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
@@ -99,15 +107,24 @@ def decode_cursor(cursor: str) -> list[Any]:
 
 
 def _cursor_parts(cursor: str, kind: str) -> tuple[str, Any, int]:
+    """A cursor's parts, each checked as `list` made it: an aware time (a naive one cannot be
+    compared with our columns) and a row id a key can hold."""
+    if len(cursor) > 500:  # far more than any cursor we make
+        raise ValueError("not a valid cursor")
     values = decode_cursor(cursor)
-    if len(values) != 3 or values[0] != kind or not isinstance(values[2], int):
+    if len(values) != 3 or values[0] != kind:
         raise ValueError("not a valid cursor for this sort order")
-    if values[1] is not None:
+    last_id = values[2]
+    if type(last_id) is not int or not 0 <= last_id <= ROW_ID_MAX:
+        raise ValueError("not a valid cursor")
+    if values[1] is not None or kind == "updated":  # only a due time may be missing
         try:
-            datetime.fromisoformat(values[1])
+            at = datetime.fromisoformat(values[1])
         except (TypeError, ValueError) as exc:
             raise ValueError("not a valid cursor") from exc
-    return values[0], values[1], values[2]
+        if at.utcoffset() is None or not 1970 <= at.year <= 2999:
+            raise ValueError("not a valid cursor")
+    return values[0], values[1], last_id
 
 
 class ConversationRepository:
@@ -251,12 +268,40 @@ class ConversationRepository:
         return None if row is None else self._with_parts(self._named([row]))[0]
 
     def messages(self, conversation_id: int) -> list[MessageView]:
-        rows = self.session.execute(
-            select(MessageRow)
-            .where(MessageRow.conversation_id == conversation_id)
-            .order_by(MessageRow.created_at, MessageRow.id)
-        ).scalars()
-        return self._with_parts(self._named(list(rows)))
+        """Every message of the conversation, oldest first."""
+        return self.message_window(conversation_id).messages
+
+    def message_window(
+        self, conversation_id: int, *, last: int | None = None, before: int | None = None
+    ) -> MessageWindow:
+        """The newest `last` messages (all if None) older than message id `before`, oldest
+        first, and whether older ones remain: a long conversation is read a page at a time."""
+        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+        until = None
+        if before is not None:
+            # In the order messages are shown: (created_at, id), which ids alone need not keep.
+            at = self.session.execute(
+                select(MessageRow.created_at).where(
+                    MessageRow.id == before, MessageRow.conversation_id == conversation_id
+                )
+            ).scalar_one_or_none()
+            if at is None:
+                return MessageWindow([], False)
+            until = at
+            query = query.where(
+                or_(
+                    MessageRow.created_at < at,
+                    and_(MessageRow.created_at == at, MessageRow.id < before),
+                )
+            )
+        newest_first = query.order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+        if last is not None:
+            newest_first = newest_first.limit(last + 1)
+        rows = list(self.session.execute(newest_first).scalars())
+        more = last is not None and len(rows) > last
+        rows = rows[:last] if last is not None else rows
+        rows.reverse()
+        return MessageWindow(self._with_parts(self._named(rows)), more, until)
 
     def _with_parts(self, views: list[MessageView]) -> list[MessageView]:
         outgoing = [v.id for v in views if v.delivery is not None]

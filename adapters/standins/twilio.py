@@ -2,14 +2,16 @@
 
 It answers `POST …/Messages.json`, `GET …/Messages/{Sid}.json` and `POST …/Calls.json` under
 `/2010-04-01/Accounts/{AccountSid}` with resources shaped like Twilio's, checks HTTP Basic auth,
-records every request, and can be told to fail. For the sandbox it keeps what was "sent" and can
-post delivery status callbacks signed the way Twilio signs them.
+records every request, and can be told to fail or to hold its answer back. For the sandbox it
+keeps what was "sent" and can post delivery status callbacks signed the way Twilio signs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import math
 import re
@@ -80,6 +82,18 @@ def _rfc2822(at: datetime) -> str:
     return format_datetime(at.astimezone(UTC))
 
 
+async def _until_gone(request: Request, seconds: float) -> None:
+    """Wait `seconds`, or less if the client hangs up first: a held request whose client gave
+    up must not keep the stand-in from stopping."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass  # the body was read whole already: nothing else arrives but the hang-up
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(disconnected(), seconds)
+
+
 def _segments(body: str) -> int:
     # GSM-7 fits 160 characters in one segment, 153 per part once split; UCS-2 70 and 67.
     single, part = (160, 153) if body.isascii() else (70, 67)
@@ -109,6 +123,7 @@ class TwilioStandIn(StandIn):
         self._lock = threading.Lock()
         self._pending: deque[_Failure] = deque()
         self._always: _Failure | None = None
+        self._holds: deque[float] = deque()  # seconds to hold each next answer back
         self._messages: dict[str, dict[str, Any]] = {}
         self._callbacks: dict[str, str] = {}  # resource sid -> its StatusCallback URL
         self._calls: dict[str, dict[str, Any]] = {}
@@ -148,11 +163,18 @@ class TwilioStandIn(StandIn):
         with self._lock:
             self._pending.extend([_Failure(429, code, text, retry_after)] * count)
 
+    def hold_next(self, seconds: float, count: int = 1) -> None:
+        """Answer the next `count` authenticated requests only after `seconds` (a Twilio that
+        does not answer in time), or as soon as the client hangs up, whichever comes first."""
+        with self._lock:
+            self._holds.extend([seconds] * count)
+
     def reset(self) -> None:
-        """Forget programmed failures, messages, calls and recorded requests."""
+        """Forget programmed failures and holds, messages, calls and recorded requests."""
         with self._lock:
             self._pending.clear()
             self._always = None
+            self._holds.clear()
             self._messages.clear()
             self._callbacks.clear()
             self._calls.clear()
@@ -232,6 +254,10 @@ class TwilioStandIn(StandIn):
         self.requests.append(captured)
         if not self._authorised(captured.headers.get("authorization", "")):
             return twilio_error(401)
+        with self._lock:
+            hold = self._holds.popleft() if self._holds else 0.0
+        if hold:
+            await _until_gone(request, hold)
         with self._lock:
             failure = self._pending.popleft() if self._pending else self._always
         if failure is not None:

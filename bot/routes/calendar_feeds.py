@@ -10,8 +10,16 @@ from fastapi.concurrency import run_in_threadpool
 from bot.deps import ContainerDep
 from bot.feeds import FeedKind, rotation_feed, staff_feed, token_matches
 from bot.routes.oncall import OnCallDep
+from bot.routes.responses import errors
 
-router = APIRouter(prefix="/calendars", tags=["calendars"])
+router = APIRouter(
+    prefix="/calendars",
+    tags=["calendars"],
+    responses={
+        200: {"description": "An iCalendar feed.", "content": {"text/calendar": {}}},
+        **errors(403, 404),
+    },
+)
 
 TokenQuery = Annotated[str | None, Query(max_length=128)]
 MEDIA_TYPE = "text/calendar; charset=utf-8"

@@ -7,48 +7,50 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from bot.api_json import commitment_json, conversation_json, message_json
 from bot.container import Container
 from bot.deps import AuthorDep, ContainerDep
-from routing.errors import DomainError
+from bot.routes.responses import RowId, errors
+from routing.limits import checked_row_id, clean_text
 from storage.conversations import ConversationFilter, ConversationView
 
-router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=errors(401))
 
 
 # The longest reply or note the API takes, in characters (README, "Staff API"). A longer text
-# is answered 422 `text_too_long`; within it, a reply is cut into as many messages as its
+# is a 422 of type `text_too_long`; within it, a reply is cut into as many messages as its
 # channel needs (adapters/text_parts.py), sent in order.
 MAX_TEXT = 10_000
 
 
-class TextRefused(DomainError):
-    status = 422
-
-
 class TextBody(BaseModel):
-    # Checked by `checked`, for a 422 that names the limit (the schema still shows it).
+    # Checked here rather than by Field(max_length=…), for a 422 that names the limit in words
+    # and its rule in `type` (the schema still shows both bounds).
     text: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT})
 
-    def checked(self) -> str:
-        """The text, or a 422 that names the rule it broke."""
-        if not self.text.strip():
-            raise TextRefused("text_empty", "text is empty")
-        if len(self.text) > MAX_TEXT:
-            raise TextRefused(
+    @field_validator("text")
+    @classmethod
+    def within_limits(cls, text: str) -> str:
+        text = clean_text(text)
+        if not text.strip():
+            raise PydanticCustomError("text_empty", "text is empty")
+        if len(text) > MAX_TEXT:
+            raise PydanticCustomError(
                 "text_too_long",
-                f"text is {len(self.text):,} characters; the limit is {MAX_TEXT:,} characters",
+                "text is {length} characters; the limit is {limit} characters",
+                {"length": f"{len(text):,}", "limit": f"{MAX_TEXT:,}"},
             )
-        return self.text
+        return text
 
 
 class AssignBody(BaseModel):
     staff: str | None
 
 
-@router.get("")
+@router.get("", responses=errors(400))
 async def list_conversations(
     container: ContainerDep,
     author: AuthorDep,
@@ -79,59 +81,76 @@ async def list_conversations(
     return await run_in_threadpool(load)
 
 
-@router.get("/{conversation_id}")
+# A conversation's messages come a page at a time: the newest MESSAGES_PAGE, then older ones
+# by `messages_next_cursor` (thousands of notes would otherwise be megabytes on every read).
+MESSAGES_PAGE = 200
+
+
+@router.get("/{conversation_id}", responses=errors(400, 404))
 async def get_conversation(
-    conversation_id: int, container: ContainerDep, author: AuthorDep
+    conversation_id: RowId,
+    container: ContainerDep,
+    author: AuthorDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="messages per page")] = MESSAGES_PAGE,
+    cursor: Annotated[
+        str | None, Query(max_length=16, description="messages_next_cursor of the page before")
+    ] = None,
 ) -> dict[str, Any]:
+    before = None if cursor is None else checked_row_id(cursor, "cursor")
+
     def load() -> dict[str, Any]:
         with container.services.uow() as uow:
             view = uow.conversations.get(conversation_id)
             if view is None:
                 raise HTTPException(404, detail=f"no conversation {conversation_id}")
             history = uow.commitments.history(view.id)
+            window = uow.conversations.message_window(view.id, last=limit, before=before)
             body = conversation_json(view, history[-1][0] if history else None)
-            body["messages"] = [message_json(m) for m in uow.conversations.messages(view.id)]
+            body["messages"] = [message_json(m) for m in window.messages]
+            body["messages_next_cursor"] = (
+                str(window.messages[0].id) if window.earlier and window.messages else None
+            )
             body["commitments"] = [commitment_json(c, events) for c, events in history]
             return body
 
     return await run_in_threadpool(load)
 
 
-@router.post("/{conversation_id}/reply", status_code=202)
+@router.post("/{conversation_id}/reply", status_code=202, responses=errors(400, 404, 409, 413))
 async def reply(
-    conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
+    conversation_id: RowId, body: TextBody, container: ContainerDep, author: AuthorDep
 ) -> JSONResponse:
-    text = body.checked()
-    message = await run_in_threadpool(container.services.reply, conversation_id, text, author)
+    message = await run_in_threadpool(container.services.reply, conversation_id, body.text, author)
     return JSONResponse(message_json(message), status_code=202)
 
 
-@router.post("/{conversation_id}/notes", status_code=201)
+@router.post("/{conversation_id}/notes", status_code=201, responses=errors(400, 404, 413))
 async def add_note(
-    conversation_id: int, body: TextBody, container: ContainerDep, author: AuthorDep
+    conversation_id: RowId, body: TextBody, container: ContainerDep, author: AuthorDep
 ) -> JSONResponse:
-    text = body.checked()
-    note = await run_in_threadpool(container.services.add_note, conversation_id, text, author)
+    note = await run_in_threadpool(container.services.add_note, conversation_id, body.text, author)
     return JSONResponse(message_json(note), status_code=201)
 
 
-@router.post("/{conversation_id}/close")
-async def close(conversation_id: int, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
+@router.post("/{conversation_id}/close", responses=errors(404))
+async def close(
+    conversation_id: RowId, container: ContainerDep, author: AuthorDep
+) -> dict[str, Any]:
     view = await run_in_threadpool(container.services.close, conversation_id, author)
     return await _with_commitment(container, view)
 
 
-@router.post("/{conversation_id}/reopen")
+@router.post("/{conversation_id}/reopen", responses=errors(404))
 async def reopen(
-    conversation_id: int, container: ContainerDep, author: AuthorDep
+    conversation_id: RowId, container: ContainerDep, author: AuthorDep
 ) -> dict[str, Any]:
     view = await run_in_threadpool(container.services.reopen, conversation_id, author)
     return await _with_commitment(container, view)
 
 
-@router.post("/{conversation_id}/assign")
+@router.post("/{conversation_id}/assign", responses=errors(400, 404, 413))
 async def assign(
-    conversation_id: int, body: AssignBody, container: ContainerDep, author: AuthorDep
+    conversation_id: RowId, body: AssignBody, container: ContainerDep, author: AuthorDep
 ) -> dict[str, Any]:
     view = await run_in_threadpool(container.services.assign, conversation_id, body.staff, author)
     return await _with_commitment(container, view)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from bot.deps import AdminDep, AuthorDep, ContainerDep
 from bot.oncall import OnCallService
+from bot.routes.responses import RowId, errors
+from routing.errors import DomainError
 
-router = APIRouter(tags=["oncall"])
+router = APIRouter(tags=["oncall"], responses=errors(401))
 
 
 async def get_oncall(request: Request, container: ContainerDep) -> OnCallService:
@@ -31,18 +33,16 @@ class OverrideBody(BaseModel):
 
 
 def _instant(at: str | None) -> datetime | None:
+    """`?at=` as a time, or the same 400 the domain gives for a time it cannot take."""
     if at is None:
         return None
     try:
-        value = datetime.fromisoformat(at)
+        return datetime.fromisoformat(at)
     except ValueError as exc:
-        raise HTTPException(422, detail=f"at: {at!r} is not an ISO 8601 date and time") from exc
-    if value.utcoffset() is None:
-        raise HTTPException(422, detail="at: needs a UTC offset, e.g. 2026-12-07T18:00-05:00")
-    return value
+        raise DomainError("bad_time", f"at: {at!r} is not an ISO 8601 date and time") from exc
 
 
-@router.get("/api/oncall")
+@router.get("/api/oncall", responses=errors(400))
 async def who_is_on_call(
     oncall: OnCallDep,
     author: AuthorDep,
@@ -51,7 +51,7 @@ async def who_is_on_call(
     return await run_in_threadpool(oncall.who, _instant(at))
 
 
-@router.get("/api/overrides")
+@router.get("/api/overrides", responses=errors(400))
 async def list_overrides(
     oncall: OnCallDep,
     author: AuthorDep,
@@ -68,7 +68,7 @@ async def list_overrides(
     )
 
 
-@router.post("/api/overrides", status_code=201)
+@router.post("/api/overrides", status_code=201, responses=errors(400, 403, 413))
 async def add_override(body: OverrideBody, oncall: OnCallDep, author: AdminDep) -> JSONResponse:
     record = await run_in_threadpool(
         oncall.add_override, body.rotation, body.staff, body.start, body.end, author.id
@@ -76,7 +76,7 @@ async def add_override(body: OverrideBody, oncall: OnCallDep, author: AdminDep) 
     return JSONResponse(oncall.override_json(record), status_code=201)
 
 
-@router.delete("/api/overrides/{override_id}", status_code=204)
-async def remove_override(override_id: int, oncall: OnCallDep, author: AdminDep) -> Response:
+@router.delete("/api/overrides/{override_id}", status_code=204, responses=errors(403, 404))
+async def remove_override(override_id: RowId, oncall: OnCallDep, author: AdminDep) -> Response:
     await run_in_threadpool(oncall.remove_override, override_id)
     return Response(status_code=204)

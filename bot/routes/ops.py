@@ -8,12 +8,19 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from bot.deps import ContainerDep
 from bot.metrics import OUTBOX_DEPTH, OUTBOX_OLDEST
+from bot.routes.responses import errors
 
 router = APIRouter(tags=["operations"])
+
+
+class Readiness(BaseModel):
+    status: str
+    detail: str | None = None
 
 
 @router.get("/healthz")
@@ -21,7 +28,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"description": "The database cannot be reached.", "model": Readiness}},
+)
 async def readyz(container: ContainerDep) -> JSONResponse:
     def ping() -> None:
         with container.db.engine.connect() as conn:
@@ -34,7 +45,17 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        },
+        **errors(401),
+    },
+)
 async def metrics(request: Request, container: ContainerDep) -> Response:
     token = container.settings.metrics_token
     if token is not None:

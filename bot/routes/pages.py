@@ -9,9 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from bot.api_json import iso
 from bot.deps import AuthorDep, ContainerDep
+from bot.routes.responses import RowId, errors
+from routing.limits import checked_row_id
 from storage.pages import NotificationRecord, PageRecord
 
-router = APIRouter(prefix="/api/pages", tags=["pages"])
+router = APIRouter(prefix="/api/pages", tags=["pages"], responses=errors(401))
 
 
 def page_json(page: PageRecord, notes: list[NotificationRecord]) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def page_json(page: PageRecord, notes: list[NotificationRecord]) -> dict[str, An
     }
 
 
-@router.get("")
+@router.get("", responses=errors(400))
 async def list_pages(
     container: ContainerDep,
     author: AuthorDep,
@@ -50,12 +52,11 @@ async def list_pages(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    if cursor is not None and not cursor.isdigit():
-        raise HTTPException(400, detail="not a valid cursor")
+    before = None if cursor is None else checked_row_id(cursor, "cursor")
 
     def load() -> dict[str, Any]:
         with container.services.uow() as uow:
-            pages = uow.pages.list(state, limit + 1, int(cursor) if cursor else None)
+            pages = uow.pages.list(state, limit + 1, before)
             notes = uow.pages.notifications_of([p.id for p in pages[:limit]])
         items = [page_json(p, notes[p.id]) for p in pages[:limit]]
         more = len(pages) > limit
@@ -64,8 +65,8 @@ async def list_pages(
     return await run_in_threadpool(load)
 
 
-@router.get("/{page_id}")
-async def get_page(page_id: int, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
+@router.get("/{page_id}", responses=errors(404))
+async def get_page(page_id: RowId, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         with container.services.uow() as uow:
             page = uow.pages.get(page_id)
@@ -76,7 +77,7 @@ async def get_page(page_id: int, container: ContainerDep, author: AuthorDep) -> 
     return await run_in_threadpool(load)
 
 
-@router.post("/{page_id}/ack")
-async def acknowledge(page_id: int, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
+@router.post("/{page_id}/ack", responses=errors(400, 404, 409))
+async def acknowledge(page_id: RowId, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
     await run_in_threadpool(container.services.acknowledge, page_id, author.id, "api")
     return await get_page(page_id, container, author)

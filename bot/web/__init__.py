@@ -40,6 +40,11 @@ def error_page(request: Request, reference: str) -> Response:
     )
 
 
+def not_found_page(request: Request) -> Response:
+    """The inbox's answer to a path that names nothing (`/inbox/conversations/abc`)."""
+    return render(request, "not_found.html", None, {"what": "such page"}, status_code=404)
+
+
 def install_web(app: FastAPI, sandbox: Sandbox | None = None) -> None:
     """`sandbox`: also serve /sandbox (`partnerline serve --sandbox` only)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

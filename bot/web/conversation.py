@@ -10,31 +10,47 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from bot.container import Container
+from bot.routes.responses import RowId
 from bot.web.guard import FormDep, StaffDep
 from bot.web.inbox import CHANNEL_LABELS
 from bot.web.inbox_query import inbox_queries
 from bot.web.templating import render
 from bot.web.timeline import build_timeline
 from bot.web_auth import Staff
-from routing.errors import DomainError
+from routing.errors import DomainError, MalformedPayload
+from routing.limits import checked_row_id
 
 router = APIRouter(include_in_schema=False)
 MAX_TEXT = 10_000
+# Messages shown at once; older ones are a link away, so that a conversation of thousands of
+# notes is not a page of megabytes re-fetched on every live change.
+TIMELINE_PAGE = 200
 
 
-def load_conversation(container: Container, conversation_id: int) -> dict[str, Any] | None:
+def load_conversation(
+    container: Container, conversation_id: int, before: int | None = None
+) -> dict[str, Any] | None:
+    """The conversation page's context: its newest TIMELINE_PAGE messages before message
+    `before` (the latest if None), with the commitment and page events of that stretch."""
     with container.services.uow() as uow:
         view = uow.conversations.get(conversation_id)
         if view is None:
             return None
         history = uow.commitments.history(view.id)
-        messages = uow.conversations.messages(view.id)
+        window = uow.conversations.message_window(view.id, last=TIMELINE_PAGE, before=before)
         pages = inbox_queries(uow).pages(conversation_id=view.id)
     names = container.services.staff_names
+    timeline = build_timeline(window.messages, history, pages, names)
+    if window.earlier and window.messages:  # earlier events go with the earlier messages
+        timeline = [i for i in timeline if i.at >= window.messages[0].created_at]
+    if window.until is not None:
+        timeline = [i for i in timeline if i.at < window.until]
     return {
         "conv": view,
         "commitment": history[-1][0] if history else None,
-        "timeline": build_timeline(messages, history, pages, names),
+        "timeline": timeline,
+        "earlier": str(window.messages[0].id) if window.earlier and window.messages else None,
+        "before": before,
         "open_pages": [p for p in pages if p.state == "open"],
         "staff_names": names,
         "channel_labels": CHANNEL_LABELS,
@@ -43,7 +59,11 @@ def load_conversation(container: Container, conversation_id: int) -> dict[str, A
 
 async def _page(request: Request, staff: Staff, conversation_id: int, template: str) -> Response:
     container: Container = request.app.state.container
-    context = await run_in_threadpool(load_conversation, container, conversation_id)
+    try:  # `?before=` from our own "earlier messages" link; anything else shows the latest
+        before = checked_row_id(request.query_params.get("before"), "before")
+    except MalformedPayload:
+        before = None
+    context = await run_in_threadpool(load_conversation, container, conversation_id, before)
     if context is None:
         return render(
             request,
@@ -56,18 +76,18 @@ async def _page(request: Request, staff: Staff, conversation_id: int, template: 
 
 
 @router.get("/inbox/conversations/{conversation_id}")
-async def conversation(conversation_id: int, request: Request, staff: StaffDep) -> Response:
+async def conversation(conversation_id: RowId, request: Request, staff: StaffDep) -> Response:
     return await _page(request, staff, conversation_id, "conversation.html")
 
 
 @router.get("/inbox/conversations/{conversation_id}/head")
-async def conversation_head(conversation_id: int, request: Request, staff: StaffDep) -> Response:
+async def conversation_head(conversation_id: RowId, request: Request, staff: StaffDep) -> Response:
     return await _page(request, staff, conversation_id, "_conversation_head.html")
 
 
 @router.get("/inbox/conversations/{conversation_id}/timeline")
 async def conversation_timeline(
-    conversation_id: int, request: Request, staff: StaffDep
+    conversation_id: RowId, request: Request, staff: StaffDep
 ) -> Response:
     return await _page(request, staff, conversation_id, "_timeline.html")
 
@@ -116,7 +136,9 @@ def _invalid(request: Request, staff: Staff, message: str) -> Response:
 
 
 @router.post("/inbox/conversations/{conversation_id}/reply")
-async def reply(conversation_id: int, request: Request, staff: StaffDep, form: FormDep) -> Response:
+async def reply(
+    conversation_id: RowId, request: Request, staff: StaffDep, form: FormDep
+) -> Response:
     text = _text(form)
     if (bad := _too_long(request, staff, text)) is not None:
         return bad
@@ -127,7 +149,9 @@ async def reply(conversation_id: int, request: Request, staff: StaffDep, form: F
 
 
 @router.post("/inbox/conversations/{conversation_id}/notes")
-async def note(conversation_id: int, request: Request, staff: StaffDep, form: FormDep) -> Response:
+async def note(
+    conversation_id: RowId, request: Request, staff: StaffDep, form: FormDep
+) -> Response:
     text = _text(form)
     if (bad := _too_long(request, staff, text)) is not None:
         return bad
@@ -142,7 +166,7 @@ async def note(conversation_id: int, request: Request, staff: StaffDep, form: Fo
 
 @router.post("/inbox/conversations/{conversation_id}/assign")
 async def assign(
-    conversation_id: int, request: Request, staff: StaffDep, form: FormDep
+    conversation_id: RowId, request: Request, staff: StaffDep, form: FormDep
 ) -> Response:
     value = form.get("staff")
     target = value if isinstance(value, str) and value else None
@@ -156,7 +180,9 @@ async def assign(
 
 
 @router.post("/inbox/conversations/{conversation_id}/close")
-async def close(conversation_id: int, request: Request, staff: StaffDep, form: FormDep) -> Response:
+async def close(
+    conversation_id: RowId, request: Request, staff: StaffDep, form: FormDep
+) -> Response:
     services = request.app.state.container.services
     return await _act(
         request, staff, conversation_id, lambda: services.close(conversation_id, staff.author)
@@ -165,7 +191,7 @@ async def close(conversation_id: int, request: Request, staff: StaffDep, form: F
 
 @router.post("/inbox/conversations/{conversation_id}/reopen")
 async def reopen(
-    conversation_id: int, request: Request, staff: StaffDep, form: FormDep
+    conversation_id: RowId, request: Request, staff: StaffDep, form: FormDep
 ) -> Response:
     services = request.app.state.container.services
     return await _act(

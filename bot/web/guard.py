@@ -60,3 +60,20 @@ def login_redirect(request: Request) -> Response:
     if request.url.path.startswith("/inbox/events"):
         return Response("sign in first\n", status_code=401, media_type="text/plain")
     return Response(status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+_MAX_TARGET = 2000  # characters: a list view with every filter is a few hundred
+
+
+def inbox_target(target: object, default: str = "/inbox") -> str:
+    """`target` if it is a path inside the inbox, made safe for a Location header; else
+    `default`. Another host (`//evil`), a control character (a CRLF would split the header)
+    or an oversized value is refused; anything not ASCII is percent-encoded."""
+    if (
+        not isinstance(target, str)
+        or not target.startswith("/inbox")
+        or len(target) > _MAX_TARGET
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return default
+    return quote(target, safe="/?&=%:@!$'()*+,;-._~#")

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.accounts import AddressThrottle, SignIn, StaffAccounts
 from bot.deps import ContainerDep
-from bot.web.guard import FormDep, StaffDep
+from bot.web.guard import FormDep, StaffDep, inbox_target
 from bot.web.templating import render
 from bot.web_auth import (
     LOGIN_CSRF_COOKIE,
@@ -35,12 +35,6 @@ def _throttle(request: Request) -> AddressThrottle:
     return throttle
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/inbox") and not target.startswith("//"):
-        return target
-    return "/inbox"
-
-
 def _login_page(
     request: Request, *, error: str | None = None, status: int = 200, login: str = ""
 ) -> Response:
@@ -53,7 +47,7 @@ def _login_page(
             "login_csrf": token,
             "error": error,
             "login": login,
-            "next": _safe_next(request.query_params.get("next")),
+            "next": inbox_target(request.query_params.get("next")),
         },
         status_code=status,
     )
@@ -113,7 +107,7 @@ async def login(
         if result.retry_after is not None:
             return _too_many(request, result.retry_after.total_seconds(), username)
         return _login_page(request, error="Wrong login or password.", status=401, login=username)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(inbox_target(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

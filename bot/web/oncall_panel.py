@@ -15,7 +15,8 @@ from starlette.responses import Response
 
 from bot.container import Container
 from bot.oncall import OnCallService
-from bot.web.guard import FormDep, StaffDep
+from bot.routes.responses import RowId
+from bot.web.guard import FormDep, StaffDep, inbox_target
 from bot.web.inbox_query import inbox_queries
 from bot.web.templating import render
 from bot.web_auth import Staff
@@ -75,7 +76,7 @@ def _done(request: Request) -> Response:
 
 
 @router.post("/inbox/pages/{page_id}/ack")
-async def acknowledge(page_id: int, request: Request, staff: StaffDep, form: FormDep) -> Response:
+async def acknowledge(page_id: RowId, request: Request, staff: StaffDep, form: FormDep) -> Response:
     services = request.app.state.container.services
     if not hasattr(services, "acknowledge"):
         return await _panel(request, staff, "Acknowledging pages is not available in this build.")
@@ -83,12 +84,8 @@ async def acknowledge(page_id: int, request: Request, staff: StaffDep, form: For
         await run_in_threadpool(services.acknowledge, page_id, staff.author.id, "web")
     except DomainError as exc:
         return await _panel(request, staff, exc.user_message)
-    back = form.get("back")
-    if (
-        isinstance(back, str)
-        and back.startswith("/inbox/")
-        and not request.headers.get("hx-request")
-    ):
+    if form.get("back") and not request.headers.get("hx-request"):
+        back = inbox_target(form.get("back"), "/inbox/oncall")
         return Response(status_code=303, headers={"Location": back})
     return _done(request)
 
@@ -127,7 +124,7 @@ async def add_override(request: Request, staff: StaffDep, form: FormDep) -> Resp
 
 @router.post("/inbox/overrides/{override_id}/delete")
 async def remove_override(
-    override_id: int, request: Request, staff: StaffDep, form: FormDep
+    override_id: RowId, request: Request, staff: StaffDep, form: FormDep
 ) -> Response:
     if not staff.is_admin:
         return await _panel(request, staff, NOT_ADMIN, status=403)

@@ -8,6 +8,7 @@ provider signs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -167,7 +168,8 @@ def test_a_telegram_message_with_nul_and_a_lone_surrogate_is_filed_cleaned(
 
 
 def _update_with(tg: TelegramStandIn, **changes: Any) -> dict[str, Any]:
-    update = tg.message_update(DANA_TG, "hello")
+    # A copy: the update holds DANA_TG itself, which other tests of this process still use.
+    update = copy.deepcopy(tg.message_update(DANA_TG, "hello"))
     for path, value in changes.items():
         target = update
         *parents, last = path.split("__")

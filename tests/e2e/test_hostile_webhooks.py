@@ -2,7 +2,8 @@
 and Slack on, against the local stand-ins.
 
 - Slack: an unsigned or badly signed request is 401 whatever its body, stores nothing and writes
-  at most one log line; a signed body Bolt could not read is 400, never 500.
+  at most one log line; a signed body Bolt could not read is 400, never 500, and so is an
+  event whose `user` is no Slack user id (it makes no contact).
 - Telegram and Twilio: signed but malformed is 400.
 - Bodies past their route's limit are 413, declared (Content-Length) or streamed (chunked).
 - No configured secret (tokens, signing secrets, the secret key, a staff password) reaches any
@@ -29,7 +30,13 @@ from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from bot.body_limits import MB
 from routing.clock import OffsetClock
-from storage.tables import InboundDeliveryRow, MessageRow
+from storage.tables import (
+    ContactRow,
+    ConversationRow,
+    IdentityRow,
+    InboundDeliveryRow,
+    MessageRow,
+)
 from tests.browser.inbox_support import add_login, signed_in
 from tests.e2e.conftest import MONDAY_MORNING
 from tests.e2e.test_sms_flow import eventually
@@ -185,6 +192,51 @@ def test_signed_but_malformed_slack_requests_are_400_with_one_log_line(
     # and a well-formed signed event still goes through
     event = slack.dm_event(DANA_SLACK, "still here")
     assert slack.deliver_event(app.url + SLACK, event).status_code == 200
+
+
+def people(app: RunningApp) -> tuple[int, ...]:
+    """Contacts, channel addresses and conversations."""
+    with app.container.db.session() as session:
+        return tuple(
+            int(session.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (ContactRow, IdentityRow, ConversationRow)
+        )
+
+
+NOT_A_USER_ID: tuple[Any, ...] = ({"x": 1}, 42, ["U0DANAREYS"], True, 1.5, "")
+
+
+def test_a_signed_slack_event_whose_user_is_no_id_is_400_and_makes_no_contact(
+    app: RunningApp, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Never a contact with the address "{'x': 1}": the author of a new message, of an edit
+    (`message.user`) or of a deletion (`previous_message.user`) must be a Slack user id."""
+    before = people(app)
+    original = slack.dm_event(DANA_SLACK, "hello")  # never delivered: the edit would be filed
+    events: list[tuple[str, dict[str, Any]]] = []
+    for user in NOT_A_USER_ID:
+        events.append((f"message {user!r}", {**original, "user": user}))
+        edit = slack.edit_event(original, "hello again")
+        edit["message"]["user"] = user
+        events.append((f"edit {user!r}", edit))
+        delete = slack.delete_event(original)
+        delete["previous_message"]["user"] = user
+        events.append((f"deletion {user!r}", delete))
+        if isinstance(user, int | float):
+            # An event we do not use, but Bolt reads its `user` first (a number was a 500).
+            mention = {"type": "app_mention", "user": user, "channel": original["channel"]}
+            events.append((f"app_mention {user!r}", mention))
+    for name, event in events:
+        with log_lines(caplog) as lines:
+            response = slack.deliver_event(app.url + SLACK, event)
+        assert response.status_code == 400, (name, response.text)
+        assert len(lines) == 1, (name, [r.getMessage() for r in lines])
+    assert stored(app) == (0, 0)
+    assert people(app) == before
+    # and the same message with a real user id is filed
+    assert slack.deliver_event(app.url + SLACK, original).status_code == 200
+    app.wait_routed()
+    assert stored(app) == (1, 1)
 
 
 def test_signed_but_malformed_telegram_updates_are_400(

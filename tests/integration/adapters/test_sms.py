@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -30,6 +31,9 @@ from adapters.sms import StatusUpdate, TwilioSmsAdapter, empty_twiml
 from adapters.standins.recording import RequestLog, capture
 from adapters.standins.server import LoopbackServer
 from adapters.standins.twilio import TwilioStandIn
+from bot.bootstrap import build_adapters
+from bot.config import load_config
+from bot.settings import Settings
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
 from routing.messages import Attachment, Channel, Delivery, OptKeyword, OutboundMessage
 from tests.support.twilio_openapi import validate_answer, validate_captured
@@ -42,6 +46,7 @@ CLIENT_NUMBER = "+13135550142"
 PUBLIC_URL = "https://inbox.example-agency.test"
 SMS_WEBHOOK = PUBLIC_URL + "/webhooks/twilio/sms"
 NOW = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[3] / "examples" / "agency.toml"
 
 
 @pytest.fixture(scope="module")
@@ -476,6 +481,28 @@ async def test_send_when_twilio_does_not_answer_in_time_is_retryable() -> None:
             await asyncio.wait_for(adapter.send(sms()), timeout=5)
 
     assert failure.value.retryable
+
+
+async def test_the_send_timeout_setting_bounds_a_send_that_twilio_holds(
+    twilio: TwilioStandIn,
+) -> None:
+    """PARTNERLINE_SEND_TIMEOUT reaches the adapter the app builds: Twilio holding its answer
+    for 10 s fails the send after about 1 s, not after the adapter's default."""
+    settings = Settings(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_URL=twilio.url,
+        PARTNERLINE_SEND_TIMEOUT=1,
+    )
+    adapter = build_adapters(settings, load_config(EXAMPLE_CONFIG))[Channel.SMS]
+    twilio.hold_next(10)
+
+    with pytest.raises(SendFailed) as failure:
+        await asyncio.wait_for(adapter.send(sms()), timeout=5)
+
+    assert failure.value.retryable
+    assert "did not answer in time" in str(failure.value)
+    assert len(twilio.requests) == 1  # Twilio was reached; it was the answer that was late
 
 
 async def test_send_does_not_block_the_event_loop(
