@@ -1,8 +1,8 @@
 """Slack through the Web API (slack_sdk's AsyncWebClient): events parsed, messages sent.
 
-Bolt (bot/slack_app.py) verifies and dispatches what Slack sends us; this module holds what is
-Slack's own and needs no application: reading message events into InboundMessage, escaping
-text, building the page message's Acknowledge button, and sending.
+Bolt (bot/channels/slack/bot.py) verifies and dispatches what Slack sends us; this module
+holds what is Slack's own and needs no application: reading message events into
+InboundMessage, escaping text, building the page message's Acknowledge button, and sending.
 
 Everything Partnerline writes into Slack on someone else's behalf (client text, names, page
 summaries) is rendered so that it cannot act as Slack markup: `&`, `<` and `>` escaped as
@@ -370,7 +370,8 @@ class SlackAdapter:
 
     What `send` does depends on the outbox payload (`msg.extra`):
     - `mirror`: a staff-inbox sync, handed to the `mirror` callable the application installs
-      (bot.slack_inbox), which reads the conversation and posts through this adapter;
+      (bot.channels.slack.inbox_mirror), which reads the conversation and posts through this
+      adapter;
     - `update` `{"channel", "ts"}`: chat.update that message (`blocks` optional);
     - `ephemeral_user`: chat.postEphemeral to that user in channel `to`;
     - `page_id` (`page_ids`): a page with its Acknowledge button(s);

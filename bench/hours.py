@@ -18,8 +18,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.availability import build_calendars, build_policies
 from bot.config import load_config
+from bot.usecases.availability import build_calendars, build_policies
 from routing.commitments_policy import due_epoch, due_for
 
 TARGET_PER_SECOND = 200_000

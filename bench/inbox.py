@@ -31,12 +31,12 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.accounts import StaffAccounts
-from bot.app import create_app
 from bot.bootstrap import build_container, directory_from_config
 from bot.config import load_config
+from bot.http.app import create_app
+from bot.http.web import install_web
 from bot.settings import Settings
-from bot.web import install_web
+from bot.usecases.accounts import StaffAccounts
 from storage.db import normalise_url
 from storage.directory import sync_directory
 from storage.migrate import upgrade

@@ -6,17 +6,17 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from adapters.base import ChannelAdapter
-from bot.availability import AT_RISK, BREACH, Availability
+from bot.channels.slack.bot import install_slack
 from bot.config import AgencyConfig
 from bot.container import Container
-from bot.inbound import InboundJournal
-from bot.oncall import OnCallService
-from bot.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
-from bot.services import FOLLOWUP, Services
+from bot.jobs.journal import InboundJournal
+from bot.jobs.wakeup import Wakeup
+from bot.jobs.worker import RetryPolicy, StartupHook, TimerHandler, Worker
 from bot.settings import Settings
-from bot.slack_app import install_slack
-from bot.wakeup import Wakeup
-from bot.worker import RetryPolicy, StartupHook, TimerHandler, Worker
+from bot.usecases.availability import AT_RISK, BREACH, Availability
+from bot.usecases.oncall import OnCallService
+from bot.usecases.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
+from bot.usecases.services import FOLLOWUP, Services
 from routing.clock import Clock, SystemClock
 from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel

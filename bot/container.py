@@ -6,21 +6,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import ChannelAdapter
-from bot.inbound import InboundJournal
-from bot.oncall import OnCallService
-from bot.services import Services
+from bot.jobs.journal import InboundJournal
+from bot.jobs.wakeup import Wakeup
+from bot.jobs.worker import InboundHandler
 from bot.settings import Settings
-from bot.wakeup import Wakeup
-from bot.worker import InboundHandler
+from bot.usecases.oncall import OnCallService
+from bot.usecases.services import Services
 from routing.clock import Clock
 from routing.messages import Channel
 from storage.db import Database
 
 if TYPE_CHECKING:
     from adapters.sms import TwilioSmsAdapter
+    from bot.channels.slack.bot import SlackBot
+    from bot.channels.telegram.bot import TelegramBot
     from bot.config import AgencyConfig
-    from bot.slack_app import SlackBot
-    from bot.telegram_app import TelegramBot
 
 
 @dataclass

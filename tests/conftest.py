@@ -147,6 +147,17 @@ def backend_of(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Have pytest-xdist hand out tests one at a time (`--maxschedchunk 1`, unless given).
+
+    By default each worker is first sent a quarter of its share as one run of consecutive
+    tests, so the `slow` tests, sorted first, all went to the first worker and ran there one
+    after another: about seven minutes of the suite's ten. One at a time, each worker takes
+    the next test as it frees up, and the slow ones run side by side."""
+    if getattr(config.option, "maxschedchunk", False) is None:
+        config.option.maxschedchunk = 1
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the tests that wait for real seconds first, so that pytest-xdist overlaps their
     waiting with the rest of the suite instead of leaving them for the end."""

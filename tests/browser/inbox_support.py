@@ -10,13 +10,20 @@ from typing import Any
 import httpx
 
 from adapters.standins.server import LoopbackServer
-from bot.accounts import StaffAccounts
-from bot.app import create_app
 from bot.bootstrap import build_container
 from bot.config import load_config
 from bot.container import Container
+from bot.http.app import create_app
+from bot.usecases.accounts import StaffAccounts
 from routing.clock import Clock
-from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, free_port, running_app
+from tests.support.app import (
+    EXAMPLE_CONFIG,
+    LOOPBACK_TLS,
+    RunningApp,
+    app_settings,
+    free_port,
+    running_app,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -53,7 +60,7 @@ def csrf_from(html: str) -> str:
 @contextmanager
 def signed_in(base_url: str, login: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
     """An HTTP client holding a session, as a browser would after the login form."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx.Client(base_url=base_url, timeout=10, verify=LOOPBACK_TLS) as client:
         form = client.get("/login")
         response = client.post(
             "/login",
@@ -66,7 +73,7 @@ def signed_in(base_url: str, login: str, password: str = PASSWORD) -> Iterator[h
 @contextmanager
 def sandbox_app(db_url: str, *, clock: Clock | None = None) -> Iterator[tuple[RunningApp, Any]]:
     """The app as `partnerline serve --sandbox` runs it: channels pointed at local stand-ins."""
-    from bot.web.sandbox import Sandbox
+    from bot.http.web.sandbox import Sandbox
 
     config = load_config(EXAMPLE_CONFIG)
     sandbox = Sandbox(config).start()

@@ -230,6 +230,10 @@ def test_the_sandbox_plays_a_client_end_to_end(db_url: str, context: Any) -> Non
         # The reply reaches the client's stand-in, and shows on the client's side by itself.
         client.locator("#sandbox-thread .msg.dir-out", has_text="the sandbox works").wait_for()
         assert [m["body"] for m in sandbox.twilio.sent_to(DANA)] == ["Hi Dana, the sandbox works."]
+        # Closed before the app stops: their open live streams would hold its shutdown for
+        # the loopback server's 10 s limit (the `web` fixture's tests close theirs first).
+        staff.close()
+        client.close()
 
 
 def test_there_is_no_sandbox_outside_sandbox_mode(web: RunningApp) -> None:

@@ -80,7 +80,7 @@ def test_filters_order_and_search(web: RunningApp) -> None:
 
 
 def test_a_fresh_sandbox_gets_one_admin_login(db_url: str) -> None:
-    from bot.web.sandbox import ensure_sandbox_login
+    from bot.http.web.sandbox import ensure_sandbox_login
     from tests.browser.inbox_support import sandbox_app
 
     with sandbox_app(db_url) as (web, _):

@@ -40,11 +40,11 @@ from starlette.exceptions import StarletteDeprecationWarning
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.telegram import SECRET_HEADER, TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
-from bot.accounts import StaffAccounts
-from bot.app import create_app
 from bot.bootstrap import build_container
 from bot.cli import main as cli_main
 from bot.config import check_text
+from bot.http.app import create_app
+from bot.usecases.accounts import StaffAccounts
 from routing.clock import FrozenClock
 from storage.db import Database
 from storage.migrate import upgrade

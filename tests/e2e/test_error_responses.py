@@ -18,10 +18,10 @@ from sqlalchemy import text
 
 from adapters.standins.server import LoopbackServer
 from adapters.standins.twilio import TwilioStandIn
-from bot.app import create_app
 from bot.bootstrap import build_container
 from bot.config import load_config
-from bot.server_errors import REFERENCE_HEADER
+from bot.http.app import create_app
+from bot.http.server_errors import REFERENCE_HEADER
 from routing.clock import FrozenClock
 from storage.db import Database
 from tests.browser.inbox_support import add_login, inbox_app, signed_in
@@ -72,7 +72,7 @@ def logged_with(caplog: pytest.LogCaptureFixture, reference: str) -> list[loggin
 def test_a_failing_inbox_page_is_a_500_page_and_the_connection_survives(
     web: RunningApp, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.server_errors")
+    caplog.set_level(logging.ERROR, logger="bot.http.server_errors")
     with signed_in(web.url, "jim") as browser, connections_used(browser) as used:
         assert browser.get("/inbox/oncall").status_code == 200
         with overrides_table_gone(db_url):
@@ -94,7 +94,7 @@ def test_a_failing_inbox_page_is_a_500_page_and_the_connection_survives(
 def test_a_failing_api_route_is_a_json_500_and_the_connection_survives(
     web: RunningApp, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.server_errors")
+    caplog.set_level(logging.ERROR, logger="bot.http.server_errors")
     with web.api() as api, connections_used(api) as used:
         assert api.get("/api/oncall").status_code == 200
         with overrides_table_gone(db_url):
@@ -115,7 +115,7 @@ def test_a_stream_that_fails_midway_is_cut_off_not_passed_as_whole(
 ) -> None:
     """Once a response has started, a 500 page is no longer possible: the connection is closed
     so that the client sees a cut-off body, and the reference is in the log all the same."""
-    caplog.set_level(logging.ERROR, logger="bot.server_errors")
+    caplog.set_level(logging.ERROR, logger="bot.http.server_errors")
     port = free_port()
     settings = app_settings(db_url, twilio.url, f"http://127.0.0.1:{port}")
     container = build_container(settings, load_config(EXAMPLE_CONFIG))

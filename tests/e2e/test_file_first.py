@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.availability import AT_RISK
+from bot.usecases.availability import AT_RISK
 from routing.clock import OffsetClock
 from routing.messages import Channel
 from storage.inbound import JournalEntry, write_batch
@@ -152,7 +152,7 @@ def test_a_follow_up_that_fails_for_good_is_shown_to_staff(
 ) -> None:
     app.container.services.before_commit.append(FailingMirror(times=1000))
     failures = _metric("partnerline_followup_failures_total")
-    caplog.set_level(logging.ERROR, logger="bot.services")
+    caplog.set_level(logging.ERROR, logger="bot.usecases.services")
 
     _post(app, "SM" + "b" * 32, "Our CEO is on TV in an hour")
     [conv] = eventually(lambda: conversations(app))

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
-from bot.body_limits import MB
+from bot.http.body_limits import MB
 from routing.clock import OffsetClock
 from storage.tables import (
     ContactRow,
@@ -130,7 +130,7 @@ def post(app: RunningApp, path: str, body: bytes, headers: dict[str, str]) -> ht
     return httpx.post(app.url + path, content=body, headers=headers, timeout=10)
 
 
-NOT_THE_REQUEST = {"uvicorn.access", "bot.worker"}
+NOT_THE_REQUEST = {"uvicorn.access", "bot.jobs.worker"}
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.accounts import StaffAccounts
+from bot.usecases.accounts import StaffAccounts
 from routing.clock import SystemClock
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade

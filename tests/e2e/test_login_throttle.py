@@ -1,4 +1,5 @@
-"""Sign-in throttling slows guessing but cannot lock the owner out (the rule: bot/accounts.py).
+"""Sign-in throttling slows guessing but cannot lock the owner out (the rule:
+bot/usecases/accounts.py).
 
 Addresses are told apart by X-Forwarded-For, which uvicorn trusts from 127.0.0.1 (its
 default `forwarded_allow_ips`), as behind the platform's proxy. The account rule is also
@@ -15,7 +16,8 @@ import httpx
 import pytest
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.accounts import (
+from bot.http.sessions import SESSION_COOKIE
+from bot.usecases.accounts import (
     ADDRESS_LIMIT,
     ADDRESS_WINDOW,
     FREE_FAILURES,
@@ -23,7 +25,6 @@ from bot.accounts import (
     AddressThrottle,
     StaffAccounts,
 )
-from bot.web_auth import SESSION_COOKIE
 from routing.clock import FrozenClock
 from storage.db import Database
 from tests.browser.inbox_support import PASSWORD, add_login, csrf_from, inbox_app

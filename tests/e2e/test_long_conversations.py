@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.services import Author
+from bot.usecases.services import Author
 from tests.browser.inbox_support import add_login, signed_in
 from tests.e2e.test_outbound_order import open_conversation
 from tests.support.app import RunningApp

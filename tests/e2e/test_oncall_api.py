@@ -21,7 +21,7 @@ import pytest
 from icalendar import Calendar
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.feeds import feed_path
+from bot.usecases.feeds import feed_path
 from routing.clock import FrozenClock
 from tests.support.app import EXAMPLE_CONFIG, RunningApp, running_app
 

@@ -21,7 +21,7 @@ from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from bot.bootstrap import build_container, build_worker, sync_config
 from bot.config import load_config
-from bot.services import ADMIN
+from bot.usecases.services import ADMIN
 from routing.clock import FrozenClock, OffsetClock
 from routing.messages import Channel, InboundMessage
 from storage.tables import OutboxRow
@@ -77,8 +77,13 @@ def test_replies_queued_through_an_outage_reach_the_client_in_order(
     twilio.recover()
     eventually(lambda: len(bodies(twilio)) == 5, timeout=15)
     assert bodies(twilio) == [f"reply {n}" for n in range(5)]
-    sent = [m for m in conversation(app, conv_id)["messages"] if m["direction"] == "out"]
-    assert [m["delivery"] for m in sent] == ["sent"] * 5
+
+    def deliveries() -> list[str]:
+        messages = conversation(app, conv_id)["messages"]
+        return [m["delivery"] for m in messages if m["direction"] == "out"]
+
+    # Twilio holds the last one a moment before the worker has recorded it as sent.
+    eventually(lambda: deliveries() == ["sent"] * 5)
 
 
 def test_after_a_permanent_refusal_the_next_reply_goes(

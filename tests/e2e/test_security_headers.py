@@ -1,5 +1,5 @@
 """Every answer carries `X-Content-Type-Options: nosniff`; one that came over HTTPS also
-carries `Strict-Transport-Security` (bot/security_headers.py), whichever layer answered: a
+carries `Strict-Transport-Security` (bot/http/security_headers.py), whichever layer answered: a
 route, the auth check, a webhook's signature check, the body limit (413), an unexpected error
 (500), the router (404). The app runs on loopback behind uvicorn, which, as behind a real proxy,
 takes the scheme from `X-Forwarded-Proto` sent by 127.0.0.1 (FORWARDED_ALLOW_IPS).
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.body_limits import MB
+from bot.http.body_limits import MB
 from routing.clock import OffsetClock
 from tests.browser.inbox_support import add_login, signed_in
 from tests.e2e.conftest import MONDAY_MORNING

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.accounts import StaffAccounts, cmd_users_revoke
 from bot.cli import CliError
-from bot.web_auth import SESSION_COOKIE, SESSION_MAX_AGE
+from bot.http.sessions import SESSION_COOKIE, SESSION_MAX_AGE
+from bot.usecases.accounts import StaffAccounts, cmd_users_revoke
 from routing.clock import FrozenClock
 from storage.sessions import token_hash
 from storage.tables import StaffSessionRow

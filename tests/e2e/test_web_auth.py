@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.accounts import StaffAccounts, cmd_users_add
+from bot.http.sessions import SECRET_FILE, SESSION_COOKIE, session_secret
 from bot.settings import Settings
-from bot.web_auth import SECRET_FILE, SESSION_COOKIE, session_secret
+from bot.usecases.accounts import StaffAccounts, cmd_users_add
 from routing.clock import FrozenClock
 from storage.db import Database
 from storage.tables import MessageRow, StaffAccountRow

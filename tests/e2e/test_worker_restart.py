@@ -24,7 +24,7 @@ import pytest
 from adapters.standins.twilio import TwilioStandIn
 from bot.bootstrap import build_container, sync_config
 from bot.config import load_config
-from bot.services import ADMIN
+from bot.usecases.services import ADMIN
 from routing.clock import FrozenClock
 from routing.messages import Channel, InboundMessage
 from storage.tables import OutboxRow

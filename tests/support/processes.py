@@ -28,6 +28,7 @@ from tests.support.app import (
     AGENCY_NUMBER,
     AUTH_TOKEN,
     EXAMPLE_CONFIG,
+    LOOPBACK_TLS,
     ROOT,
     free_port,
 )
@@ -125,7 +126,8 @@ class Partnerline:
                     return
             else:
                 try:
-                    if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    ready = httpx.get(self.url + "/readyz", timeout=2, verify=LOOPBACK_TLS)
+                    if ready.status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass

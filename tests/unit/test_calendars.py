@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendars import build_calendar, holiday_predicate
+from bot.usecases.calendars import build_calendar, holiday_predicate
 
 DETROIT = ZoneInfo("America/Detroit")
 LONDON = ZoneInfo("Europe/London")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from bot.calendars import calendar_from_config
 from bot.config import load_config
-from bot.feeds import (
+from bot.usecases.calendars import calendar_from_config
+from bot.usecases.feeds import (
     FeedEvent,
     feed_path,
     feed_token,
@@ -25,7 +25,7 @@ from bot.feeds import (
     staff_events,
     token_matches,
 )
-from bot.oncall import rotations_from_config, whole_periods
+from bot.usecases.oncall import rotations_from_config, whole_periods
 from routing.errors import DomainError
 from routing.rotations import OnCallPeriod, Override
 

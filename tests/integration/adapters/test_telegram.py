@@ -18,7 +18,7 @@ from adapters.telegram import (
     split_text,
     utf16_len,
 )
-from bot.cli_telegram import cmd_info, cmd_set_webhook
+from bot.channels.telegram.cli import cmd_info, cmd_set_webhook
 from bot.settings import Settings
 from routing.errors import InvalidSignature, MalformedPayload, SendFailed
 from routing.messages import Attachment, Channel, OutboundMessage

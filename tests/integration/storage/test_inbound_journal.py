@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from bot.inbound import InboundJournal
+from bot.jobs.journal import InboundJournal
 from routing.errors import MalformedPayload
 from routing.messages import Channel
 from storage.db import Database

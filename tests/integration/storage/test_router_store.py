@@ -137,7 +137,7 @@ def _race(db: Database, messages: list[InboundMessage]) -> list[object]:
 
     def run(i: int) -> None:
         barrier.wait()
-        from bot.services import Services
+        from bot.usecases.services import Services
         from routing.clock import FrozenClock
 
         results[i] = Services(db, FrozenClock(T0)).receive(messages[i])

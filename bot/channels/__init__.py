@@ -1,0 +1,2 @@
+"""Each channel's application code in one folder: webhook route, handlers, buttons, commands,
+its CLI."""

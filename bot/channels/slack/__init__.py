@@ -1,0 +1,1 @@
+"""Slack: the webhook, the Bolt app's handlers, the staff-inbox mirror."""

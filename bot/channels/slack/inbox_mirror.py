@@ -1,0 +1,541 @@
+"""The staff inbox in Slack: every conversation, whatever its channel, as one thread of the
+configured `staff_channel`.
+
+How it stays correct without a table of its own:
+
+- `before_commit` (a Services hook) runs inside every transaction that records messages and
+  enqueues one outbox row of kind "slack.mirror" per conversation touched, in that same
+  transaction: the mirror can never miss a message, nor mention one that was rolled back.
+- A "slack.mirror" row is not a message but a *sync*: the worker hands it to the Slack
+  adapter, which hands it here (`sync`). A sync posts the thread's root if the conversation
+  has none yet, then every message of the conversation after the mirror's cursor, in order,
+  then edits the root if its text changed. The root is therefore always posted before its
+  thread items, and an extra sync (several rows for one conversation) finds nothing to do.
+  Progress is saved after each post, so a retried sync (429, a crash) repeats at most one.
+  Syncs of one conversation are serialised in this process (a second worker process could
+  post a message twice: at least once, like every send).
+- The root shows the commitment's due time and state. State changes that record no message
+  (at risk, breached) are caught by two delayed syncs queued with the commitment, due just
+  after its at-risk and due times; a sync always renders what the database says then, and one
+  that finds the commitment not moved yet (its timer has not fired) is retried shortly.
+- Messages written in the thread itself (staff replies and notes typed in Slack) are marked
+  in the transaction that records them (`written_in_slack`), and not posted again.
+- A client's edit changes the message in place (routing.edits): the transaction that records
+  it names the message, and a sync that finds the message shown but its current version not
+  posts "… edited a message" with the new text, once per version.
+
+Channel handles live in channel_refs: "slack:thread:<conversation>" {"channel", "ts"} of the
+root, "slack:root:<channel>:<ts>" {"conversation_id"} to find a conversation from a thread
+reply, "slack:mirror:<conversation>" {"cursor", "root"} (last message mirrored, root text
+shown), "slack:refresh:<commitment>" (its delayed syncs are queued), "slack:echo:<message>"
+(the message is in Slack), "slack:echo:<message>:v<n>" (its text after its n-th edit is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+
+from adapters.slack import (
+    DELETED_TEXT,
+    Posted,
+    SlackAdapter,
+    failure,
+    literal,
+    rich_text,
+    split_text,
+)
+from bot.usecases.services import Services
+from routing.clock import Clock
+from routing.errors import SendFailed
+from routing.messages import Channel, OutboundMessage, SendResult
+from storage.conversations import ConversationView, MessageView, message_view
+from storage.tables import ChannelRefRow, CommitmentRow, ConversationRow, MessageRow
+from storage.unit_of_work import UnitOfWork
+from storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+MIRROR = "slack.mirror"
+BATCH = 50
+HISTORY = 20  # messages a new thread starts with, for conversations older than the mirror
+REFRESH_DELAY = timedelta(seconds=1)  # after the commitment timer, so the state has moved
+CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "slack": "Slack", "voice": "voice"}
+
+_in_slack: ContextVar[bool] = ContextVar("partnerline_written_in_slack", default=False)
+
+
+@contextlib.contextmanager
+def written_in_slack() -> Iterator[None]:
+    """Messages recorded in this block were typed in the Slack thread: not mirrored back."""
+    token = _in_slack.set(True)
+    try:
+        yield
+    finally:
+        _in_slack.reset(token)
+
+
+def thread_key(conversation_id: int) -> str:
+    return f"slack:thread:{conversation_id}"
+
+
+def root_key(channel: str, ts: str) -> str:
+    return f"slack:root:{channel}:{ts}"
+
+
+def cursor_key(conversation_id: int) -> str:
+    return f"slack:mirror:{conversation_id}"
+
+
+def refresh_key(commitment_id: int) -> str:
+    return f"slack:refresh:{commitment_id}"
+
+
+def echo_key(message_id: int) -> str:
+    return f"slack:echo:{message_id}"
+
+
+def version_key(message_id: int, version: int) -> str:
+    """That the message's text after its `version`-th edit is in Slack (0: as first written)."""
+    return echo_key(message_id) if version == 0 else f"{echo_key(message_id)}:v{version}"
+
+
+def version_of(message: MessageView) -> int:
+    return len(message.edits or ())
+
+
+# --- channel_refs ------------------------------------------------------------------------------
+
+
+def get_ref(uow: UnitOfWork, key: str) -> dict[str, Any] | None:
+    value = uow.session.execute(
+        select(ChannelRefRow.value).where(ChannelRefRow.key == key)
+    ).scalar_one_or_none()
+    return dict(value) if value is not None else None
+
+
+def claim_ref(uow: UnitOfWork, key: str, value: dict[str, Any], now: datetime) -> bool:
+    """Insert the ref unless it exists (the database settles races); True if inserted."""
+    row_id = insert_ignore(
+        uow.session,
+        ChannelRefRow.__table__,  # type: ignore[arg-type]
+        {"key": key, "value": value, "created_at": now, "updated_at": now},
+    )
+    return row_id is not None
+
+
+def put_ref(uow: UnitOfWork, key: str, value: dict[str, Any], now: datetime) -> None:
+    if not claim_ref(uow, key, value, now):
+        uow.session.execute(
+            update(ChannelRefRow)
+            .where(ChannelRefRow.key == key)
+            .values(value=value, updated_at=now)
+        )
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _when(at: datetime | None, zone: ZoneInfo) -> str:
+    return f"{at.astimezone(zone):%a %d %b %H:%M %Z}" if at is not None else "?"
+
+
+def commitment_line(conv: ConversationView, zone: ZoneInfo) -> str:
+    due = _when(conv.due_at, zone)
+    state = conv.commitment_state
+    if state is None:
+        return "No reply is owed."
+    return {
+        "pending": f"⏳ Reply due by {due}",
+        "at_risk": f"⚠️ At risk: reply due by {due}",
+        "breached": f"🔴 Breached: the reply was due at {due}",
+        "met": f"✅ Answered in time (due {due})",
+        "unanswered": f"Closed without a reply (was due {due})",
+    }.get(state, f"{state}: due {due}")
+
+
+def who(conv: ConversationView) -> str:
+    if conv.contact_name:
+        return f"{conv.contact_name} ({conv.address})"
+    return conv.address
+
+
+def root_text(conv: ConversationView, zone: ZoneInfo) -> str:
+    lines = [
+        f"{conv.client_name} · {who(conv)} · {CHANNEL_NAMES.get(conv.channel, conv.channel)}",
+        commitment_line(conv, zone),
+    ]
+    if conv.status == "closed":
+        lines.append("Conversation closed.")
+    lines.append(
+        "Reply in this thread to answer the client on "
+        f"{CHANNEL_NAMES.get(conv.channel, conv.channel)}; start with note: for an internal note."
+    )
+    return "\n".join(lines)
+
+
+def root_blocks(text: str, link: str | None) -> list[dict[str, Any]]:
+    first, _, rest = text.partition("\n")
+    lines = [[literal(first, bold=True)], *([literal(line)] for line in rest.split("\n"))]
+    if link:
+        lines.append([{"type": "link", "url": link, "text": "Open in Partnerline"}])
+    return [rich_text(*lines)]
+
+
+def item_header(message: MessageView, conv: ConversationView, *, edit: bool = False) -> str:
+    """`edit`: the item announces the message's latest edit (it was shown before)."""
+    via = CHANNEL_NAMES.get(message.channel, message.channel)
+    if message.direction == "in":
+        # In a shared channel each member writes under their own name.
+        name = message.author_name or conv.contact_name or conv.address
+        edited = message.edit_of is not None or bool(message.edits)
+        if edited and message.text == DELETED_TEXT:
+            return f"{name} deleted a message"
+        if edit or message.edit_of is not None:
+            return f"{name} edited a message ({via})"
+        return f"{name} ({via}), edited" if edited else f"{name} ({via})"
+    if message.direction == "out":
+        return f"{message.author_name or message.author_id or 'Staff'} replied ({via})"
+    if message.direction == "auto":
+        return f"Partnerline auto-reply ({via})"
+    return f"Note by {message.author_name or message.author_id or 'staff'}"
+
+
+def item_parts(
+    message: MessageView, conv: ConversationView, *, edit: bool = False
+) -> list[tuple[str, list[Any]]]:
+    """(fallback text, blocks) of each Slack message that shows one of ours."""
+    header = item_header(message, conv, edit=edit)
+    body = message.text
+    files = [
+        "📎 " + " ".join(p for p in (a.get("name"), a.get("content_type")) if p) or "📎 attachment"
+        for a in message.attachments
+    ]
+    if files:
+        body = "\n".join([body, *files]) if body else "\n".join(files)
+    parts = split_text(body) or [""]
+    rendered = []
+    for index, part in enumerate(parts):
+        title = header if index == 0 else f"{header} (continued)"
+        lines = [[literal(title, bold=True)]]
+        if part:
+            lines.append([literal(part)])
+        rendered.append((f"{title}: {part}" if part else title, [rich_text(*lines)]))
+    return rendered
+
+
+# --- the mirror --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorState:
+    conversation: ConversationView
+    thread: Posted | None
+    cursor: int
+    shown_root: str | None
+    pending: list[MessageView]
+    late: list[MessageView]
+    echoes: frozenset[int]
+    more: bool
+    edited: list[MessageView] = field(default_factory=list)  # shown, edited since
+
+
+class SlackInbox:
+    def __init__(
+        self,
+        services: Services,
+        clock: Clock,
+        adapter: SlackAdapter,
+        staff_channel: str,
+        zone: ZoneInfo,
+        public_url: str | None = None,
+    ) -> None:
+        self.services = services
+        self.clock = clock
+        self.adapter = adapter
+        self.staff_channel = staff_channel
+        self.zone = zone
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------ in the transaction
+    def before_commit(self, uow: UnitOfWork, new_message_ids: list[int]) -> None:
+        """Queue a sync of every conversation these messages belong to (Services hook)."""
+        now = self.clock.now()
+        rows = uow.session.execute(
+            select(MessageRow.id, MessageRow.conversation_id).where(
+                MessageRow.id.in_(new_message_ids)
+            )
+        ).all()
+        by_conversation: dict[int, list[int]] = {}
+        for message_id, conversation_id in sorted(rows):
+            by_conversation.setdefault(conversation_id, []).append(message_id)
+            if _in_slack.get():
+                claim_ref(uow, echo_key(message_id), {}, now)
+        for conversation_id, message_ids in by_conversation.items():
+            self._enqueue(uow, conversation_id, now, message_ids)
+            self._schedule_refresh(uow, conversation_id, now)
+
+    def _enqueue(
+        self,
+        uow: UnitOfWork,
+        conversation_id: int,
+        at: datetime,
+        ids: list[int] | None = None,
+        expect: tuple[int, str] | None = None,
+    ) -> None:
+        # The row names its messages: one committed after a later one is still posted.
+        payload: dict[str, Any] = {"text": "", "mirror": conversation_id, "ids": ids or []}
+        if expect is not None:  # a delayed sync for a commitment's next state
+            payload["expect"] = {"commitment": expect[0], "state": expect[1]}
+        # Unordered: a sync reads the conversation as it is then, so syncs of different
+        # conversations need not queue behind one another (storage/outbox.py).
+        uow.outbox.enqueue(
+            kind=MIRROR,
+            channel=Channel.SLACK,
+            recipient=self.staff_channel,
+            payload=payload,
+            at=at,
+            ordered=False,
+        )
+
+    def _schedule_refresh(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
+        conv = uow.session.get(ConversationRow, conversation_id)
+        if conv is None or conv.commitment_id is None:
+            return
+        if conv.commitment_state not in ("pending", "at_risk"):
+            return
+        commitment = uow.session.get(CommitmentRow, conv.commitment_id)
+        if commitment is None or not claim_ref(uow, refresh_key(commitment.id), {}, now):
+            return
+        for at, expect in ((commitment.at_risk_at, "at_risk"), (commitment.due_at, "breached")):
+            if at > now:
+                self._enqueue(
+                    uow, conversation_id, at + REFRESH_DELAY, expect=(commitment.id, expect)
+                )
+
+    # ------------------------------------------------------------------ in the worker
+    async def sync(self, msg: OutboundMessage) -> SendResult:
+        """Bring one conversation's thread up to date (the adapter calls this for a row)."""
+        conversation_id = int(str(msg.extra["mirror"]))
+        named = [int(i) for i in msg.extra.get("ids") or []]
+        expect = msg.extra.get("expect")
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            result = await self._sync(conversation_id, named)
+        if isinstance(expect, dict) and await asyncio.to_thread(self._behind, expect):
+            # Its timer has not fired yet (the worker was busy): look again shortly.
+            raise SendFailed(
+                "the commitment's state has not moved yet", retryable=True, retry_after=1
+            )
+        if len(self._locks) > 1000 and not lock.locked():
+            self._locks.pop(conversation_id, None)
+        return result
+
+    async def _sync(self, conversation_id: int, named: list[int]) -> SendResult:
+        while True:
+            state = await asyncio.to_thread(self._load, conversation_id, named)
+            if state is None:
+                return SendResult(provider_id=None)  # the conversation is gone
+            if state.thread is None:
+                text = root_text(state.conversation, self.zone)
+                posted = await self._call(
+                    self.adapter.post(
+                        self.staff_channel, text, blocks=root_blocks(text, self._link(state))
+                    )
+                )
+                await asyncio.to_thread(self._save_root, conversation_id, posted, text)
+                continue
+            thread = state.thread
+            for message in state.late:  # committed after a later message was mirrored
+                await self._post_item(thread, message, state.conversation)
+                await asyncio.to_thread(self._posted, conversation_id, message, False)
+            for message in state.pending:
+                if message.id not in state.echoes:
+                    await self._post_item(thread, message, state.conversation)
+                await asyncio.to_thread(self._posted, conversation_id, message, True)
+            for message in state.edited:
+                await self._post_item(thread, message, state.conversation, edit=True)
+                await asyncio.to_thread(self._posted, conversation_id, message, False)
+            named = []
+            if not state.more:
+                break
+        text = root_text(state.conversation, self.zone)
+        if text != state.shown_root:
+            await self._call(
+                self.adapter.update(
+                    thread.channel, thread.ts, text, root_blocks(text, self._link(state))
+                )
+            )
+            await asyncio.to_thread(self._update_mirror, conversation_id, root=text)
+        return SendResult(provider_id=thread.provider_id)
+
+    async def _post_item(
+        self, thread: Posted, message: MessageView, conv: ConversationView, *, edit: bool = False
+    ) -> None:
+        for text, blocks in item_parts(message, conv, edit=edit):
+            await self._call(
+                self.adapter.post(thread.channel, text, thread_ts=thread.ts, blocks=blocks)
+            )
+
+    async def _call(self, call: Any) -> Any:
+        try:
+            return await call
+        except SendFailed:
+            raise
+        except Exception as exc:
+            raise failure(exc, may_be_unreachable=False) from exc
+
+    def _link(self, state: MirrorState) -> str | None:
+        if not self.public_url:
+            return None
+        return f"{self.public_url}/inbox/conversations/{state.conversation.id}"
+
+    def _load(self, conversation_id: int, named: list[int]) -> MirrorState | None:
+        with self.services.uow() as uow:
+            conv = uow.conversations.get(conversation_id)
+            if conv is None:
+                return None
+            ref = get_ref(uow, thread_key(conversation_id))
+            mirror = get_ref(uow, cursor_key(conversation_id)) or {}
+            thread = Posted(str(ref["channel"]), str(ref["ts"])) if ref else None
+            if thread is None:
+                return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
+            cursor = int(mirror.get("cursor") or 0)
+            rows = uow.session.execute(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == conversation_id, MessageRow.id > cursor)
+                .order_by(MessageRow.id)
+                .limit(BATCH + 1)
+            ).scalars()
+            pending = [message_view(r) for r in rows]
+            more = len(pending) > BATCH
+            pending = pending[:BATCH]
+            late_ids = [i for i in named if i <= cursor]
+            echoes = self._echoes(uow, [m.id for m in pending] + late_ids)
+            late: list[MessageView] = []
+            if late_ids:
+                late_rows = uow.session.execute(
+                    select(MessageRow)
+                    .where(
+                        MessageRow.conversation_id == conversation_id,
+                        MessageRow.id.in_([i for i in late_ids if i not in echoes]),
+                    )
+                    .order_by(MessageRow.id)
+                ).scalars()
+                late = [message_view(r) for r in late_rows]
+            edited = self._edited(uow, conversation_id, [i for i in late_ids if i in echoes])
+            return MirrorState(
+                conversation=conv,
+                thread=thread,
+                cursor=cursor,
+                shown_root=mirror.get("root"),
+                pending=pending,
+                late=late,
+                echoes=echoes,
+                more=more,
+                edited=edited,
+            )
+
+    def _behind(self, expect: dict[str, Any]) -> bool:
+        """Whether a commitment still waits for the state change a delayed sync was for."""
+        with self.services.uow() as uow:
+            commitment = uow.session.get(CommitmentRow, int(expect["commitment"]))
+            if commitment is None or not commitment.awaiting:
+                return False
+            earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
+            return commitment.state in earlier
+
+    @staticmethod
+    def _edited(uow: UnitOfWork, conversation_id: int, shown: list[int]) -> list[MessageView]:
+        """Which of these messages, shown in Slack already, have an edit not shown yet."""
+        if not shown:
+            return []
+        rows = uow.session.execute(
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id, MessageRow.id.in_(shown))
+            .order_by(MessageRow.id)
+        ).scalars()
+        views = [v for v in (message_view(r) for r in rows) if v.edits]
+        keys = [version_key(v.id, version_of(v)) for v in views]
+        found = set(
+            uow.session.execute(select(ChannelRefRow.key).where(ChannelRefRow.key.in_(keys)))
+            .scalars()
+            .all()
+        )
+        return [v for v, key in zip(views, keys, strict=True) if key not in found]
+
+    @staticmethod
+    def _echoes(uow: UnitOfWork, message_ids: list[int]) -> frozenset[int]:
+        """Which of these messages are in Slack already (typed there, or posted late)."""
+        if not message_ids:
+            return frozenset()
+        found = uow.session.execute(
+            select(ChannelRefRow.key).where(
+                ChannelRefRow.key.in_([echo_key(i) for i in message_ids])
+            )
+        ).scalars()
+        return frozenset(int(k.rsplit(":", 1)[1]) for k in found)
+
+    def _save_root(self, conversation_id: int, posted: Posted, text: str) -> None:
+        """Remember the root; its thread starts with the conversation's last few messages."""
+        now = self.clock.now()
+        with self.services.uow() as uow:
+            recent = (
+                uow.session.execute(
+                    select(MessageRow.id)
+                    .where(MessageRow.conversation_id == conversation_id)
+                    .order_by(MessageRow.id.desc())
+                    .limit(HISTORY + 1)
+                )
+                .scalars()
+                .all()
+            )
+            cursor = recent[HISTORY] if len(recent) > HISTORY else 0
+            channel, ts = posted.channel, posted.ts
+            put_ref(uow, thread_key(conversation_id), {"channel": channel, "ts": ts}, now)
+            put_ref(uow, root_key(channel, ts), {"conversation_id": conversation_id}, now)
+            put_ref(uow, cursor_key(conversation_id), {"cursor": cursor, "root": text}, now)
+            uow.commit()
+
+    def _posted(self, conversation_id: int, message: MessageView, advance: bool) -> None:
+        """Mark a message (as posted: that version) as in Slack, so no sync posts it again,
+        and move the cursor."""
+        now = self.clock.now()
+        with self.services.uow() as uow:
+            claim_ref(uow, echo_key(message.id), {}, now)
+            if version_of(message):
+                claim_ref(uow, version_key(message.id, version_of(message)), {}, now)
+            if advance:
+                self._change_mirror(uow, conversation_id, cursor=message.id)
+            uow.commit()
+
+    def _update_mirror(self, conversation_id: int, **changes: Any) -> None:
+        with self.services.uow() as uow:
+            self._change_mirror(uow, conversation_id, **changes)
+            uow.commit()
+
+    def _change_mirror(self, uow: UnitOfWork, conversation_id: int, **changes: Any) -> None:
+        key = cursor_key(conversation_id)
+        row = uow.session.execute(
+            select(ChannelRefRow).where(ChannelRefRow.key == key).with_for_update()
+        ).scalar_one_or_none()
+        value = dict(row.value) if row is not None else {}
+        if "cursor" in changes:  # never backwards, whatever a slower sync thinks
+            changes["cursor"] = max(int(value.get("cursor") or 0), changes["cursor"])
+        put_ref(uow, key, {**value, **changes}, self.clock.now())
+
+    # ------------------------------------------------------------------ lookups
+    def conversation_of_thread(self, channel: str, thread_ts: str) -> int | None:
+        with self.services.uow() as uow:
+            ref = get_ref(uow, root_key(channel, thread_ts))
+        return int(ref["conversation_id"]) if ref and ref.get("conversation_id") else None

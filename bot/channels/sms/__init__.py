@@ -1,0 +1,1 @@
+"""SMS and voice through Twilio: the webhooks."""

@@ -1,0 +1,1 @@
+"""Telegram: the webhook, the bot's handlers and buttons, its CLI."""

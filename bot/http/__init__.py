@@ -1,0 +1,1 @@
+"""The HTTP shell: the app factory, the staff API, the web inbox, and what wraps every request."""

@@ -1,0 +1,135 @@
+"""`/inbox/oncall`: who is on call now and next, open pages to acknowledge, overrides.
+
+Overrides change who gets woken up, so only admin accounts may add or remove them here.
+Times in the override form are wall-clock times in the agency's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from bot.container import Container
+from bot.http.api.responses import RowId
+from bot.http.sessions import Staff
+from bot.http.web.guard import FormDep, StaffDep, inbox_target
+from bot.http.web.inbox_query import inbox_queries
+from bot.http.web.templating import render
+from bot.usecases.oncall import OnCallService
+from routing.errors import DomainError
+
+router = APIRouter(include_in_schema=False)
+
+
+def _oncall(request: Request) -> OnCallService:
+    """The app's one OnCallService (shared with the /api routes when they made it first)."""
+    container: Container = request.app.state.container
+    service: OnCallService | None = getattr(request.app.state, "oncall", None)
+    if service is None or service.config is not container.config:
+        service = OnCallService(container.config, container.services.uow, container.clock)
+        request.app.state.oncall = service
+    return service
+
+
+def _load(request: Request) -> dict[str, Any]:
+    container: Container = request.app.state.container
+    oncall = _oncall(request)
+    with container.services.uow() as uow:
+        pages = inbox_queries(uow).pages(state="open", limit=200)
+        convs = {p.conversation_id: uow.conversations.get(p.conversation_id) for p in pages}
+    return {
+        "who": oncall.who(),
+        "pages": pages,
+        "page_conversations": convs,
+        "overrides": oncall.list_overrides(limit=50, upcoming=True)["items"],
+        "rotations": list(oncall.rotations),
+        "staff_names": container.services.staff_names,
+        "zone": container.config.zone.key,
+        "can_ack": hasattr(container.services, "acknowledge"),
+    }
+
+
+async def _panel(
+    request: Request, staff: Staff, error: str | None = None, *, status: int = 400
+) -> Response:
+    context = await run_in_threadpool(_load, request)
+    context["error"] = error
+    return render(request, "oncall.html", staff, context, status_code=status if error else 200)
+
+
+NOT_ADMIN = "Only admin accounts may change who is on call."
+
+
+@router.get("/inbox/oncall")
+async def panel(request: Request, staff: StaffDep) -> Response:
+    return await _panel(request, staff)
+
+
+def _done(request: Request) -> Response:
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Trigger": "pl:changed"})
+    return Response(status_code=303, headers={"Location": "/inbox/oncall"})
+
+
+@router.post("/inbox/pages/{page_id}/ack")
+async def acknowledge(page_id: RowId, request: Request, staff: StaffDep, form: FormDep) -> Response:
+    services = request.app.state.container.services
+    if not hasattr(services, "acknowledge"):
+        return await _panel(request, staff, "Acknowledging pages is not available in this build.")
+    try:
+        await run_in_threadpool(services.acknowledge, page_id, staff.author.id, "web")
+    except DomainError as exc:
+        return await _panel(request, staff, exc.user_message)
+    if form.get("back") and not request.headers.get("hx-request"):
+        back = inbox_target(form.get("back"), "/inbox/oncall")
+        return Response(status_code=303, headers={"Location": back})
+    return _done(request)
+
+
+def _local(value: Any, request: Request) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise DomainError("override_time", "give both a start and an end")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise DomainError("override_time", f"{value!r} is not a date and time") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=request.app.state.container.config.zone)
+    return parsed
+
+
+@router.post("/inbox/overrides")
+async def add_override(request: Request, staff: StaffDep, form: FormDep) -> Response:
+    if not staff.is_admin:
+        return await _panel(request, staff, NOT_ADMIN, status=403)
+    oncall = _oncall(request)
+    try:
+        start, end = _local(form.get("start"), request), _local(form.get("end"), request)
+        await run_in_threadpool(
+            oncall.add_override,
+            str(form.get("rotation") or ""),
+            str(form.get("staff") or ""),
+            start,
+            end,
+            staff.author.id,
+        )
+    except DomainError as exc:
+        return await _panel(request, staff, exc.user_message)
+    return _done(request)
+
+
+@router.post("/inbox/overrides/{override_id}/delete")
+async def remove_override(
+    override_id: RowId, request: Request, staff: StaffDep, form: FormDep
+) -> Response:
+    if not staff.is_admin:
+        return await _panel(request, staff, NOT_ADMIN, status=403)
+    try:
+        await run_in_threadpool(_oncall(request).remove_override, override_id)
+    except DomainError as exc:
+        return await _panel(request, staff, exc.user_message)
+    return _done(request)

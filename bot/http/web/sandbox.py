@@ -1,0 +1,258 @@
+"""`partnerline serve --sandbox`: the providers' stand-ins on loopback, and `/sandbox`.
+
+`Sandbox` starts the Twilio, Telegram and Slack stand-ins, gives the settings that point the
+channels at them, and plays a contact: what the person "sends" is posted to our own webhooks
+exactly as the provider would (signed), and what the agency sent them is read back from the
+stand-in. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func, select
+from starlette.responses import Response
+
+from adapters.standins.slack import SlackStandIn
+from adapters.standins.telegram import TelegramStandIn
+from adapters.standins.twilio import TwilioStandIn
+from bot.config import AgencyConfig
+from bot.container import Container
+from bot.http.web.guard import FormDep, StaffDep
+from bot.http.web.templating import render
+from bot.usecases.accounts import StaffAccounts
+from storage.tables import StaffAccountRow
+
+router = APIRouter(include_in_schema=False)
+
+SANDBOX_SID = "AC" + "5a" * 16
+SANDBOX_NUMBER = "+13135550100"
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """One contact of the configuration on one channel."""
+
+    key: str  # "sms:+13135550142"
+    channel: str
+    address: str
+    name: str
+    client: str
+
+
+@dataclass
+class _Sent:
+    at: datetime
+    text: str
+
+
+@dataclass
+class Sandbox:
+    config: AgencyConfig
+    twilio: TwilioStandIn = field(init=False)
+    telegram: TelegramStandIn = field(init=False)
+    slack: SlackStandIn = field(init=False)
+    app_url: str = ""
+    _sent: dict[str, list[_Sent]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.twilio_token = secrets.token_hex(16)
+        self.telegram_token = f"123456:{secrets.token_urlsafe(24)}"
+        self.telegram_secret = secrets.token_urlsafe(24)
+        self.slack_token = f"xoxb-sandbox-{secrets.token_hex(12)}"
+        self.slack_secret = secrets.token_hex(16)
+        self.twilio = TwilioStandIn(SANDBOX_SID, self.twilio_token)
+        self.telegram = TelegramStandIn(self.telegram_token)
+        self.slack = SlackStandIn(self.slack_token, self.slack_secret)
+
+    def start(self) -> Sandbox:
+        self.twilio.start()
+        self.telegram.start()
+        self.slack.start()
+        return self
+
+    def stop(self) -> None:
+        self.slack.stop()
+        self.telegram.stop()
+        self.twilio.stop()
+
+    def settings_overrides(self, app_url: str) -> dict[str, str]:
+        """Environment values that point every channel at the stand-ins."""
+        self.app_url = app_url.rstrip("/")
+        return {
+            "TWILIO_ACCOUNT_SID": SANDBOX_SID,
+            "TWILIO_AUTH_TOKEN": self.twilio_token,
+            "TWILIO_API_URL": self.twilio.url,
+            "TELEGRAM_BOT_TOKEN": self.telegram_token,
+            "TELEGRAM_WEBHOOK_SECRET": self.telegram_secret,
+            "TELEGRAM_API_URL": self.telegram.api_url,
+            "SLACK_BOT_TOKEN": self.slack_token,
+            "SLACK_SIGNING_SECRET": self.slack_secret,
+            "SLACK_API_URL": self.slack.api_url,
+            "PUBLIC_URL": self.app_url,
+        }
+
+    # ------------------------------------------------------------------ people to play
+    def personas(self) -> list[Persona]:
+        people = []
+        for client in self.config.clients:
+            for contact in client.contacts:
+                if contact.sms:
+                    people.append(
+                        Persona(f"sms:{contact.sms}", "sms", contact.sms, contact.name, client.name)
+                    )
+                if contact.slack:
+                    people.append(
+                        Persona(
+                            f"slack:{contact.slack}",
+                            "slack",
+                            contact.slack,
+                            contact.name,
+                            client.name,
+                        )
+                    )
+                if contact.telegram is not None:
+                    address = str(contact.telegram)
+                    people.append(
+                        Persona(
+                            f"telegram:{address}", "telegram", address, contact.name, client.name
+                        )
+                    )
+        return people
+
+    def persona(self, key: str | None) -> Persona | None:
+        return next((p for p in self.personas() if p.key == key), None)
+
+    # ------------------------------------------------------------------ playing one
+    def send(self, persona: Persona, text: str) -> int:
+        """Post `text` from the persona to our webhook as the provider would; its HTTP status."""
+        with self._lock:
+            self._sent.setdefault(persona.key, []).append(_Sent(datetime.now(UTC), text))
+        if persona.channel == "sms":
+            sid = f"SM{secrets.token_hex(16)}"
+            params = {
+                "MessageSid": sid,
+                "SmsSid": sid,
+                "AccountSid": SANDBOX_SID,
+                "From": persona.address,
+                "To": self._sms_from(),
+                "Body": text,
+                "NumMedia": "0",
+                "ApiVersion": "2010-04-01",
+            }
+            return self.twilio.post_signed(self.app_url + "/webhooks/twilio/sms", params)
+        if persona.channel == "slack":  # a DM to the bot
+            event = self.slack.dm_event(persona.address, text)
+            return self.slack.deliver_event(self.app_url + "/webhooks/slack", event).status_code
+        first, _, last = persona.name.partition(" ")
+        user = TelegramStandIn.user(int(persona.address), first, last or None)
+        update = self.telegram.message_update(user, text)
+        response = self.telegram.deliver(
+            update, self.app_url + "/webhooks/telegram", secret=self.telegram_secret
+        )
+        return response.status_code
+
+    def _sms_from(self) -> str:
+        sms = self.config.channels.sms
+        return sms.from_ if sms and sms.from_ else SANDBOX_NUMBER
+
+    def thread(self, persona: Persona) -> list[dict[str, Any]]:
+        """What the person sent and what reached them, oldest first."""
+        with self._lock:
+            items: list[dict[str, Any]] = [
+                {"at": s.at, "text": s.text, "mine": True} for s in self._sent.get(persona.key, [])
+            ]
+        if persona.channel == "sms":
+            for m in self.twilio.sent_to(persona.address):
+                items.append({"at": _twilio_time(m), "text": m.get("body", ""), "mine": False})
+        elif persona.channel == "slack":
+            for m in self.slack.messages(SlackStandIn.dm_channel(persona.address)):
+                at = datetime.fromtimestamp(float(m.get("ts", 0)), UTC)
+                items.append({"at": at, "text": m.get("text", ""), "mine": False})
+        else:
+            for m in self.telegram.sent_to(persona.address):
+                at = datetime.fromtimestamp(int(m.get("date", 0)), UTC)
+                items.append({"at": at, "text": m.get("text", ""), "mine": False})
+        items.sort(key=lambda i: i["at"])
+        return items
+
+
+def _twilio_time(message: dict[str, Any]) -> datetime:
+    try:
+        return parsedate_to_datetime(message["date_created"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------- the page
+
+
+def _sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox  # type: ignore[no-any-return]
+
+
+def _context(sandbox: Sandbox, key: str | None) -> dict[str, Any]:
+    personas = sandbox.personas()
+    persona = sandbox.persona(key) or (personas[0] if personas else None)
+    return {
+        "section": "sandbox",
+        "personas": personas,
+        "persona": persona,
+        "thread": sandbox.thread(persona) if persona else [],
+    }
+
+
+@router.get("/sandbox")
+async def sandbox_page(request: Request, staff: StaffDep, who: str | None = None) -> Response:
+    context = await asyncio.to_thread(_context, _sandbox(request), who)
+    return render(request, "sandbox.html", staff, context)
+
+
+@router.get("/sandbox/thread")
+async def sandbox_thread(request: Request, staff: StaffDep, who: str | None = None) -> Response:
+    context = await asyncio.to_thread(_context, _sandbox(request), who)
+    return render(request, "_sandbox_thread.html", staff, context)
+
+
+@router.post("/sandbox/send")
+async def sandbox_send(request: Request, staff: StaffDep, form: FormDep) -> Response:
+    sandbox = _sandbox(request)
+    who, text = form.get("who"), form.get("text")
+    persona = sandbox.persona(who if isinstance(who, str) else None)
+    if persona is None or not isinstance(text, str) or not text.strip():
+        return render(request, "_flash.html", staff, {"error": "Pick a contact and write."}, 422)
+    status = await asyncio.to_thread(sandbox.send, persona, text.strip())
+    if status >= 300:
+        error = f"the {persona.channel} webhook answered {status}"
+        return render(request, "_flash.html", staff, {"error": error}, 502)
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Trigger": "pl:changed"})
+    return Response(status_code=303, headers={"Location": f"/sandbox?who={persona.key}"})
+
+
+def ensure_sandbox_login(container: Container) -> tuple[str, str] | None:
+    """A first login for a fresh sandbox, so that it needs no set-up: (login, password), or
+    None when logins exist already. An admin account for the configuration's first staff."""
+    if not container.config.staff:
+        return None
+    with container.db.session() as session:
+        if session.scalar(select(func.count()).select_from(StaffAccountRow)):
+            return None
+        password = secrets.token_urlsafe(12)
+        StaffAccounts(session).add(
+            "sandbox",
+            container.config.staff[0].id,
+            password,
+            is_admin=True,
+            now=container.clock.now(),
+        )
+        session.commit()
+    return "sandbox", password

@@ -1,0 +1,109 @@
+"""One conversation's timeline: messages, the promise's changes, pages, in the order they came."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.http.web.inbox_query import PageEntry
+from routing.commitments import Commitment, Event
+from storage.conversations import MessageView
+
+_EVENT_TEXT = {
+    "pending": "Promise started",
+    "at_risk": "Promise at risk",
+    "breached": "Promise breached",
+    "met": "Answered in time",
+    "answered": "Answered (late)",
+    "unanswered": "Closed without an answer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    kind: str  # message | commitment | page
+    at: datetime
+    message: MessageView | None = None
+    text: str = ""
+    state: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _edits(message: MessageView) -> dict[str, Any]:
+    """A client's edits of the message: its earlier texts, each with when it was replaced."""
+    if not message.edits:
+        return {}
+    return {
+        "edits": [
+            {"text": e.get("text"), "at": datetime.fromisoformat(str(e["at"]))}
+            for e in message.edits
+        ]
+    }
+
+
+def build_timeline(
+    messages: list[MessageView],
+    history: list[tuple[Commitment, list[Event]]],
+    pages: list[PageEntry],
+    staff_names: dict[str, str],
+) -> list[TimelineItem]:
+    items = [
+        TimelineItem(kind="message", at=m.created_at, message=m, details=_edits(m))
+        for m in messages
+    ]
+    for commitment, events in history:
+        for event in events:
+            state = str(event.state)
+            details: dict[str, Any] = {"tier": commitment.tier}
+            if state == "pending":
+                details["due_at"] = commitment.due_at
+                details["after_hours"] = commitment.after_hours
+            items.append(
+                TimelineItem(
+                    kind="commitment",
+                    at=event.at,
+                    text=_EVENT_TEXT.get(state, state),
+                    state=state,
+                    details=details,
+                )
+            )
+    for page in pages:
+        notified = [
+            {**n, "name": staff_names.get(n["staff"], n["staff"])}
+            for n in page.notifications
+            if n["state"] != "cancelled"
+        ]
+        items.append(
+            TimelineItem(
+                kind="page",
+                at=page.opened_at,
+                text=f"Page #{page.id} opened",
+                state=page.state,
+                details={"page": page, "notified": notified},
+            )
+        )
+        if page.acknowledged_at is not None:
+            who = page.acknowledged_by or "?"
+            items.append(
+                TimelineItem(
+                    kind="page",
+                    at=page.acknowledged_at,
+                    text=f"Page #{page.id} acknowledged by {staff_names.get(who, who)}",
+                    state="acknowledged",
+                    details={"page": page},
+                )
+            )
+        if page.resolved_at is not None:
+            items.append(
+                TimelineItem(
+                    kind="page",
+                    at=page.resolved_at,
+                    text=f"Page #{page.id} resolved",
+                    state="resolved",
+                    details={"page": page},
+                )
+            )
+    order = {"message": 0, "commitment": 1, "page": 2}
+    items.sort(key=lambda i: (i.at, order[i.kind], i.message.id if i.message else 0))
+    return items

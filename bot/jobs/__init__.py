@@ -1,0 +1,1 @@
+"""Work done later: the worker loop, the inbound journal, the wake-up between processes."""

@@ -1,0 +1,432 @@
+"""The worker: fires durable timers and drains the outbox, waking for the next due item.
+
+Each timer fires in one transaction with everything it causes (state changes, outbox rows),
+so a crash before commit leaves it pending and a crash after leaves it done: exactly once.
+Sending is at-least-once: a claimed outbox row has a lease that a dead worker cannot renew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.base import ChannelAdapter
+from bot.jobs.wakeup import Wakeup
+from bot.metrics import INBOUND_FAILURES, SENDS, TIMER_LATENESS
+from routing.clock import Clock
+from routing.errors import SendFailed
+from routing.messages import Channel, OutboundMessage
+from storage.db import Database
+from storage.inbound import PendingInbound
+from storage.outbox import OutboxItem
+from storage.schedule import NextDue
+from storage.timers import Timer
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+TimerHandler = Callable[[UnitOfWork, Timer, datetime], None]
+# Routes one journalled delivery of a kind ("message", "telegram.callback", ...).
+InboundHandler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
+# Journalled kinds that are retried until they succeed: a client's message is never dropped.
+NEVER_GIVE_UP = frozenset({"message", "slack.message"})
+# Shows a timer's failure to staff, in a fresh transaction: (uow, timer, error, final, now).
+TimerFailureHandler = Callable[[UnitOfWork, Timer, str, bool, datetime], None]
+# Run once as the worker starts, in a transaction (e.g. scheduling the next handoffs).
+StartupHook = Callable[[UnitOfWork, datetime], None]
+# Recording a send the provider took is retried until the database takes it: first at this
+# pace (seconds, doubling up to the cap); after RECORD_FULL_TRIES, on the outbox row alone
+# if the message's own record keeps failing.
+RECORD_BACKOFF_FIRST, RECORD_BACKOFF_CAP, RECORD_FULL_TRIES = 0.05, 1.0, 20
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: float = 2.0
+    cap_seconds: float = 300.0
+    lease_seconds: float = 60.0
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with jitter ("equal jitter"), never shorter than Retry-After."""
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+        return max(wait, retry_after or 0.0)
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        adapters: Mapping[Channel, ChannelAdapter],
+        *,
+        timer_handlers: Mapping[str, TimerHandler] | None = None,
+        inbound_handlers: Mapping[str, InboundHandler] | None = None,
+        timer_failure_handlers: Mapping[str, TimerFailureHandler] | None = None,
+        retry: RetryPolicy | None = None,
+        wakeup: Wakeup | None = None,
+        max_sleep: float = 0.25,
+        send_timeout: float = 15.0,
+        uow_factory: Callable[[], UnitOfWork] | None = None,
+        startup: StartupHook | None = None,
+    ) -> None:
+        self.db = db
+        self._uow_factory = uow_factory or (lambda: UnitOfWork(db))
+        self._startup = startup
+        self.clock = clock
+        self.adapters = dict(adapters)
+        self.timer_handlers = dict(timer_handlers or {})
+        self.timer_failure_handlers = dict(timer_failure_handlers or {})
+        # Not copied: channels register their kinds on the container's dict as they start.
+        self.inbound_handlers = inbound_handlers if inbound_handlers is not None else {}
+        self.retry = retry or RetryPolicy()
+        self.wakeup = wakeup or Wakeup()
+        self.max_sleep = max_sleep
+        self.send_timeout = send_timeout
+        # Sends the provider took whose recording the database refused so far, by outbox id.
+        self._recording: dict[int, asyncio.Task[None]] = {}
+        # What is due next, asked at least every max_sleep while idle: kept cheap.
+        self._next_due = NextDue(db.engine)
+
+    def uow(self) -> UnitOfWork:
+        return self._uow_factory()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.wakeup.bind()
+        if self._startup is not None:
+            await asyncio.to_thread(self.start_up)
+        log.info("worker started")
+        while not stop.is_set():
+            # Whatever was committed before this cycle looks is seen by it: the notices of
+            # it (this worker's own commits among them) need no cycle of their own.
+            self.wakeup.clear()
+            try:
+                if not await self.run_once():
+                    await self._idle(stop)
+            except Exception:
+                log.exception("worker cycle failed; trying again shortly")
+                await asyncio.sleep(1.0)
+        await self.finish_recording(self.retry.lease_seconds)
+        await asyncio.to_thread(self._next_due.close)
+        log.info("worker stopped")
+
+    def start_up(self) -> None:
+        assert self._startup is not None
+        try:
+            with self.uow() as uow:
+                self._startup(uow, self.clock.now())
+                uow.commit()
+        except Exception:  # e.g. a second worker scheduling the same timers at once
+            log.exception("worker start-up step failed; carrying on")
+
+    async def run_once(self) -> bool:
+        routed = await asyncio.to_thread(self.route_inbound)
+        fired = await asyncio.to_thread(self.fire_due_timers)
+        sent = await self.drain_outbox()
+        return routed > 0 or fired > 0 or sent > 0
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Sleep until the next row is due or this process commits new work (the wakeup).
+        Work committed by another process (`partnerline web` beside a worker) cannot wake
+        this one, so every `max_sleep` it looks: one short read of what is due next, and a
+        whole cycle only when something is. Nothing here commits, so nothing wakes itself."""
+        while not stop.is_set():
+            delay = await asyncio.to_thread(self._sleep_for)
+            if delay <= 0 or await self.wakeup.wait(delay) or delay < self.max_sleep:
+                return
+
+    def _sleep_for(self) -> float:
+        due = self._next_due()
+        if due is None:
+            return self.max_sleep
+        return min(self.max_sleep, max(0.0, (due - self.clock.now()).total_seconds()))
+
+    # ------------------------------------------------------------------ inbound
+    def route_inbound(self, limit: int = 500) -> int:
+        """Route journalled deliveries, each in one transaction with all it causes.
+
+        A delivery whose routing fails is tried again with backoff, so it holds up no other.
+        A client message ("message" kind) is never given up: filing it depends on nothing but
+        the database, so it is retried, at most every `cap_seconds`, until it is filed; other
+        kinds (buttons, commands) give up after `max_attempts`.
+        """
+        routed = 0
+        while routed < limit:
+            now = self.clock.now()
+            failure: Exception | None = None
+            with self.uow() as uow:
+                entry = uow.inbound.claim_one(now)
+                if entry is None:
+                    return routed
+                try:
+                    handler = self.inbound_handlers.get(entry.kind)
+                    if handler is None:
+                        raise LookupError(f"no handler for inbound kind {entry.kind!r}")
+                    handler(uow, entry.payload, now)
+                    uow.inbound.mark_routed(
+                        entry, uow.new_messages[0] if uow.new_messages else None
+                    )
+                    uow.commit()
+                except Exception as exc:
+                    log.exception("routing inbound %s (%s) failed", entry.id, entry.key)
+                    failure = exc
+            routed += 1
+            if failure is not None:
+                self._inbound_failed(entry, failure, now)
+        return routed
+
+    def _inbound_failed(self, entry: PendingInbound, exc: Exception, now: datetime) -> None:
+        INBOUND_FAILURES.labels(entry.kind).inc()
+        attempts = entry.attempts + 1
+        retry_at = None
+        if entry.kind in NEVER_GIVE_UP or attempts < self.retry.max_attempts:
+            retry_at = now + timedelta(seconds=self.retry.delay(attempts))
+        with self.uow() as uow:
+            uow.inbound.mark_error(entry, f"{type(exc).__name__}: {exc}", retry_at)
+            uow.commit()
+
+    # ------------------------------------------------------------------ timers
+    def fire_due_timers(self, limit: int = 200) -> int:
+        fired = 0
+        while fired < limit:
+            now = self.clock.now()
+            failure: Exception | None = None
+            with self.uow() as uow:
+                timer = uow.timers.claim_due(now)
+                if timer is None:
+                    return fired
+                try:
+                    handler = self.timer_handlers.get(timer.kind)
+                    if handler is None:
+                        raise LookupError(f"no handler for timer kind {timer.kind!r}")
+                    handler(uow, timer, now)
+                    uow.timers.mark_done(timer, now)
+                    uow.commit()
+                except Exception as exc:
+                    log.exception("timer %s (%s) failed", timer.id, timer.key)
+                    failure = exc  # the unit of work rolls back as it closes
+            fired += 1
+            if failure is not None:
+                self._timer_failed(timer, failure, now)
+                continue
+            TIMER_LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
+        return fired
+
+    def _timer_failed(self, timer: Timer, exc: Exception, now: datetime) -> None:
+        retry_at = None
+        if timer.attempts + 1 < self.retry.max_attempts:
+            retry_at = now + timedelta(seconds=self.retry.delay(timer.attempts + 1))
+        error = f"{type(exc).__name__}: {exc}"
+        with self.uow() as uow:
+            uow.timers.mark_error(timer, error, retry_at)
+            uow.commit()
+        shown = self.timer_failure_handlers.get(timer.kind)
+        if shown is None:
+            return
+        try:  # apart from mark_error, so that a failure here cannot undo the backoff
+            with self.uow() as uow:
+                shown(uow, timer, error, retry_at is None, now)
+                uow.commit()
+        except Exception:
+            log.exception("showing the failure of timer %s (%s) failed", timer.id, timer.key)
+
+    # ------------------------------------------------------------------ outbox
+    async def drain_outbox(self, batch: int = 10) -> int:
+        """Send what is due: different recipients at once, each recipient's rows one at a
+        time and in order (the claim takes only the first in line, storage/outbox.py)."""
+        items = await asyncio.to_thread(self._claim, batch)
+        if not items:
+            return 0
+        results = await asyncio.gather(
+            *(self._send(item) for item in items), return_exceptions=True
+        )
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, BaseException):  # its lease runs out; it is tried again
+                log.error("outbox %s: sending or recording failed", item.id, exc_info=result)
+        return len(items)
+
+    def _claim(self, batch: int) -> list[OutboxItem]:
+        with self.uow() as uow:
+            items = uow.outbox.claim(
+                self.clock.now(), timedelta(seconds=self.retry.lease_seconds), batch
+            )
+            # Nothing claimed, nothing to commit: a commit notifies the wakeup, and an idle
+            # worker that woke itself on every empty claim would never sleep.
+            if items:
+                uow.commit()
+        return items
+
+    async def _send(self, item: OutboxItem) -> None:
+        if item.id in self._recording:
+            # Sent already: its lease ran out while this worker kept trying to record that,
+            # and the recording task will. Sending it again would send it twice.
+            return
+        adapter = self.adapters.get(item.channel)
+        if adapter is None:
+            SENDS.labels(item.channel.value, "no_channel").inc()
+            await asyncio.to_thread(
+                self._record_failure, item, f"the {item.channel.value} channel is not configured"
+            )
+            return
+        msg = OutboundMessage(
+            channel=item.channel,
+            to=item.recipient,
+            text=str(item.payload.get("text", "")),
+            outbox_id=item.id,
+            thread_id=_opt_str(item.payload.get("thread_id")),
+            status_callback=_opt_str(item.payload.get("status_callback")),
+            extra={k: v for k, v in item.payload.items() if k not in ("text",)},
+        )
+        if item.uncertain and await self._already_sent(adapter, item, msg):
+            return
+        # The claim that led here was committed before this call: the row is "sending" with
+        # a lease, the record of this attempt. Only a crash (or a database outage longer
+        # than the lease) between the provider's acceptance and `_record_sent` leaves it
+        # claimable again; then Twilio is asked first (`_already_sent`), while Telegram and
+        # Slack, which cannot be asked, get it a second time: the one window for a duplicate.
+        try:
+            result = await asyncio.wait_for(adapter.send(msg), timeout=self.send_timeout)
+        except SendFailed as exc:
+            await asyncio.to_thread(self._record_send_failed, item, exc)
+            return
+        except Exception as exc:  # a timeout or a bug: retry, the provider may be fine later
+            log.exception("sending outbox %s failed unexpectedly", item.id)
+            failure = SendFailed(f"{type(exc).__name__}: {exc}", retryable=True)
+            await asyncio.to_thread(self._record_send_failed, item, failure)
+            return
+        SENDS.labels(item.channel.value, "sent").inc()
+        await self._record_sent(item, result.provider_id)
+
+    async def _already_sent(
+        self, adapter: ChannelAdapter, item: OutboxItem, msg: OutboundMessage
+    ) -> bool:
+        """After a crash mid-send, ask the provider (where it can say) before sending again,
+        so that a message is not sent twice."""
+        find_sent = getattr(adapter, "find_sent", None)
+        if find_sent is None:
+            # At least once: losing a client's answer is worse than repeating it.
+            log.warning(
+                "outbox %s: a worker stopped while sending it and %s cannot say whether it "
+                "went; sending it again",
+                item.id,
+                item.channel.value,
+            )
+            SENDS.labels(item.channel.value, "resent").inc()
+            return False
+        try:
+            provider_id = await asyncio.wait_for(
+                find_sent(msg, item.created_at), timeout=self.send_timeout
+            )
+        except Exception:
+            log.warning("outbox %s: could not ask the provider; sending again", item.id)
+            return False
+        if provider_id is None or await asyncio.to_thread(self._sent_as_another, item, provider_id):
+            return False
+        log.info(
+            "outbox %s: the provider had it already (%s); not sent again", item.id, provider_id
+        )
+        SENDS.labels(item.channel.value, "recovered").inc()
+        await self._record_sent(item, provider_id)
+        return True
+
+    async def _record_sent(self, item: OutboxItem, provider_id: str | None) -> None:
+        """Record that the provider took the row. This must not fail in a way that sends it
+        again: if the database refuses, a task of its own keeps trying with a short backoff,
+        renewing the row's lease meanwhile so that no worker claims it again, while the
+        rest of the outbox goes on (only this recipient's later rows wait, by the order
+        rule)."""
+        try:
+            await asyncio.to_thread(self._write_sent, item, provider_id, False)
+        except Exception:
+            log.exception("outbox %s was sent, but recording that failed; retrying", item.id)
+            task = asyncio.create_task(self._keep_recording(item, provider_id))
+            self._recording[item.id] = task
+            task.add_done_callback(lambda _: self._recording.pop(item.id, None))
+
+    async def _keep_recording(self, item: OutboxItem, provider_id: str | None) -> None:
+        delay = RECORD_BACKOFF_FIRST
+        cap = min(RECORD_BACKOFF_CAP, self.retry.lease_seconds / 3)  # renewed well in time
+        for tries in itertools.count(2):
+            await asyncio.sleep(delay)
+            delay = min(cap, delay * 2)
+            error = await _attempt(self._write_sent, item, provider_id, False)
+            if error is None:
+                log.info("outbox %s: recorded as sent after %d tries", item.id, tries)
+                return
+            # Whatever the message's own record trips on, the row itself must say "sent".
+            if tries > RECORD_FULL_TRIES and not await _attempt(
+                self._write_sent, item, provider_id, True
+            ):
+                log.error("outbox %s: recorded as sent on its row only (%r)", item.id, error)
+                return
+            log.warning(
+                "outbox %s: recording the send failed (%d tries): %r", item.id, tries, error
+            )
+            # Fails too while the database is down, when no worker can claim the row either.
+            await _attempt(self._renew_lease, item)
+
+    def _sent_as_another(self, item: OutboxItem, provider_id: str) -> bool:
+        with self.uow() as uow:
+            return uow.outbox.sent_as_another(item, provider_id)
+
+    def _write_sent(self, item: OutboxItem, provider_id: str | None, row_only: bool) -> None:
+        with self.uow() as uow:
+            uow.outbox.mark_sent(item, provider_id, self.clock.now(), row_only=row_only)
+            uow.commit()
+
+    def _renew_lease(self, item: OutboxItem) -> None:
+        with self.uow() as uow:
+            until = self.clock.now() + timedelta(seconds=self.retry.lease_seconds)
+            uow.outbox.renew(item, until)
+            uow.commit()
+
+    async def finish_recording(self, timeout: float) -> None:
+        """Wait (up to `timeout`) for sends still being recorded, as the worker stops."""
+        pending = list(self._recording.values())
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            log.error("stopping with a send still unrecorded; its lease will run out")
+            task.cancel()
+
+    def _record_send_failed(self, item: OutboxItem, exc: SendFailed) -> None:
+        reason = f"{exc.code}: {exc.reason}" if exc.code else exc.reason
+        if exc.retryable and item.attempts < self.retry.max_attempts:
+            SENDS.labels(item.channel.value, "retry").inc()
+            delay = self.retry.delay(item.attempts, exc.retry_after)
+            with self.uow() as uow:
+                uow.outbox.mark_retry(item, reason, self.clock.now() + timedelta(seconds=delay))
+                uow.commit()
+            log.warning("outbox %s: %s; retry %d in %.1fs", item.id, reason, item.attempts, delay)
+            return
+        SENDS.labels(item.channel.value, "failed").inc()
+        self._record_failure(item, reason, unreachable=exc.unreachable)
+
+    def _record_failure(self, item: OutboxItem, reason: str, unreachable: bool = False) -> None:
+        with self.uow() as uow:
+            uow.outbox.mark_failed(item, reason)
+            if unreachable:
+                uow.conversations.mark_unreachable(item.channel, item.recipient, reason)
+            uow.commit()
+        log.warning("outbox %s failed for good: %s", item.id, reason)
+
+
+async def _attempt(work: Callable[..., None], *args: Any) -> Exception | None:
+    """Run blocking `work` in a thread; the exception it raised, or None."""
+    try:
+        await asyncio.to_thread(work, *args)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,271 @@
+"""Availability: the commitment each client message starts, the after-hours acknowledgement,
+and what happens when a commitment becomes at risk or falls due.
+
+Everything here runs inside the caller's unit of work, so a message, its commitment, its
+timers and its acknowledgement are committed together, or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from adapters.text_parts import split_for
+from bot.config import AgencyConfig
+from bot.usecases.calendars import calendar_from_config
+from bot.usecases.paging import Paging, first_reachable
+from routing import commitments as cm
+from routing.business_hours import BusinessCalendar
+from routing.commitments_policy import CommitmentPolicy, due_for, should_page
+from routing.messages import Channel, Delivery, InboundMessage
+from routing.plain_time import due_in_words
+from routing.router import Ingested, Outcome
+from storage.conversations import ConversationView
+from storage.timers import Timer
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+AT_RISK, BREACH = "commitment.at_risk", "commitment.breach"
+
+
+def build_calendars(config: AgencyConfig) -> dict[str, BusinessCalendar]:
+    return {name: calendar_from_config(hours) for name, hours in config.hours.items()}
+
+
+def build_policies(
+    config: AgencyConfig, calendars: dict[str, BusinessCalendar]
+) -> dict[str, CommitmentPolicy]:
+    return {
+        name: CommitmentPolicy(
+            business=tier.business,
+            after_hours=tier.after_hours,
+            at_risk=tier.at_risk,
+            page_oncall=tier.page_oncall,
+            calendar=calendars[tier.hours],
+        )
+        for name, tier in config.commitments.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTerms:
+    """What a conversation's client is promised, and who answers for it."""
+
+    tier: str
+    zone: ZoneInfo
+    account_team: tuple[str, ...]
+    escalation: str | None
+
+
+class Availability:
+    def __init__(
+        self,
+        config: AgencyConfig,
+        *,
+        public_url: str | None = None,
+        paging: Paging | None = None,
+    ) -> None:
+        self.config = config
+        self.calendars = build_calendars(config)
+        self.policies = build_policies(config, self.calendars)
+        self.staff = config.staff_by_id()
+        self.clients = config.client_by_id()
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.paging = paging
+
+    def terms(self, client_id: str | None) -> ClientTerms:
+        client = self.clients.get(client_id) if client_id else None
+        if client is None:
+            unknown = self.config.unknown_senders
+            return ClientTerms(
+                unknown.commitment, self.config.zone, tuple(unknown.account_team), None
+            )
+        return ClientTerms(
+            client.commitment,
+            self.config.client_zone(client),
+            tuple(client.account_team),
+            client.escalation,
+        )
+
+    # ------------------------------------------------------------------ client messages
+    def on_client_message(
+        self, uow: UnitOfWork, ingested: Ingested, msg: InboundMessage, now: datetime
+    ) -> cm.Commitment | None:
+        """Start a commitment unless one already waits for a reply; acknowledge after hours."""
+        if ingested.outcome is not Outcome.NEW or ingested.conversation is None:
+            return None
+        if msg.opt_keyword is not None:  # STOP/START/HELP are carrier keywords, not requests
+            return None
+        conv = ingested.conversation
+        repo = uow.commitments
+        if repo.awaiting(conv.id) is not None:
+            return None
+        terms = self.terms(conv.client_id)
+        policy = self.policies[terms.tier]
+        due = due_for(policy, msg.received_at)
+        started = repo.start(
+            cm.Commitment(
+                id=None,
+                conversation_id=conv.id,
+                tier=terms.tier,
+                state=cm.State.PENDING,
+                after_hours=due.after_hours,
+                started_at=msg.received_at,
+                due_at=due.due_at,
+                at_risk_at=due.at_risk_at,
+            ),
+            trigger_message_id=ingested.message_id,
+        )
+        if started is None:  # a racing message of the same conversation started it
+            return None
+        payload = {"commitment_id": started.id}
+        uow.timers.schedule(
+            f"commitment:{started.id}:at_risk", AT_RISK, due.at_risk_at, now, payload
+        )
+        uow.timers.schedule(f"commitment:{started.id}:breach", BREACH, due.due_at, now, payload)
+        if due.after_hours:
+            self._acknowledge(uow, ingested, terms, started, now)
+        if self.paging is not None and should_page(policy, due.after_hours):
+            self.paging.open_page(uow, conv, started, msg, now)
+        return started
+
+    def _acknowledge(
+        self,
+        uow: UnitOfWork,
+        ingested: Ingested,
+        terms: ClientTerms,
+        c: cm.Commitment,
+        now: datetime,
+    ) -> None:
+        template = self.config.commitments[terms.tier].auto_reply
+        contact = ingested.contact
+        conv = ingested.conversation
+        assert conv is not None
+        if not template or contact is None or contact.opted_out or contact.unreachable:
+            return
+        text = template.format(
+            contact_first_name=(contact.name or "there").split()[0],
+            agency=self.config.agency.name,
+            due_local=due_in_words(c.due_at, now, terms.zone),
+            oncall_first_name=self._oncall_name(uow, conv.client_id, now),
+        )
+        message = uow.conversations.add_message(
+            conv.id,
+            direction="auto",
+            channel=conv.channel.value,
+            text=text,
+            author_type="system",
+            author_id=None,
+            author_name="Partnerline",
+            at=now,
+            delivery=Delivery.QUEUED,
+        )
+        uow.outbox.enqueue_parts(
+            split_for(conv.channel, text),
+            kind="auto_reply",
+            channel=conv.channel,
+            recipient=conv.chat_id,
+            payload=self.client_payload(conv.channel, text),
+            at=now,
+            message_id=message.id,
+        )
+
+    def _oncall_name(self, uow: UnitOfWork, client_id: str | None, now: datetime) -> str:
+        name = self.paging.first_oncall_name(uow, client_id, now) if self.paging else None
+        return name or "our on-call lead"
+
+    def client_payload(self, channel: Channel, text: str) -> dict[str, object]:
+        payload: dict[str, object] = {"text": text}
+        if channel is Channel.SMS and self.public_url:
+            payload["status_callback"] = f"{self.public_url}/webhooks/twilio/status"
+        return payload
+
+    # ------------------------------------------------------------------ agency side
+    def on_agency_reply(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
+        repo = uow.commitments
+        current = repo.awaiting(conversation_id, lock=True)
+        if current is None:
+            return
+        answered, events = cm.answer(current, now)
+        repo.save(answered, events)
+        uow.timers.cancel_prefix(f"commitment:{current.id}:")
+        if self.paging is not None:
+            self.paging.resolve_for_conversation(uow, conversation_id, now)
+
+    def on_close(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
+        repo = uow.commitments
+        current = repo.awaiting(conversation_id, lock=True)
+        if current is None:
+            return
+        closed, events = cm.close_unanswered(current, now)
+        repo.save(closed, events)
+        uow.timers.cancel_prefix(f"commitment:{current.id}:")
+
+    # ------------------------------------------------------------------ timers
+    def fire_at_risk(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        def step(c: cm.Commitment, at: datetime) -> tuple[cm.Commitment, list[cm.Event]]:
+            # Fired late, past the due time (no worker ran): the breach says it all.
+            return (c, []) if at >= c.due_at else cm.becomes_at_risk(c, at)
+
+        self._advance(uow, timer, now, step, "At risk")
+
+    def fire_breach(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        breached = self._advance(uow, timer, now, cm.falls_due, "Breached")
+        if breached is not None and self.paging is not None:
+            self.paging.on_breach(uow, breached.conversation_id, now)
+
+    def _advance(
+        self,
+        uow: UnitOfWork,
+        timer: Timer,
+        now: datetime,
+        step: Callable[[cm.Commitment, datetime], tuple[cm.Commitment, list[cm.Event]]],
+        label: str,
+    ) -> cm.Commitment | None:
+        """Apply a timer's step; the changed commitment, or None if nothing changed."""
+        repo = uow.commitments
+        current = repo.get(int(timer.payload["commitment_id"]), lock=True)
+        if current is None:
+            return None
+        changed, events = step(current, now)
+        if not events:
+            return None  # answered or closed meanwhile: nothing to say
+        repo.save(changed, events)
+        conv = uow.conversations.get(current.conversation_id)
+        if conv is not None:
+            self._notify_responders(uow, conv, changed, label, now)
+        return changed
+
+    def _notify_responders(
+        self,
+        uow: UnitOfWork,
+        conv: ConversationView,
+        c: cm.Commitment,
+        label: str,
+        now: datetime,
+    ) -> None:
+        """The assignee, else the account team, each on their first notify channel."""
+        terms = self.terms(conv.client_id)
+        people = [conv.assignee] if conv.assignee else list(terms.account_team)
+        due = due_in_words(c.due_at, now, self.config.zone)
+        who = conv.contact_name or conv.address
+        when = f"reply was due at {due}" if now >= c.due_at else f"reply due by {due}"
+        text = f"{label}: {conv.client_name} ({who}, {conv.channel}), {when}."
+        if self.public_url:
+            text += f" {self.public_url}/inbox/conversations/{conv.id}"
+        for staff_id in people:
+            staff = self.staff.get(staff_id or "")
+            target = first_reachable(staff) if staff is not None else None
+            if target is not None:
+                channel, address = target
+                uow.outbox.enqueue(
+                    kind="notice",
+                    channel=channel,
+                    recipient=address,
+                    payload={"text": text},
+                    at=now,
+                )

@@ -1,0 +1,458 @@
+"""Paging: escalation pages run step by step on durable timers, notifications per person's
+rules, acknowledgement from any channel, relayed answers, and shift handoffs.
+
+Every step and every delayed notification is a timer fired in one transaction with what it
+causes, so a crash repeats nothing and skips nothing (see bot.jobs.worker).
+
+A step whose targets name nobody right now (an after-hours rotation while the office is open,
+a rotation that has not started), or nobody with a `notify` rule, notifies nobody and passes
+on at once to the next step of its round, so the page reaches whoever can be reached without
+waiting for nobody. Between rounds the last step's wait still applies, so a page that finds
+nobody cannot spin. When the whole chain, repeats included, has notified nobody, the
+conversation gets a note saying so and a warning is logged; the commitment's at-risk and
+breach notices still go out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.config import AgencyConfig, StaffConfig
+from bot.usecases.oncall import rotations_from_config
+from routing import escalation as esc
+from routing.commitments import Commitment
+from routing.errors import Conflict, NotFound
+from routing.messages import Channel, InboundMessage
+from routing.plain_time import due_in_words
+from routing.rotations import (
+    Rotation,
+    handoff_at,
+    offset_on_call,
+    on_call,
+    shift_at,
+    shifts_between,
+)
+from routing.router import ConversationRef
+from storage.pages import ACKNOWLEDGED, OPEN, SCHEDULED, PageRecord
+from storage.timers import Timer
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+PAGE_STEP, PAGE_NOTIFY, HANDOFF = "page.step", "page.notify", "oncall.handoff"
+
+
+def staff_target(staff: StaffConfig, channel: str) -> tuple[Channel, str] | None:
+    """Where to reach a person on one of their notify channels."""
+    if channel == "voice" and staff.sms:
+        return Channel.VOICE, staff.sms
+    if channel == "sms" and staff.sms:
+        return Channel.SMS, staff.sms
+    if channel == "telegram" and staff.telegram is not None:
+        return Channel.TELEGRAM, str(staff.telegram)
+    if channel == "slack" and staff.slack:
+        return Channel.SLACK, staff.slack
+    return None
+
+
+def first_reachable(staff: StaffConfig) -> tuple[Channel, str] | None:
+    for rule in staff.notify:
+        found = staff_target(staff, "sms" if rule.channel == "voice" else rule.channel)
+        if found is not None:
+            return found
+    return None
+
+
+class Paging:
+    def __init__(
+        self,
+        config: AgencyConfig,
+        *,
+        public_url: str | None = None,
+        coalesce: timedelta = esc.COALESCE_WINDOW,
+    ) -> None:
+        self.config = config
+        self.coalesce = coalesce
+        self.staff = config.staff_by_id()
+        self.clients = config.client_by_id()
+        self.rotations: dict[str, Rotation] = rotations_from_config(config)
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.staff_by_sms = {s.sms: s for s in config.staff if s.sms}
+
+    # ------------------------------------------------------------------ who
+    def _on_call(self, uow: UnitOfWork, now: datetime) -> Any:
+        overrides = uow.overrides.all_active(now)
+
+        def who(rotation_id: str, offset: int) -> str | None:
+            rotation = self.rotations.get(rotation_id)
+            if rotation is None:
+                return None
+            if offset == 0:
+                return on_call(rotation, now, overrides).staff
+            return offset_on_call(rotation, now, offset, overrides)
+
+        return who
+
+    def policy_for(self, client_id: str | None) -> esc.Policy | None:
+        client = self.clients.get(client_id or "")
+        if client is None or client.escalation is None:
+            return None
+        conf = self.config.escalations[client.escalation]
+        return esc.Policy(
+            name=client.escalation,
+            steps=tuple(
+                esc.Step(tuple(str(t) for t in step.targets), step.wait) for step in conf.steps
+            ),
+            repeat=conf.repeat,
+            account_team=tuple(client.account_team),
+            notify={
+                s.id: tuple(esc.NotifyRule(r.channel, r.delay) for r in s.notify)
+                for s in self.config.staff
+            },
+        )
+
+    def first_oncall_name(
+        self, uow: UnitOfWork, client_id: str | None, now: datetime
+    ) -> str | None:
+        """The first person the client's escalation would page now, by first name: the first
+        of the first step that names anybody (steps with nobody are passed at once)."""
+        policy = self.policy_for(client_id)
+        if policy is None:
+            return None
+        who = self._on_call(uow, now)
+        for step in policy.steps:
+            people = esc.resolve_targets(step.targets, policy.account_team, who)
+            staff = self.staff.get(people[0]) if people else None
+            if staff is not None:
+                return staff.first_name
+        return None
+
+    # ------------------------------------------------------------------ opening and steps
+    def open_page(
+        self,
+        uow: UnitOfWork,
+        conv: ConversationRef,
+        commitment: Commitment,
+        msg: InboundMessage,
+        now: datetime,
+    ) -> int | None:
+        policy = self.policy_for(conv.client_id)
+        if policy is None:
+            log.warning("conversation %s should page but its client has no escalation", conv.id)
+            return None
+        client = self.clients.get(conv.client_id or "")
+        summary = {
+            "client": client.name if client else "Unknown sender",
+            "contact": None,
+            "channel": conv.channel.value,
+            "text": msg.text[:300],
+            "due_at": commitment.due_at.isoformat(),
+        }
+        contact = uow.conversations.get(conv.id)
+        if contact is not None:
+            summary["contact"] = contact.contact_name or contact.address
+        page_id = uow.pages.open(
+            conversation_id=conv.id,
+            commitment_id=commitment.id,
+            client_id=conv.client_id,
+            policy=policy.to_json(),
+            summary=_dumps(summary),
+            at=now,
+        )
+        if page_id is None:  # one is open already: more messages do not page again
+            return None
+        self._schedule_step(uow, page_id, esc.Position(1, 0), now, now)
+        return page_id
+
+    def _schedule_step(
+        self, uow: UnitOfWork, page_id: int, at: esc.Position, due: datetime, now: datetime
+    ) -> None:
+        uow.timers.schedule(
+            f"page:{page_id}:step:{at.round}:{at.step}",
+            PAGE_STEP,
+            due,
+            now,
+            {"page_id": page_id, "step": at.step, "round": at.round},
+        )
+
+    def fire_step(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        page = uow.pages.get(int(timer.payload["page_id"]), lock=True)
+        if page is None or page.state != OPEN:
+            return
+        position = esc.Position(int(timer.payload["step"]), int(timer.payload["round"]))
+        policy = esc.Policy.from_json(page.policy)
+        step = policy.steps[position.step - 1]
+        people = self._notify_step(uow, page, policy, step, position, now, tag="")
+        uow.pages.set_position(page.id, position.step, position.round)
+        following = esc.next_position(policy, position)
+        if following is None:
+            if not uow.pages.notifications_of([page.id])[page.id]:
+                self._nobody_paged(uow, page, policy, now)
+            return
+        # Nobody to wait for: the next step of this round runs at once (see the module text).
+        reached = any(policy.notify.get(person) for person in people)
+        at_once = not reached and following.round == position.round
+        self._schedule_step(uow, page.id, following, now if at_once else now + step.wait, now)
+
+    def _nobody_paged(
+        self, uow: UnitOfWork, page: PageRecord, policy: esc.Policy, now: datetime
+    ) -> None:
+        log.warning(
+            "page %s (conversation %s): escalation %r found nobody to notify at any step",
+            page.id,
+            page.conversation_id,
+            policy.name,
+        )
+        conv = uow.conversations.get(page.conversation_id)
+        if conv is None:
+            return
+        uow.conversations.add_message(
+            conv.id,
+            direction="note",
+            channel=conv.channel,
+            text=(
+                f"Nobody could be paged: escalation {policy.name!r} reached no one at any step "
+                f"(nobody on call, or no way to notify them). Page {page.id} has stopped; "
+                "please answer this conversation yourself."
+            ),
+            author_type="system",
+            author_id=None,
+            author_name="Partnerline",
+            at=now,
+            delivery=None,
+        )
+
+    def _notify_step(
+        self,
+        uow: UnitOfWork,
+        page: PageRecord,
+        policy: esc.Policy,
+        step: esc.Step,
+        position: esc.Position,
+        now: datetime,
+        tag: str,
+    ) -> list[str]:
+        people = esc.resolve_targets(step.targets, policy.account_team, self._on_call(uow, now))
+        if not people:
+            log.warning("page %s step %s: nobody to notify", page.id, position.step)
+        for staff_id in people:
+            for rule in policy.notify.get(staff_id, ()):
+                at = f"r{position.round}:s{position.step}{tag}"
+                key = f"page:{page.id}:{at}:{staff_id}:{rule.channel}"
+                due = now + rule.delay
+                note_id = uow.pages.schedule_notification(
+                    key=key,
+                    page_id=page.id,
+                    staff_id=staff_id,
+                    channel=rule.channel,
+                    step=position.step,
+                    due_at=due,
+                )
+                if note_id is not None:
+                    uow.timers.schedule(
+                        f"page:{page.id}:note:{note_id}",
+                        PAGE_NOTIFY,
+                        due,
+                        now,
+                        {"note_id": note_id},
+                    )
+        return people
+
+    def fire_notify(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        note = uow.pages.notification(int(timer.payload["note_id"]), lock=True)
+        if note is None or note.state != SCHEDULED:
+            return  # cancelled, or already sent with another page's message
+        page = uow.pages.get(note.page_id)
+        if page is None or page.state != OPEN:
+            return
+        last = uow.pages.last_sent(note.staff_id, note.channel)
+        hold = esc.coalesce_until(last, now, self.coalesce)
+        if hold is not None:
+            uow.timers.schedule(
+                f"page:{page.id}:note:{note.id}:held",
+                PAGE_NOTIFY,
+                hold,
+                now,
+                {"note_id": note.id},
+            )
+            return
+        due = uow.pages.due_notifications(note.staff_id, note.channel, now)
+        staff = self.staff.get(note.staff_id)
+        target = staff_target(staff, note.channel) if staff else None
+        if target is None or not due:
+            return
+        page_ids = dict.fromkeys(n.page_id for n in due)  # in order, each once
+        pages = [p for pid in page_ids if (p := uow.pages.get(pid)) is not None]
+        channel, address = target
+        text = self.page_text(pages, channel, now)
+        outbox_id = uow.outbox.enqueue(
+            kind="page",
+            channel=channel,
+            recipient=address,
+            payload={
+                "text": text,
+                "page_id": pages[0].id,
+                "page_ids": [p.id for p in pages],
+                "staff": note.staff_id,
+            },
+            at=now,
+        )
+        uow.pages.mark_sent([n.id for n in due], outbox_id, now)
+
+    def page_text(self, pages: list[PageRecord], channel: Channel, now: datetime) -> str:
+        lines = []
+        for page in pages:
+            s = _loads(page.summary)
+            due = due_in_words(datetime.fromisoformat(s["due_at"]), now, self.config.zone)
+            who = f"{s['contact']} ({s['client']})" if s.get("contact") else s["client"]
+            lines.append(
+                f'Page {page.id}: {who} wrote on {s["channel"]}: "{s["text"]}" Reply due by {due}.'
+            )
+        if channel in (Channel.SMS, Channel.VOICE):
+            if len(pages) == 1:
+                how = (
+                    f"Reply ACK to acknowledge, or reply with your answer and it goes to the "
+                    f'client (ACK {pages[0].id} or "{pages[0].id} your text" for this page).'
+                )
+            else:
+                how = (
+                    'Reply ACK <page> to acknowledge one, or "<page> your text" to answer '
+                    "its client."
+                )
+            if channel is Channel.VOICE:
+                how = "Press 4 to acknowledge."
+            lines.append(how)
+        if self.public_url:
+            lines.append(f"{self.public_url}/inbox/conversations/{pages[0].conversation_id}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ ending a page
+    def acknowledge(
+        self, uow: UnitOfWork, page_id: int | None, staff_id: str, now: datetime
+    ) -> PageRecord:
+        if page_id is None:
+            page = uow.pages.latest_for_staff(staff_id, (OPEN,))
+            if page is None:
+                raise NotFound("no_open_page", "You have no open page to acknowledge.")
+        else:
+            page = uow.pages.get(page_id, lock=True)
+            if page is None:
+                raise NotFound("page_not_found", f"There is no page {page_id}.")
+        if page.state != OPEN:
+            by = page.acknowledged_by or "a reply"
+            raise Conflict("page_not_open", f"Page {page.id} was already {page.state} ({by}).")
+        if not uow.pages.acknowledge(page.id, staff_id, now):
+            raise Conflict("page_not_open", f"Page {page.id} was already acknowledged.")
+        self._stop(uow, page.id)
+        acked = uow.pages.get(page.id)
+        assert acked is not None
+        return acked
+
+    def _stop(self, uow: UnitOfWork, page_id: int) -> None:
+        uow.pages.cancel_scheduled(page_id)
+        uow.timers.cancel_prefix(f"page:{page_id}:")
+
+    def resolve_for_conversation(
+        self, uow: UnitOfWork, conversation_id: int, now: datetime
+    ) -> None:
+        page = uow.pages.unresolved_for_conversation(conversation_id)
+        if page is not None:
+            uow.pages.resolve(page.id, now)
+            self._stop(uow, page.id)
+
+    def on_breach(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
+        """A breach while a page is open notifies the last step's targets again."""
+        page = uow.pages.unresolved_for_conversation(conversation_id)
+        if page is None or page.state != OPEN or page.step < 1:
+            return
+        policy = esc.Policy.from_json(page.policy)
+        position = esc.Position(page.step, page.round)
+        self._notify_step(
+            uow, page, policy, policy.steps[page.step - 1], position, now, tag=":breach"
+        )
+
+    def page_for_relay(self, uow: UnitOfWork, staff_id: str, page_id: int | None) -> PageRecord:
+        """The page whose client a paged person's answer goes to."""
+        if page_id is None:
+            page = uow.pages.latest_for_staff(staff_id, (OPEN, ACKNOWLEDGED))
+            if page is None:
+                raise NotFound("no_open_page", "You have no open page to answer.")
+            return page
+        page = uow.pages.get(page_id)
+        if page is None or not uow.pages.was_notified(page.id, staff_id):
+            raise NotFound("page_not_found", f"You were not paged for page {page_id}.")
+        return page
+
+    # ------------------------------------------------------------------ handoffs
+    def ensure_handoffs(self, uow: UnitOfWork, now: datetime) -> None:
+        """Schedule each rotation's next handoff (idempotent: one timer per handoff)."""
+        for rotation in self.rotations.values():
+            current = shift_at(rotation, now)
+            index = 0 if current is None else current.index + 1
+            self._schedule_handoff(uow, rotation, index, now)
+
+    def _schedule_handoff(
+        self, uow: UnitOfWork, rotation: Rotation, index: int, now: datetime
+    ) -> None:
+        uow.timers.schedule(
+            f"handoff:{rotation.id}:{index}",
+            HANDOFF,
+            handoff_at(rotation, index),
+            now,
+            {"rotation": rotation.id, "index": index},
+        )
+
+    def fire_handoff(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        rotation = self.rotations.get(str(timer.payload["rotation"]))
+        if rotation is None:
+            return  # the rotation left the configuration
+        index = int(timer.payload["index"])
+        self._schedule_handoff(uow, rotation, index + 1, now)
+        start, end = handoff_at(rotation, index), handoff_at(rotation, index + 1)
+        if now - start > timedelta(hours=1):
+            return  # long past (no worker ran then): a stale handoff helps nobody
+        overrides = uow.overrides.all_active(start)
+        if rotation.only_after_hours and not shifts_between(
+            rotation, max(start, now), end, overrides
+        ):
+            return  # its calendar stays open all shift: nobody is on call, nobody to tell
+        person = on_call(rotation, max(start, now), overrides).staff
+        person = person or rotation.members[index % len(rotation.members)]
+        staff = self.staff.get(person)
+        target = first_reachable(staff) if staff else None
+        if staff is None or target is None:
+            return
+        zone = self.config.zone
+        when = "after hours only, " if rotation.only_after_hours else ""
+        text = (
+            f"Hi {staff.first_name}: you're on call for {rotation.id} now, {when}until "
+            f"{due_in_words(end, now, zone)}."
+        )
+        awaiting = uow.commitments.awaiting_all(limit=5)
+        if awaiting:
+            parts = []
+            for commitment in awaiting:
+                conv = uow.conversations.get(commitment.conversation_id)
+                if conv is not None:
+                    parts.append(
+                        f"{conv.client_name} ({conv.contact_name or conv.address}) "
+                        f"due {due_in_words(commitment.due_at, now, zone)}"
+                    )
+            text += f" You inherit {uow.commitments.awaiting_count()} open: " + "; ".join(parts)
+        else:
+            text += " No open commitments right now."
+        channel, address = target
+        uow.outbox.enqueue(
+            kind="notice", channel=channel, recipient=address, payload={"text": text}, at=now
+        )
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value)
+
+
+def _loads(value: str) -> dict[str, Any]:
+    return json.loads(value)  # type: ignore[no-any-return]
