@@ -147,7 +147,8 @@ def ts_time(ts: object) -> datetime | None:
 
 def display_name(user: Mapping[str, Any]) -> str | None:
     """The name Slack shows for a users.info `user`: display name, else real name, else handle."""
-    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    found = user.get("profile")
+    profile: Mapping[str, Any] = found if isinstance(found, dict) else {}
     for value in (
         profile.get("display_name"),
         profile.get("real_name"),
@@ -186,9 +187,9 @@ def attachments_of(files: object) -> tuple[Attachment, ...]:
 
 def is_from_bot(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
     """Whether a message event (or the message it edits) is a bot's, ours included."""
-    inner = event.get("message") if isinstance(event.get("message"), dict) else {}
-    previous = (
-        event.get("previous_message") if isinstance(event.get("previous_message"), dict) else {}
+    inner: Mapping[str, Any] = event["message"] if isinstance(event.get("message"), dict) else {}
+    previous: Mapping[str, Any] = (
+        event["previous_message"] if isinstance(event.get("previous_message"), dict) else {}
     )
     for part in (event, inner, previous):
         if part.get("bot_id") or part.get("subtype") == "bot_message":

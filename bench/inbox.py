@@ -31,12 +31,12 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.bootstrap import build_container, directory_from_config
+from bot.bootstrap import build_container, create_app, directory_from_config
 from bot.config import load_config
-from bot.http.app import create_app
 from bot.http.web import install_web
 from bot.settings import Settings
 from bot.usecases.accounts import StaffAccounts
+from storage.accounts import StaffAccountRepository
 from storage.db import normalise_url
 from storage.directory import sync_directory
 from storage.migrate import upgrade
@@ -172,9 +172,11 @@ async def measure(url: str, requests: int, conversations: int) -> bool:
     settings = Settings(DATABASE_URL=url, PARTNERLINE_SECRET_KEY="bench-secret-key-" + "x" * 20)
     container = build_container(settings, load_config(CONFIG), adapters={})
     with container.db.session() as session:
-        accounts = StaffAccounts(session)
-        if accounts.by_login("bench") is None:
-            accounts.add("bench", "jim", PASSWORD, is_admin=False, now=container.clock.now())
+        repository = StaffAccountRepository(session)
+        if repository.by_login("bench") is None:
+            StaffAccounts(repository).add(
+                "bench", "jim", PASSWORD, is_admin=False, now=container.clock.now()
+            )
             session.commit()
     app = create_app(container)
     if not any(getattr(r, "path", None) == "/login" for r in app.routes):

@@ -91,7 +91,7 @@ def baseline_app() -> FastAPI:
 def serve_baseline(port: int) -> int:
     import uvicorn
 
-    # The same call `partnerline web` makes (bot/cli/__init__.py), so only the application differs.
+    # The same call `partnerline web` makes (bot/cli/serve.py), so only the application differs.
     uvicorn.run(baseline_app(), host="127.0.0.1", port=port, log_level="info", access_log=False)
     return 0
 

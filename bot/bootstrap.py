@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from adapters.base import ChannelAdapter
-from bot.channels.slack.bot import install_slack
+from fastapi import FastAPI
+
+from adapters.base import Sender
+from adapters.slack import SlackAdapter
+from adapters.telegram import TelegramAdapter
+from bot.channels.chat_common import ChatDeps
+from bot.channels.slack.bot import SLACK_MESSAGE, SlackBot, start_slack, stop_slack
+from bot.channels.telegram.bot import TelegramBot, start_telegram, stop_telegram
 from bot.config import AgencyConfig
 from bot.container import Container
-from bot.jobs.journal import InboundJournal
+from bot.http.app import build_http_app
 from bot.jobs.wakeup import Wakeup
 from bot.jobs.worker import RetryPolicy, StartupHook, TimerHandler, Worker
 from bot.settings import Settings
@@ -22,6 +31,10 @@ from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel
 from storage.db import Database
 from storage.directory import sync_directory
+from storage.journal import InboundJournal
+
+if TYPE_CHECKING:
+    from bot.http.web.sandbox import Sandbox
 
 
 def directory_from_config(config: AgencyConfig) -> list[ClientEntry]:
@@ -52,8 +65,8 @@ def directory_from_config(config: AgencyConfig) -> list[ClientEntry]:
     return clients
 
 
-def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, ChannelAdapter]:
-    adapters: dict[Channel, ChannelAdapter] = {}
+def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, Sender]:
+    adapters: dict[Channel, Sender] = {}
     sms_from = config.channels.sms.from_ if config.channels.sms else None
     if settings.twilio_enabled and sms_from:
         from adapters.sms import TwilioSmsAdapter
@@ -120,7 +133,7 @@ def build_container(
     config: AgencyConfig,
     *,
     clock: Clock | None = None,
-    adapters: Mapping[Channel, ChannelAdapter] | None = None,
+    adapters: Mapping[Channel, Sender] | None = None,
     db: Database | None = None,
 ) -> Container:
     clock = clock or SystemClock()
@@ -152,8 +165,34 @@ def build_container(
     )
     container.inbound_handlers["message"] = services.route_journalled
     # Here, not in the web app: a worker-only process mirrors into Slack too.
-    install_slack(container)
+    install_chat_apps(container)
     return container
+
+
+def install_chat_apps(container: Container) -> None:
+    """Build the chat apps of the channels that are on, and register what they add: the
+    Slack app's journal kind, and its staff-inbox mirror (a hook in every transaction that
+    records messages, and the adapter's sender for mirror rows). Synchronous and offline;
+    the web app's lifespan starts them."""
+    deps = ChatDeps(
+        settings=container.settings,
+        config=container.config,
+        services=container.services,
+        clock=container.clock,
+        inbound=container.inbound,
+        oncall=container.oncall,
+    )
+    slack = container.adapters.get(Channel.SLACK)
+    if isinstance(slack, SlackAdapter) and container.settings.slack_enabled:
+        bot = SlackBot(deps, slack)
+        container.slack = bot
+        container.inbound_handlers[SLACK_MESSAGE] = bot.route_message
+        if bot.inbox is not None:
+            container.services.before_commit.append(bot.inbox.before_commit)
+            slack.mirror = bot.inbox.sync
+    telegram = container.adapters.get(Channel.TELEGRAM)
+    if isinstance(telegram, TelegramAdapter) and container.settings.telegram_bot_token is not None:
+        container.telegram = TelegramBot(deps, telegram)
 
 
 def sync_config(container: Container) -> None:
@@ -206,3 +245,33 @@ def _startup(container: Container) -> StartupHook | None:
     if availability is None or availability.paging is None:
         return None
     return availability.paging.ensure_handoffs
+
+
+def create_app(
+    container: Container, *, run_worker: bool = False, sandbox: Sandbox | None = None
+) -> FastAPI:
+    """The web app of `serve`/`web`: the chat apps start and stop with it, and with
+    `run_worker` (`partnerline serve`) the worker runs inside it; `sandbox`: the local
+    provider stand-ins of `serve --sandbox`, and /sandbox."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(sync_config, container)
+        await start_telegram(container)
+        await start_slack(container)
+        stop = asyncio.Event()
+        task = None
+        if run_worker:
+            task = asyncio.create_task(build_worker(container).run(stop), name="worker")
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                container.wakeup.notify()
+                await task
+            await stop_telegram(container)
+            await stop_slack(container)
+            await asyncio.to_thread(container.inbound.stop)
+
+    return build_http_app(container, lifespan=lifespan, sandbox=sandbox)

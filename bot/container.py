@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Protocol
 
-from adapters.base import ChannelAdapter
-from bot.jobs.journal import InboundJournal
+from fastapi import Depends, Request
+
+from adapters.base import Sender
+from adapters.sms import TwilioSmsAdapter
 from bot.jobs.wakeup import Wakeup
 from bot.jobs.worker import InboundHandler
 from bot.settings import Settings
@@ -15,12 +17,18 @@ from bot.usecases.services import Services
 from routing.clock import Clock
 from routing.messages import Channel
 from storage.db import Database
+from storage.journal import InboundJournal
 
 if TYPE_CHECKING:
-    from adapters.sms import TwilioSmsAdapter
-    from bot.channels.slack.bot import SlackBot
-    from bot.channels.telegram.bot import TelegramBot
     from bot.config import AgencyConfig
+
+
+class ChatApp(Protocol):
+    """A chat channel's app (bot/channels), started and stopped with the web app's lifespan."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -33,12 +41,24 @@ class Container:
     wakeup: Wakeup
     inbound: InboundJournal
     oncall: OnCallService
-    adapters: dict[Channel, ChannelAdapter] = field(default_factory=dict)
+    adapters: dict[Channel, Sender] = field(default_factory=dict)
     # Kinds of journalled delivery the worker can route (channels add theirs).
     inbound_handlers: dict[str, InboundHandler] = field(default_factory=dict)
-    telegram: TelegramBot | None = None
-    slack: SlackBot | None = None
+    # The chat apps (bot/bootstrap.py builds them; bot/channels/__init__.py says what they are).
+    telegram: ChatApp | None = None
+    slack: ChatApp | None = None
 
     @property
     def sms(self) -> TwilioSmsAdapter | None:
-        return self.adapters.get(Channel.SMS)  # type: ignore[return-value]
+        sms = self.adapters.get(Channel.SMS)
+        return sms if isinstance(sms, TwilioSmsAdapter) else None
+
+
+async def get_container(request: Request) -> Container:
+    """The running Partnerline, for a request (bot/http/app.py puts it on the app's state)."""
+    # async: FastAPI would run a plain function in the thread pool, for every request.
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]

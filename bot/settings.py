@@ -1,4 +1,4 @@
-"""Settings from the environment (names fixed by CONTRACT.md), built once and passed down."""
+"""Settings from the environment (names fixed by docs/CONTRACT.md), built once and passed down."""
 
 from __future__ import annotations
 

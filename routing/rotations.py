@@ -390,8 +390,8 @@ def _piece_at(
         return _Piece(override.staff, t, end, None, override)
     staff, until, index = _scheduled_at(rotation, t, merge_shifts)
     starts = [o.start for o in ranked if t < o.start]
-    end = min([*starts, *([until] if until is not None else [])], default=None)
-    return _Piece(staff, t, end, index, None)
+    ahead: datetime | None = min([*starts, *([until] if until is not None else [])], default=None)
+    return _Piece(staff, t, ahead, index, None)
 
 
 def _scheduled_at(

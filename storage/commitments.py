@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -39,7 +40,7 @@ class CommitmentRepository:
         (a racing message made it first); None in that case."""
         new_id = insert_ignore(
             self.session,
-            CommitmentRow.__table__,  # type: ignore[arg-type]
+            CommitmentRow.__table__,
             {
                 "conversation_id": c.conversation_id,
                 "tier": c.tier,
@@ -55,7 +56,7 @@ class CommitmentRepository:
         if new_id is None:
             return None
         self.add_events(new_id, [Event(c.state, c.started_at)])
-        started = Commitment(**{**_fields(c), "id": new_id})
+        started = replace(c, id=new_id)
         self._mirror(started)
         return started
 
@@ -165,10 +166,6 @@ class CommitmentRepository:
             .order_by(CommitmentRow.due_at)
         ).scalars()
         return [_to_domain(r) for r in rows]
-
-
-def _fields(c: Commitment) -> dict[str, object]:
-    return {f: getattr(c, f) for f in Commitment.__slots__}  # type: ignore[attr-defined]
 
 
 def _state(value: str) -> State | str:

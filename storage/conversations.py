@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.limits import ROW_ID_MAX
@@ -177,7 +178,7 @@ class ConversationRepository:
         row = self.session.execute(query.where(ConversationRow.id == conversation_id)).first()
         return None if row is None else self._view(row)
 
-    def list(
+    def listing(
         self,
         filters: ConversationFilter,
         limit: int,
@@ -262,6 +263,18 @@ class ConversationRepository:
                 )
         # Written NULLS LAST so that the index on (status, due_at, id) can serve it.
         return query.order_by(due_col.asc().nulls_last(), ConversationRow.id)
+
+    def last_messages(self, conversation_ids: Sequence[int]) -> dict[int, MessageView]:
+        """The newest message (by id) of each of these conversations: the inbox list's preview."""
+        if not conversation_ids:
+            return {}
+        newest = (
+            select(func.max(MessageRow.id))
+            .where(MessageRow.conversation_id.in_(conversation_ids))
+            .group_by(MessageRow.conversation_id)
+        )
+        rows = self.session.execute(select(MessageRow).where(MessageRow.id.in_(newest))).scalars()
+        return {r.conversation_id: message_view(r) for r in rows}
 
     def message(self, message_id: int) -> MessageView | None:
         row = self.session.get(MessageRow, message_id)
@@ -360,7 +373,11 @@ class ConversationRepository:
         author_name: str | None,
         at: datetime,
         delivery: Delivery | None,
+        provider_id: str | None = None,
+        attachments: Sequence[dict[str, Any]] = (),
     ) -> MessageView:
+        """`provider_id`, `attachments`: for a message that is in its channel already (a staff
+        member's own message in a client's shared Slack channel)."""
         row = MessageRow(
             conversation_id=conversation_id,
             direction=direction,
@@ -369,8 +386,9 @@ class ConversationRepository:
             author_type=author_type,
             author_id=author_id,
             author_name=author_name,
+            provider_id=provider_id,
             delivery=delivery.value if delivery else None,
-            attachments=[],
+            attachments=list(attachments),
             created_at=at,
         )
         self.session.add(row)
@@ -473,6 +491,81 @@ class ConversationRepository:
             .where(IdentityRow.channel == channel.value, IdentityRow.address == address)
             .values(unreachable=True, unreachable_reason=reason[:200])
         )
+
+    # ------------------------------------------------------------------ chat channels' reads
+    # Messages as recorded (no parts, the author's name as written): what the Slack staff
+    # inbox mirrors.
+    def conversations_of_messages(self, message_ids: Sequence[int]) -> Sequence[tuple[int, int]]:
+        """(message id, conversation id) of each of these messages, by message id."""
+        if not message_ids:
+            return []
+        rows = self.session.execute(
+            select(MessageRow.id, MessageRow.conversation_id).where(
+                MessageRow.id.in_(list(message_ids))
+            )
+        ).all()
+        return sorted((int(m), int(c)) for m, c in rows)
+
+    def messages_after(
+        self, conversation_id: int, after_id: int, limit: int
+    ) -> Sequence[MessageView]:
+        """Up to `limit` of the conversation's messages with ids above `after_id`, by id."""
+        rows = self.session.execute(
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id, MessageRow.id > after_id)
+            .order_by(MessageRow.id)
+            .limit(limit)
+        ).scalars()
+        return [message_view(r) for r in rows]
+
+    def messages_among(
+        self, conversation_id: int, message_ids: Sequence[int]
+    ) -> Sequence[MessageView]:
+        """Those of these messages that are the conversation's, by id."""
+        if not message_ids:
+            return []
+        rows = self.session.execute(
+            select(MessageRow)
+            .where(
+                MessageRow.conversation_id == conversation_id,
+                MessageRow.id.in_(list(message_ids)),
+            )
+            .order_by(MessageRow.id)
+        ).scalars()
+        return [message_view(r) for r in rows]
+
+    def newest_message_ids(self, conversation_id: int, limit: int) -> Sequence[int]:
+        """The ids of the conversation's `limit` newest messages (by id), newest first."""
+        return [
+            int(i)
+            for i in self.session.execute(
+                select(MessageRow.id)
+                .where(MessageRow.conversation_id == conversation_id)
+                .order_by(MessageRow.id.desc())
+                .limit(limit)
+            ).scalars()
+        ]
+
+    def current_commitment(self, conversation_id: int) -> tuple[int, str | None] | None:
+        """The conversation's current commitment (its id and state, as mirrored on the
+        conversation), or None if it has none."""
+        conv = self.session.get(ConversationRow, conversation_id)
+        if conv is None or conv.commitment_id is None:
+            return None
+        return conv.commitment_id, conv.commitment_state
+
+    def latest_on_chat(
+        self, channel: Channel, chat_id: str, contact_id: int | None = None
+    ) -> int | None:
+        """The conversation on this chat (of this contact, if given) that heard last."""
+        query = select(ConversationRow.id).where(
+            ConversationRow.channel == channel.value, ConversationRow.chat_id == chat_id
+        )
+        if contact_id is not None:
+            query = query.where(ConversationRow.contact_id == contact_id)
+        newest = query.order_by(ConversationRow.last_message_at.desc(), ConversationRow.id.desc())
+        found = self.session.execute(newest.limit(1)).scalar_one_or_none()
+        return int(found) if found is not None else None
 
 
 def message_view(row: MessageRow, *, author_name: str | None = None) -> MessageView:

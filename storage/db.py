@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -22,6 +23,21 @@ def normalise_url(url: str) -> URL:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for an in-memory database (or no file)."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return database
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether running the same transaction again may succeed: a concurrent one won a race
+    that the database settled (a unique key taken first, a deadlock victim, a lock that
+    timed out)."""
+    return isinstance(exc, IntegrityError | OperationalError)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -88,6 +104,11 @@ class Database:
             return
         with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    def ping(self) -> None:
+        """Raises unless the database answers a query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -29,7 +29,7 @@ def sync_directory(session: Session, clients: Sequence[ClientEntry], at: datetim
     for client in clients:
         upsert(
             session,
-            ClientRow.__table__,  # type: ignore[arg-type]
+            ClientRow.__table__,
             {
                 "id": client.id,
                 "name": client.name,

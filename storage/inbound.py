@@ -88,7 +88,7 @@ def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
     """Journal deliveries in the caller's transaction; ones seen before are left as they are."""
     table = InboundDeliveryRow.__table__
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    stmt = dialect.insert(table).on_conflict_do_nothing()
     conn.execute(
         stmt,
         [

@@ -353,6 +353,8 @@ class Outbox:
         ).all()
         found: dict[int, list[MessagePart]] = {}
         for message_id, part, delivery, provider_id, error in rows:
+            if message_id is None:  # not selected: the query asks for these ids
+                continue
             state = delivery or Delivery.QUEUED.value
             found.setdefault(message_id, []).append(
                 MessagePart(

@@ -71,7 +71,7 @@ class OverrideRepository:
     def delete(self, override_id: int) -> bool:
         """True when there was such an override."""
         result = self.session.execute(delete(OverrideRow).where(OverrideRow.id == override_id))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
     def list_for(self, rotation: str, a: datetime, b: datetime) -> list[Override]:
         """The rotation's overrides that overlap [a, b), oldest (lowest id) first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from routing.messages import Channel
 from storage.tables import OutboxRow, PageNotificationRow, PageRow
 from storage.upsert import insert_ignore
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+PAGE_KIND = "page"  # the outbox kind of a page message (bot/usecases/paging.py)
 SCHEDULED, SENT, CANCELLED = "scheduled", "sent", "cancelled"
 
 
@@ -44,6 +47,33 @@ class NotificationRecord:
     state: str
     sent_at: datetime | None
     delivery: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentPageMessage:
+    """A page message a chat channel accepted: where it went, the provider's id for it, and
+    what it said. One message may tell of several pages (coalesced, bot/usecases/paging.py); the
+    first of `page_ids` is `page_id`, the page its Telegram button acknowledges."""
+
+    recipient: str
+    provider_id: str
+    text: str
+    page_id: int | None
+    page_ids: tuple[int, ...]
+
+
+def _sent_page_message(
+    recipient: str, provider_id: str, payload: dict[str, Any]
+) -> SentPageMessage:
+    first = payload.get("page_id")
+    ids = payload.get("page_ids") or [first]
+    return SentPageMessage(
+        recipient=recipient,
+        provider_id=provider_id,
+        text=str(payload.get("text") or ""),
+        page_id=int(first) if first is not None else None,
+        page_ids=tuple(int(i) for i in ids if i is not None),
+    )
 
 
 def _page(row: PageRow) -> PageRecord:
@@ -96,7 +126,7 @@ class PageRepository:
         """A new open page, or None if the conversation has one open already."""
         return insert_ignore(
             self.session,
-            PageRow.__table__,  # type: ignore[arg-type]
+            PageRow.__table__,
             {
                 "conversation_id": conversation_id,
                 "commitment_id": commitment_id,
@@ -138,7 +168,7 @@ class PageRepository:
             .where(PageRow.id == page_id, PageRow.state == OPEN)
             .values(state=ACKNOWLEDGED, acknowledged_by=staff_id, acknowledged_at=at)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
     def resolve(self, page_id: int, at: datetime) -> None:
         self.session.execute(
@@ -169,7 +199,20 @@ class PageRepository:
             is not None
         )
 
-    def list(self, state: str | None, limit: int, before_id: int | None = None) -> list[PageRecord]:
+    def recent(
+        self, *, conversation_id: int | None = None, state: str | None = None, limit: int = 100
+    ) -> list[PageRecord]:
+        """Newest opened first, as the inbox shows them (`list` pages the API by id)."""
+        query = select(PageRow).order_by(PageRow.opened_at.desc(), PageRow.id.desc()).limit(limit)
+        if conversation_id is not None:
+            query = query.where(PageRow.conversation_id == conversation_id)
+        if state is not None:
+            query = query.where(PageRow.state == state)
+        return [_page(r) for r in self.session.execute(query).scalars()]
+
+    def listing(
+        self, state: str | None, limit: int, before_id: int | None = None
+    ) -> list[PageRecord]:
         query = select(PageRow).order_by(PageRow.id.desc()).limit(limit)
         if state:
             query = query.where(PageRow.state == state)
@@ -183,7 +226,7 @@ class PageRepository:
     ) -> int | None:
         return insert_ignore(
             self.session,
-            PageNotificationRow.__table__,  # type: ignore[arg-type]
+            PageNotificationRow.__table__,
             {
                 "key": key,
                 "page_id": page_id,
@@ -246,6 +289,42 @@ class PageRepository:
             .where(PageNotificationRow.page_id == page_id, PageNotificationRow.state == SCHEDULED)
             .values(state=CANCELLED)
         )
+
+    # ------------------------------------------------------------------ its chat messages
+    def sent_chat_messages(self, page_id: int, channel: Channel) -> Sequence[SentPageMessage]:
+        """The page's messages `channel` accepted, newest first: the outbox rows its
+        notifications were sent with (`page_notifications.outbox_id`), however old."""
+        sent_with = select(PageNotificationRow.outbox_id).where(
+            PageNotificationRow.page_id == page_id, PageNotificationRow.outbox_id.is_not(None)
+        )
+        rows = self.session.execute(
+            select(OutboxRow.recipient, OutboxRow.provider_id, OutboxRow.payload)
+            .where(
+                OutboxRow.id.in_(sent_with),
+                OutboxRow.channel == channel.value,
+                OutboxRow.kind == PAGE_KIND,
+                OutboxRow.provider_id.is_not(None),
+            )
+            .order_by(OutboxRow.id.desc())
+        ).all()
+        return [_sent_page_message(r, str(p), dict(payload or {})) for r, p, payload in rows]
+
+    def page_of_sent_message(
+        self, channel: Channel, recipient: str, provider_id: str
+    ) -> int | None:
+        """The page whose button a page message sent to `recipient` carries (its first page),
+        found by the provider's id for the message; None if it is no page message."""
+        payload = self.session.execute(
+            select(OutboxRow.payload).where(
+                OutboxRow.channel == channel.value,
+                OutboxRow.kind == PAGE_KIND,
+                OutboxRow.recipient == recipient,
+                OutboxRow.provider_id == provider_id,
+            )
+        ).scalar_one_or_none()
+        if not payload or payload.get("page_id") is None:
+            return None
+        return int(payload["page_id"])
 
     def notifications_of(self, page_ids: list[int]) -> dict[int, list[NotificationRecord]]:
         found: dict[int, list[NotificationRecord]] = {pid: [] for pid in page_ids}

@@ -24,7 +24,7 @@ class SqlRouterStore:
     def claim_delivery(self, channel: Channel, key: str, at: datetime) -> bool:
         row_id = insert_ignore(
             self.session,
-            InboundDeliveryRow.__table__,  # type: ignore[arg-type]
+            InboundDeliveryRow.__table__,
             {"channel": channel.value, "delivery_key": key, "received_at": at},
         )
         return row_id is not None
@@ -72,7 +72,7 @@ class SqlRouterStore:
         self.session.flush()
         identity_id = insert_ignore(
             self.session,
-            IdentityRow.__table__,  # type: ignore[arg-type]
+            IdentityRow.__table__,
             {
                 "contact_id": contact.id,
                 "channel": channel.value,
@@ -112,14 +112,14 @@ class SqlRouterStore:
                 )
                 .values(author_name=values["name"])
             )
-        return replace(contact, **values)  # type: ignore[arg-type]
+        return replace(contact, **values)  # type: ignore[arg-type]  # values are the contact's own fields
 
     def conversation_for(
         self, contact: ContactRef, channel: Channel, chat_id: str, at: datetime
     ) -> tuple[ConversationRef, bool]:
         new_id = insert_ignore(
             self.session,
-            ConversationRow.__table__,  # type: ignore[arg-type]
+            ConversationRow.__table__,
             {
                 "contact_id": contact.id,
                 "client_id": contact.client_id,

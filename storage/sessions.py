@@ -93,4 +93,4 @@ class StaffSessions:
             )
             .values(revoked_at=now)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult

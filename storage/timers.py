@@ -39,7 +39,7 @@ class Timers:
         """Schedule once per key; False if a timer with that key exists already."""
         row_id = insert_ignore(
             self.session,
-            TimerRow.__table__,  # type: ignore[arg-type]
+            TimerRow.__table__,
             {
                 "key": key,
                 "kind": kind,

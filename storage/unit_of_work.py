@@ -7,10 +7,12 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
+from storage.channel_refs import ChannelRefs
 from storage.commitments import CommitmentRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.inbound import InboundQueue
+from storage.live import LiveState
 from storage.outbox import Outbox
 from storage.overrides import OverrideRepository
 from storage.pages import PageRepository
@@ -32,6 +34,8 @@ class UnitOfWork:
     inbound: InboundQueue
     overrides: OverrideRepository
     pages: PageRepository
+    channel_refs: ChannelRefs
+    live: LiveState
 
     def __init__(
         self,
@@ -58,6 +62,8 @@ class UnitOfWork:
         self.inbound = InboundQueue(self.session)
         self.overrides = OverrideRepository(self.session)
         self.pages = PageRepository(self.session)
+        self.channel_refs = ChannelRefs(self.session)
+        self.live = LiveState(self.session)
         self._committed = False
         self.run_hooks = True
         return self

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import FromClause, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def _insert(session: Session, table: Table) -> Any:
+def _insert(session: Session, clause: FromClause) -> Any:
+    # Callers pass a model's `__table__`, typed FromClause by SQLAlchemy; it is the Table.
+    table = cast(Table, clause)
     name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
@@ -19,13 +21,15 @@ def _insert(session: Session, table: Table) -> Any:
     raise RuntimeError(f"unsupported database dialect {name!r}")
 
 
-def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> int | None:
+def insert_ignore(session: Session, table: FromClause, values: dict[str, Any]) -> int | None:
     """Insert a row unless it would break a unique constraint; its id, or None if it existed."""
     stmt = _insert(session, table).values(**values).on_conflict_do_nothing()
     return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
 
 
-def upsert(session: Session, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
+def upsert(
+    session: Session, table: FromClause, values: dict[str, Any], keys: Sequence[str]
+) -> None:
     """Insert, or update every other column of the row that has the same `keys`."""
     stmt = _insert(session, table).values(**values)
     update = {k: stmt.excluded[k] for k in values if k not in keys}

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -26,7 +26,7 @@ class LoopbackServer:
         *,
         port: int = 0,
         start_timeout: float = 10.0,
-        lifespan: str = "off",
+        lifespan: Literal["auto", "on", "off"] = "off",
     ) -> None:
         self._app = app
         self._lifespan = lifespan

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import sys
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cli.common import CliError, load_config, require_migrated
 from bot.settings import Settings
 
 
@@ -22,11 +21,6 @@ def add_oncall_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="ISO 8601 instant (default now); no offset: agency time")
     parser.add_argument("--config", help="configuration file (default $PARTNERLINE_CONFIG)")
     parser.add_argument("--json", action="store_true", help="print the API's JSON instead")
-
-
-def _fail(message: str) -> int:
-    print(message, file=sys.stderr)
-    return 1
 
 
 def _instant(text: str | None, zone: ZoneInfo) -> datetime | None:
@@ -61,39 +55,27 @@ def format_answer(answer: dict[str, Any], zone: ZoneInfo) -> list[str]:
 def cmd_oncall(args: argparse.Namespace) -> int:
     # Alembic logs as it loads and reads the migration state; this command's output is the answer.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from bot.config import ConfigError, load_config
     from bot.usecases.oncall import OnCallService
     from routing.clock import SystemClock
     from routing.errors import DomainError
     from storage.db import Database
-    from storage.migrate import current_revision, head_revision
     from storage.unit_of_work import UnitOfWork
 
     settings = Settings()
-    path = args.config or os.environ.get("PARTNERLINE_CONFIG") or settings.config_path
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        return _fail(str(exc))
+    config = load_config(args, settings)
     try:
         at = _instant(args.at, config.zone)
-    except ValueError:
-        return _fail(f"--at {args.at!r} is not an ISO 8601 date and time (2026-12-07T18:00-05:00)")
-    try:
-        revision = current_revision(settings.database_url)
-    except Exception as exc:
-        return _fail(f"cannot reach the database at DATABASE_URL (overrides live there): {exc}")
-    if revision != head_revision():
-        return _fail(
-            f"the database is at migration {revision or 'none'}, not {head_revision()}: "
-            "run `partnerline db upgrade` first"
-        )
+    except ValueError as exc:
+        raise CliError(
+            f"--at {args.at!r} is not an ISO 8601 date and time (2026-12-07T18:00-05:00)"
+        ) from exc
+    require_migrated(settings, why=" (overrides live there)")
     db = Database(settings.database_url)
     try:
         service = OnCallService(config, lambda: UnitOfWork(db), SystemClock())
         answer = service.who(at)
     except DomainError as exc:
-        return _fail(f"--at: {exc.user_message}")
+        raise CliError(f"--at: {exc.user_message}") from exc
     finally:
         db.dispose()
     if args.json:

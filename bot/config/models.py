@@ -51,7 +51,8 @@ REFERENCES_CHECKED = "references_checked"
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PLACEHOLDERS = ("contact_first_name", "agency", "due_local", "oncall_first_name")
-CHANNELS = ("sms", "voice", "telegram", "slack")
+NotifyChannel = Literal["sms", "voice", "telegram", "slack"]
+CHANNELS: tuple[NotifyChannel, ...] = ("sms", "voice", "telegram", "slack")
 ROTATION_START_MIN, ROTATION_START_END = datetime(1970, 1, 1), datetime(3000, 1, 1)
 
 
@@ -253,7 +254,7 @@ _ADDRESS_NAME = {"sms": "sms number", "telegram": "telegram id", "slack": "slack
 class NotifyRule(_Section):
     """Alert on `channel` once a page has gone `delay` unacknowledged ("sms@5m")."""
 
-    channel: Literal["sms", "voice", "telegram", "slack"]
+    channel: NotifyChannel
     delay: timedelta = timedelta(0)
 
     def __str__(self) -> str:
@@ -265,9 +266,10 @@ def _notify_rule(value: Any) -> Any:
         return value
     if not isinstance(value, str):
         problem(f'{value!r} is not a notify rule such as "slack" or "sms@5m"')
-    channel, at, delay = (part.strip() for part in value.partition("@"))
-    if channel not in CHANNELS:
-        problem(f"unknown channel {channel!r} in {value!r}: use sms, voice, telegram or slack")
+    name, at, delay = (part.strip() for part in value.partition("@"))
+    channel = next((c for c in CHANNELS if c == name), None)
+    if channel is None:
+        problem(f"unknown channel {name!r} in {value!r}: use sms, voice, telegram or slack")
     if not at:
         return NotifyRule(channel=channel)
     try:

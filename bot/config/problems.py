@@ -14,7 +14,8 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem at one place: `str()` is the `FILE:LINE: KEY.PATH: message` line of CONTRACT.md.
+    """One problem at one place: `str()` is the `FILE:LINE: KEY.PATH: message` line of
+    docs/CONTRACT.md.
 
     `line` is None when the place is not in the file (the file is missing, or a required
     top-level section is); `key` is empty when the problem is not about one key (a syntax error).

@@ -52,9 +52,10 @@ def reference_problems(data: Mapping[str, Any]) -> Found:
         need(("clients", index, "escalation"), client.get("escalation"), escalations, "escalation")
         for position, member in _strings(client, "account_team"):
             need(("clients", index, "account_team", position), member, staff, "staff member")
-        escalation = escalations.get(_text(client, "escalation"))
+        named = _text(client, "escalation")
+        policy = escalations.get(named) if named is not None else None
         team = client.get("account_team")
-        if escalation is not None and team == [] and _notifies_account_team(escalation):
+        if policy is not None and team == [] and _notifies_account_team(policy):
             found.append(
                 (
                     ("clients", index, "account_team"),

@@ -1,24 +1,21 @@
-"""The FastAPI application factory."""
+"""The FastAPI application: routes, error answers, middleware (bot.bootstrap.create_app runs
+it with the chat apps and the worker)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from bot.bootstrap import build_worker, sync_config
 from bot.channels.slack import webhook as slack_webhook
-from bot.channels.slack.bot import start_slack, stop_slack
 from bot.channels.sms import webhook as twilio_webhooks
 from bot.channels.telegram import webhook as telegram_webhook
-from bot.channels.telegram.bot import start_telegram, stop_telegram
 from bot.container import Container
 from bot.http import calendar_feeds, ops
 from bot.http.api import conversations, oncall, pages
@@ -34,32 +31,18 @@ from routing.errors import DomainError, MalformedPayload
 if TYPE_CHECKING:
     from bot.http.web.sandbox import Sandbox
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-def create_app(
-    container: Container, *, run_worker: bool = False, sandbox: Sandbox | None = None
+
+def build_http_app(
+    container: Container,
+    *,
+    lifespan: Lifespan | None = None,
+    sandbox: Sandbox | None = None,
 ) -> FastAPI:
-    """`run_worker`: also run the worker inside this process (`partnerline serve`);
-    `sandbox`: the local provider stand-ins of `serve --sandbox`, and /sandbox."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(sync_config, container)
-        await start_telegram(container)
-        await start_slack(container)
-        stop = asyncio.Event()
-        task = None
-        if run_worker:
-            task = asyncio.create_task(build_worker(container).run(stop), name="worker")
-        try:
-            yield
-        finally:
-            stop.set()
-            if task is not None:
-                container.wakeup.notify()
-                await task
-            await stop_telegram(container)
-            await stop_slack(container)
-            await asyncio.to_thread(container.inbound.stop)
+    """The web half: routes, error answers and the middleware round every request.
+    `lifespan` runs around serving (bot.bootstrap.create_app starts the chat apps and, for
+    `serve`, the worker there); `sandbox`: the local provider stand-ins and /sandbox."""
 
     app = FastAPI(
         title="Partnerline",
@@ -115,7 +98,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if errors and all(tuple(e.get("loc", ()))[:1] == ("path",) for e in errors):
             # A path naming something that cannot exist (`/api/pages/abc`, an id past what a

@@ -1,4 +1,5 @@
-"""iCalendar feeds (CONTRACT.md, "Calendar feeds"): no login, the token in the URL is the key."""
+"""iCalendar feeds (docs/CONTRACT.md, "Calendar feeds"): no login; the token in the URL is the
+key."""
 
 from __future__ import annotations
 

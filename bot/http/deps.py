@@ -8,20 +8,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.container import Container
+from bot.container import Container, ContainerDep
 from bot.http.sessions import api_staff
 from bot.usecases.services import ADMIN, Author
 from routing.errors import MalformedPayload
 from routing.limits import clean_text
-
-
-async def get_container(request: Request) -> Container:
-    # async: FastAPI would run a plain function in the thread pool, for every request.
-    return request.app.state.container  # type: ignore[no-any-return]
-
-
-ContainerDep = Annotated[Container, Depends(get_container)]
-
 
 # Declared so that OpenAPI names the scheme (Swagger's "Authorize"); the check is ours, below.
 _BEARER = HTTPBearer(
@@ -76,16 +67,6 @@ def current_admin(request: Request, author: AuthorDep) -> Author:
 
 
 AdminDep = Annotated[Author, Depends(current_admin)]
-
-
-def public_url_for(request: Request, container: Container) -> str:
-    """The URL the provider signed: PUBLIC_URL + path behind a proxy, else what we received."""
-    base = container.settings.public_url
-    if not base:
-        return str(request.url)
-    url = base.rstrip("/") + request.scope["path"]
-    query = request.scope.get("query_string", b"")
-    return f"{url}?{query.decode('latin-1')}" if query else url
 
 
 async def plain_query(request: Request) -> None:

@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from bot.http.api.responses import errors
 from bot.http.deps import ContainerDep
@@ -34,12 +33,8 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "The database cannot be reached.", "model": Readiness}},
 )
 async def readyz(container: ContainerDep) -> JSONResponse:
-    def ping() -> None:
-        with container.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
     try:
-        await run_in_threadpool(ping)
+        await run_in_threadpool(container.db.ping)
     except Exception:
         return JSONResponse({"status": "unavailable", "detail": "database unreachable"}, 503)
     return JSONResponse({"status": "ok"})

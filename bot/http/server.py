@@ -44,4 +44,4 @@ class HttpServer(uvicorn.Server):
 
 def run(app: object, **config: object) -> None:
     """`uvicorn.run(app, **config)` for one process (no reload, no workers)."""
-    HttpServer(uvicorn.Config(app, **config)).run()  # type: ignore[arg-type]
+    HttpServer(uvicorn.Config(app, **config)).run()  # type: ignore[arg-type]  # uvicorn.run's own keyword set, passed on

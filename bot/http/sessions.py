@@ -27,12 +27,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from sqlalchemy.engine import make_url
 
 from bot.container import Container
 from bot.settings import Settings
 from bot.usecases.accounts import Account, StaffAccounts
 from bot.usecases.services import Author
+from storage.accounts import StaffAccountRepository
+from storage.db import sqlite_file
 from storage.sessions import StaffSessions
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ def session_secret(settings: Settings) -> bytes:
         return settings.secret_key.get_secret_value().encode()
     if not settings.is_sqlite:
         raise RuntimeError("PARTNERLINE_SECRET_KEY must be set outside `serve` on SQLite")
-    database = make_url(settings.database_url).database
-    if not database or database == ":memory:":
+    database = sqlite_file(settings.database_url)
+    if database is None:
         return secrets.token_bytes(32)  # nothing to keep it beside; sessions end with the process
     path = Path(database).resolve().parent / SECRET_FILE
     return _read_or_create_secret(path)
@@ -163,15 +164,16 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
 
 def staff_from_session(request: Request, container: Container) -> Staff | None:
     """The signed-in staff member of this request's cookie, or None. Synchronous (DB)."""
-    cached = request.scope.get("partnerline.staff")
+    cached: Staff | None = request.scope.get("partnerline.staff")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     token = request.cookies.get(SESSION_COOKIE)
     if not token or len(token) > 100:
         return None
     with container.db.session() as session:
         live = StaffSessions(session).live(token, container.clock.now())
-        account = None if live is None else StaffAccounts(session).get(live.account_id)
+        accounts = StaffAccounts(StaffAccountRepository(session))
+        account = None if live is None else accounts.get(live.account_id)
         session.commit()  # last_seen_at
     if live is None or account is None:
         return None
@@ -205,7 +207,9 @@ def same_origin(request: Request) -> bool:
 def csrf_ok(request: Request, expected: str, submitted: str | None) -> bool:
     """The submitted token (form field or header) equals the expected one, from this site."""
     token = submitted or request.headers.get(CSRF_HEADER)
-    return bool(token) and same_origin(request) and hmac.compare_digest(token, expected)
+    if not token:
+        return False
+    return same_origin(request) and hmac.compare_digest(token, expected)
 
 
 def login_csrf(request: Request) -> tuple[str, str]:

@@ -1,1 +1,2 @@
-"""Work done later: the worker loop, the inbound journal, the wake-up between processes."""
+"""Work done later: the worker loop and the wake-up between processes (the inbound journal
+the webhooks write to: storage/journal.py)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import ChannelAdapter
+from adapters.base import FindsSent, Sender
 from bot.jobs.wakeup import Wakeup
 from bot.metrics import INBOUND_FAILURES, SENDS, TIMER_LATENESS
 from routing.clock import Clock
@@ -65,7 +65,7 @@ class Worker:
         self,
         db: Database,
         clock: Clock,
-        adapters: Mapping[Channel, ChannelAdapter],
+        adapters: Mapping[Channel, Sender],
         *,
         timer_handlers: Mapping[str, TimerHandler] | None = None,
         inbound_handlers: Mapping[str, InboundHandler] | None = None,
@@ -304,13 +304,10 @@ class Worker:
         SENDS.labels(item.channel.value, "sent").inc()
         await self._record_sent(item, result.provider_id)
 
-    async def _already_sent(
-        self, adapter: ChannelAdapter, item: OutboxItem, msg: OutboundMessage
-    ) -> bool:
+    async def _already_sent(self, adapter: Sender, item: OutboxItem, msg: OutboundMessage) -> bool:
         """After a crash mid-send, ask the provider (where it can say) before sending again,
         so that a message is not sent twice."""
-        find_sent = getattr(adapter, "find_sent", None)
-        if find_sent is None:
+        if not isinstance(adapter, FindsSent):
             # At least once: losing a client's answer is worse than repeating it.
             log.warning(
                 "outbox %s: a worker stopped while sending it and %s cannot say whether it "
@@ -322,7 +319,7 @@ class Worker:
             return False
         try:
             provider_id = await asyncio.wait_for(
-                find_sent(msg, item.created_at), timeout=self.send_timeout
+                adapter.find_sent(msg, item.created_at), timeout=self.send_timeout
             )
         except Exception:
             log.warning("outbox %s: could not ask the provider; sending again", item.id)

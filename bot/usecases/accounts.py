@@ -1,4 +1,7 @@
-"""Web-inbox logins: argon2 password hashes, sign-in throttling, `partnerline users add|revoke`.
+"""Web-inbox logins: argon2 password hashes and sign-in throttling.
+
+The queries are in storage/accounts.py, the `partnerline users add|revoke` command in
+bot/cli/users.py.
 
 A login belongs to one staff member of the configuration. Sign-in throttling has two rules,
 made so that guessing is slowed but nobody who knows only a login name can keep its owner out:
@@ -20,9 +23,6 @@ from an address that has not failed on the login (or once its own typos are
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import sys
 import threading
 import time
 from collections import deque
@@ -32,11 +32,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from storage.sessions import StaffSessions
-from storage.tables import StaffAccountRow
+from storage.accounts import StaffAccountRepository, StoredAccount
 
 FREE_FAILURES = 3
 BASE_DELAY = timedelta(seconds=2)
@@ -70,7 +67,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _account(row: StaffAccountRow) -> Account:
+def _account(row: StoredAccount) -> Account:
     return Account(
         id=row.id,
         login=row.login,
@@ -89,37 +86,26 @@ def throttle_delay(failures: int) -> timedelta:
 
 
 class StaffAccounts:
-    """The staff_accounts table, inside the caller's transaction (it never commits)."""
+    """The rules for logins, over the repository and so inside its transaction (it never
+    commits)."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, accounts: StaffAccountRepository) -> None:
+        self.accounts = accounts
 
     def add(
         self, login: str, staff_id: str, password: str, *, is_admin: bool, now: datetime
     ) -> Account:
         if len(password) < MIN_PASSWORD:
             raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
-        if self.by_login(login) is not None:
+        if self.accounts.by_login(login) is not None:
             raise ValueError(f"there is already a login {login!r}")
-        row = StaffAccountRow(
-            login=login,
-            staff_id=staff_id,
-            password_hash=hash_password(password),
-            is_admin=is_admin,
-            failed_logins=0,
-            created_at=now,
+        row = self.accounts.add(
+            login, staff_id, hash_password(password), is_admin=is_admin, now=now
         )
-        self.session.add(row)
-        self.session.flush()
         return _account(row)
 
-    def by_login(self, login: str) -> StaffAccountRow | None:
-        return self.session.execute(
-            select(StaffAccountRow).where(StaffAccountRow.login == login)
-        ).scalar_one_or_none()
-
     def get(self, account_id: int) -> Account | None:
-        row = self.session.get(StaffAccountRow, account_id)
+        row = self.accounts.get(account_id)
         return None if row is None else _account(row)
 
     def sign_in(
@@ -129,9 +115,7 @@ class StaffAccounts:
 
         `fresh_address`: the caller's address has not failed on this login lately
         (`AddressThrottle.fresh`), so a shut account still checks its password (module doc)."""
-        row = self.session.execute(
-            select(StaffAccountRow).where(StaffAccountRow.login == login).with_for_update()
-        ).scalar_one_or_none()
+        row = self.accounts.by_login(login, lock=True)
         if row is None:
             _verify(_DUMMY_HASH, password)
             return SignIn(None)
@@ -140,34 +124,30 @@ class StaffAccounts:
             if now < shut_until:
                 return SignIn(None, retry_after=shut_until - now)
         if not _verify(row.password_hash, password):
-            row.failed_logins += 1
-            row.last_failed_at = now
-            delay = throttle_delay(row.failed_logins)
+            failures = row.failed_logins + 1
+            self.accounts.record_failure(row.id, failures, now)
+            delay = throttle_delay(failures)
             return SignIn(None, retry_after=delay if delay else None)
-        row.failed_logins = 0
-        row.last_failed_at = None
-        if _hasher.check_needs_rehash(row.password_hash):
-            row.password_hash = hash_password(password)
+        rehash = _hasher.check_needs_rehash(row.password_hash)
+        self.accounts.record_success(row.id, hash_password(password) if rehash else None)
         return SignIn(_account(row))
 
     def set_password(self, login: str, password: str, now: datetime) -> int:
         """A new password; every session of the login ends. How many sessions were live."""
         if len(password) < MIN_PASSWORD:
             raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
-        row = self.by_login(login)
+        row = self.accounts.by_login(login)
         if row is None:
             raise ValueError(f"there is no login {login!r}")
-        row.password_hash = hash_password(password)
-        row.failed_logins = 0
-        row.last_failed_at = None
-        return StaffSessions(self.session).revoke_all(row.id, now)
+        self.accounts.set_password_hash(row.id, hash_password(password))
+        return self.accounts.end_sessions(row.id, now)
 
     def revoke_sessions(self, login: str, now: datetime) -> int:
         """Ends every session of the login; how many were live."""
-        row = self.by_login(login)
+        row = self.accounts.by_login(login)
         if row is None:
             raise ValueError(f"there is no login {login!r}")
-        return StaffSessions(self.session).revoke_all(row.id, now)
+        return self.accounts.end_sessions(row.id, now)
 
 
 class AddressThrottle:
@@ -233,99 +213,3 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-# ---------------------------------------------------------------------- the command
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        raise ValueError("the two passwords differ")
-    return first
-
-
-def cmd_users_add(args: argparse.Namespace) -> int:
-    """`partnerline users add LOGIN --staff ID [--admin] [--password-stdin]`."""
-    from bot.cli import CliError, _config_path, _load, _require_migrated
-    from bot.settings import Settings
-    from routing.clock import SystemClock
-    from storage.db import Database
-    from storage.migrate import upgrade
-
-    settings = Settings()
-    config = _load(args, settings)
-    staff = {s.id: s for s in config.staff}
-    if args.staff not in staff:
-        known = ", ".join(sorted(staff)) or "none"
-        raise CliError(
-            f"{_config_path(args, settings)}: no staff member {args.staff!r} (staff: {known})"
-        )
-    login = args.login.strip()
-    if not login or len(login) > 100:
-        raise CliError("LOGIN must have 1 to 100 characters")
-    try:
-        password = _read_password(args.password_stdin)
-    except (ValueError, EOFError) as exc:
-        raise CliError(str(exc) or "no password given") from exc
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
-    else:
-        _require_migrated(settings)
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            try:
-                account = StaffAccounts(session).add(
-                    login, args.staff, password, is_admin=args.admin, now=SystemClock().now()
-                )
-            except ValueError as exc:
-                raise CliError(str(exc)) from exc
-            session.commit()
-    finally:
-        db.dispose()
-    role = "admin" if account.is_admin else "staff"
-    print(f"login {account.login!r} created for {staff[args.staff].name} ({role})")
-    return 0
-
-
-def cmd_users_revoke(args: argparse.Namespace) -> int:
-    """`partnerline users revoke LOGIN`: ends every session of that login."""
-    from bot.cli import CliError, _require_migrated
-    from bot.settings import Settings
-    from routing.clock import SystemClock
-    from storage.db import Database
-
-    settings = Settings()
-    _require_migrated(settings)
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            try:
-                ended = StaffAccounts(session).revoke_sessions(args.login, SystemClock().now())
-            except ValueError as exc:
-                raise CliError(str(exc)) from exc
-            session.commit()
-    finally:
-        db.dispose()
-    print(f"login {args.login!r}: {ended} session{'' if ended == 1 else 's'} ended")
-    return 0
-
-
-def add_users_arguments(users: argparse.ArgumentParser) -> None:
-    """The `users` command group; the caller sets nothing else."""
-    sub = users.add_subparsers(dest="users_command", required=True)
-    add = sub.add_parser("add", help="create a web-inbox login for a staff member")
-    add.add_argument("login", metavar="LOGIN")
-    add.add_argument("--staff", required=True, metavar="ID", help="the staff member's id")
-    add.add_argument("--admin", action="store_true", help="give the login admin rights")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from one line of stdin"
-    )
-    add.add_argument("--config", help="configuration file (default $PARTNERLINE_CONFIG)")
-    add.set_defaults(func=cmd_users_add)
-    revoke = sub.add_parser("revoke", help="end every session of a login")
-    revoke.add_argument("login", metavar="LOGIN")
-    revoke.set_defaults(func=cmd_users_revoke)

@@ -455,4 +455,5 @@ def _dumps(value: dict[str, Any]) -> str:
 
 
 def _loads(value: str) -> dict[str, Any]:
-    return json.loads(value)  # type: ignore[no-any-return]
+    loaded: dict[str, Any] = json.loads(value)
+    return loaded

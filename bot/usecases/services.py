@@ -1,4 +1,4 @@
-"""The use cases. Each opens one unit of work and commits it itself (STYLE.md)."""
+"""The use cases. Each opens one unit of work and commits it itself."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from adapters.text_parts import split_for
 from bot.metrics import FOLLOWUP_FAILURES, FOLLOWUP_RETRIES
@@ -22,7 +20,7 @@ from routing.limits import clean_text
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.router import Ingested, Outcome, Router
 from storage.conversations import ConversationView, MessageView
-from storage.db import Database
+from storage.db import Database, retryable
 from storage.inbound import message_from_payload
 from storage.pages import PageRecord
 from storage.timers import Timer
@@ -76,8 +74,8 @@ class Services:
         for attempt in range(attempts):
             try:
                 return work()
-            except (IntegrityError, OperationalError) as exc:
-                if attempt == attempts - 1:
+            except Exception as exc:
+                if not retryable(exc) or attempt == attempts - 1:
                     raise
                 log.info("transaction retried after %s", type(exc).__name__)
                 time.sleep(0.005 * (attempt + 1))

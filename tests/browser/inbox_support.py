@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 
 from adapters.standins.server import LoopbackServer
-from bot.bootstrap import build_container
+from bot.bootstrap import build_container, create_app
 from bot.config import load_config
 from bot.container import Container
-from bot.http.app import create_app
 from bot.usecases.accounts import StaffAccounts
 from routing.clock import Clock
+from storage.accounts import StaffAccountRepository
 from tests.support.app import (
     EXAMPLE_CONFIG,
     LOOPBACK_TLS,
@@ -45,7 +45,7 @@ def add_login(
     password: str = PASSWORD,
 ) -> None:
     with container.db.session() as session:
-        StaffAccounts(session).add(
+        StaffAccounts(StaffAccountRepository(session)).add(
             login, staff_id, password, is_admin=admin, now=container.clock.now()
         )
         session.commit()

@@ -130,6 +130,7 @@ def test_a_client_message_arrives_live_and_the_reply_reaches_the_client(
 def test_every_open_tab_updates(web: RunningApp, context: Any) -> None:
     first = context.new_page()
     sign_in(first, web)
+    wait_live(first)  # else the message may land before the stream opens, and never show
     send_sms(web, LUCY, "Are you open on Saturday?")
     first.locator("#rows li.row", has_text="Lucy Chen").click()
     first.wait_for_url("**/inbox/conversations/*")

@@ -40,12 +40,12 @@ from starlette.exceptions import StarletteDeprecationWarning
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.telegram import SECRET_HEADER, TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
-from bot.bootstrap import build_container
+from bot.bootstrap import build_container, create_app
 from bot.cli import main as cli_main
 from bot.config import check_text
-from bot.http.app import create_app
 from bot.usecases.accounts import StaffAccounts
 from routing.clock import FrozenClock
+from storage.accounts import StaffAccountRepository
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.tables import Base, InboundDeliveryRow, OutboxRow, TimerRow
@@ -319,7 +319,9 @@ def shared(
     db = Database(url)
     with db.session() as session:
         # The staff id is in every generated configuration (its first staff member).
-        StaffAccounts(session).add(LOGIN, "ana", PASSWORD, is_admin=True, now=clock.now())
+        StaffAccounts(StaffAccountRepository(session)).add(
+            LOGIN, "ana", PASSWORD, is_admin=True, now=clock.now()
+        )
         session.commit()
     try:
         with (

@@ -18,9 +18,8 @@ from sqlalchemy import text
 
 from adapters.standins.server import LoopbackServer
 from adapters.standins.twilio import TwilioStandIn
-from bot.bootstrap import build_container
+from bot.bootstrap import build_container, create_app
 from bot.config import load_config
-from bot.http.app import create_app
 from bot.http.server_errors import REFERENCE_HEADER
 from routing.clock import FrozenClock
 from storage.db import Database

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from adapters.standins.twilio import TwilioStandIn
 from bot.usecases.accounts import StaffAccounts
 from routing.clock import SystemClock
+from storage.accounts import StaffAccountRepository
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade
 from tests.browser.inbox_support import PASSWORD, csrf_from
@@ -150,7 +151,7 @@ def add_login(db_url: str, login: str) -> None:
     db = Database(db_url)
     try:
         with db.session() as session:
-            StaffAccounts(session).add(
+            StaffAccounts(StaffAccountRepository(session)).add(
                 login, "ana", PASSWORD, is_admin=False, now=SystemClock().now()
             )
             session.commit()

@@ -26,6 +26,7 @@ from bot.usecases.accounts import (
     StaffAccounts,
 )
 from routing.clock import FrozenClock
+from storage.accounts import StaffAccountRepository
 from storage.db import Database
 from tests.browser.inbox_support import PASSWORD, add_login, csrf_from, inbox_app
 from tests.e2e.test_web_auth import MONDAY_MORNING
@@ -92,7 +93,7 @@ def test_many_logins_from_one_address_are_refused_for_that_address_only(
 def test_the_account_rule_with_the_clock_injected(database: Database) -> None:
     now = datetime(2026, 12, 7, 15, 0, tzinfo=MONDAY_MORNING.tzinfo)
     with database.session() as session:
-        accounts = StaffAccounts(session)
+        accounts = StaffAccounts(StaffAccountRepository(session))
         accounts.add("ana", "ana", PASSWORD, is_admin=False, now=now)
         for n in range(FREE_FAILURES + 4):
             accounts.sign_in("ana", f"wrong-{n}", now, fresh_address=True)

@@ -1,4 +1,4 @@
-"""`author.name` in the message JSON is always a string (CONTRACT.md, "message"): the contact's
+"""`author.name` in the message JSON is always a string (docs/CONTRACT.md, "message"): the contact's
 name, else their address, also for unknown senders; staff and Partnerline are named too."""
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def test_a_running_page_keeps_the_policy_it_opened_with(db_url: str, twilio: Twi
     clock.advance(timedelta(seconds=3))
     run_worker_once(reloaded)
     with reloaded.services.uow() as uow:
-        [page] = uow.pages.list(None, 10)
+        [page] = uow.pages.listing(None, 10)
     assert page.step == 2  # the 3-second wait of the page's own snapshot, not 10 minutes
     story.db.dispose()
     reloaded.db.dispose()
@@ -175,7 +175,7 @@ def test_a_step_that_names_nobody_passes_at_once_to_the_next(
     [page] = [m["body"] for m in twilio.sent_to(KIM)]
     assert "Dana Reyes (Acme Robotics) wrote on sms" in page
     with container.services.uow() as uow:
-        [record] = uow.pages.list(None, 10)
+        [record] = uow.pages.listing(None, 10)
     assert record.step == 2
     container.db.dispose()
 
@@ -196,7 +196,7 @@ def test_a_page_that_reaches_nobody_says_so_in_the_conversation(
     run_worker_once(container)
     # Between rounds the step's wait still applies: a page of nobody does not spin.
     with container.services.uow() as uow:
-        [record] = uow.pages.list(None, 10)
+        [record] = uow.pages.listing(None, 10)
         assert (record.step, record.round) == (1, 0)
         assert [t.key for t in uow.timers.pending(f"page:{record.id}:")] == [
             f"page:{record.id}:step:1:1"
@@ -206,7 +206,7 @@ def test_a_page_that_reaches_nobody_says_so_in_the_conversation(
     assert ingested.conversation is not None
     with container.services.uow() as uow:
         messages = uow.conversations.messages(ingested.conversation.id)
-        [record] = uow.pages.list(None, 10)
+        [record] = uow.pages.listing(None, 10)
         assert uow.timers.pending(f"page:{record.id}:") == []
     notes = [m.text for m in messages if m.direction == "note"]
     assert len(notes) == 1 and notes[0].startswith("Nobody could be paged")

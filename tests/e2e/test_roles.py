@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.routing import BaseRoute
 
-from bot.http.app import create_app
+from bot.bootstrap import create_app
 from routing.clock import FrozenClock
 from tests.browser.inbox_support import add_login, csrf_from, sandbox_app, signed_in
 from tests.support.app import RunningApp

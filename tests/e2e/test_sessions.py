@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import select
 
 from adapters.standins.twilio import TwilioStandIn
-from bot.cli import CliError
+from bot.cli.common import CliError
+from bot.cli.users import cmd_users_revoke
 from bot.http.sessions import SESSION_COOKIE, SESSION_MAX_AGE
-from bot.usecases.accounts import StaffAccounts, cmd_users_revoke
+from bot.usecases.accounts import StaffAccounts
 from routing.clock import FrozenClock
+from storage.accounts import StaffAccountRepository
 from storage.sessions import token_hash
 from storage.tables import StaffSessionRow
 from tests.browser.inbox_support import add_login, csrf_from, inbox_app, signed_in
@@ -87,7 +89,7 @@ def test_the_cookie_is_an_opaque_token_stored_only_as_its_hash(web: RunningApp) 
     with signed_in(web.url, "ana") as browser:
         cookie = browser.cookies[SESSION_COOKIE]
     with web.container.db.session() as session:
-        account = StaffAccounts(session).by_login("ana")
+        account = StaffAccountRepository(session).by_login("ana")
         assert account is not None
         rows = session.scalars(select(StaffSessionRow)).all()
         password_hash = account.password_hash
@@ -127,7 +129,7 @@ def test_a_new_password_revokes_every_session(web: RunningApp) -> None:
         cookie = browser.cookies[SESSION_COOKIE]
         csrf = csrf_from(browser.get("/inbox").text)
         with web.container.db.session() as session:
-            StaffAccounts(session).set_password(
+            StaffAccounts(StaffAccountRepository(session)).set_password(
                 "ana", "another long one", web.container.clock.now()
             )
             session.commit()

@@ -20,10 +20,12 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.standins.twilio import TwilioStandIn
+from bot.cli.users import cmd_users_add
 from bot.http.sessions import SECRET_FILE, SESSION_COOKIE, session_secret
 from bot.settings import Settings
-from bot.usecases.accounts import StaffAccounts, cmd_users_add
+from bot.usecases.accounts import StaffAccounts
 from routing.clock import FrozenClock
+from storage.accounts import StaffAccountRepository
 from storage.db import Database
 from storage.tables import MessageRow, StaffAccountRow
 from tests.browser.inbox_support import PASSWORD, add_login, csrf_from, inbox_app, signed_in
@@ -215,7 +217,7 @@ def test_a_new_password_ends_existing_sessions(web: RunningApp) -> None:
     with signed_in(web.url, "ana") as browser:
         assert browser.get("/inbox").status_code == 200
         with web.container.db.session() as session:
-            ended = StaffAccounts(session).set_password(
+            ended = StaffAccounts(StaffAccountRepository(session)).set_password(
                 "ana", "a brand new password", web.container.clock.now()
             )
             session.commit()
@@ -261,16 +263,17 @@ def test_users_add_creates_a_login_with_an_argon2_hash(
     db = Database(db_url)
     try:
         with db.session() as session:
-            row = StaffAccounts(session).by_login("kim")
+            row = StaffAccountRepository(session).by_login("kim")
             assert row is not None and row.is_admin and row.staff_id == "kim"
             assert row.password_hash.startswith("$argon2id$")
             assert "a long enough password" not in row.password_hash
             now = datetime.now(ZoneInfo("UTC"))
-            assert StaffAccounts(session).sign_in("kim", "a long enough password", now).account
-            assert StaffAccounts(session).sign_in("kim", "wrong", now).account is None
+            accounts = StaffAccounts(StaffAccountRepository(session))
+            assert accounts.sign_in("kim", "a long enough password", now).account
+            assert accounts.sign_in("kim", "wrong", now).account is None
     finally:
         db.dispose()
-    from bot.cli import CliError
+    from bot.cli.common import CliError
 
     monkeypatch.setattr("sys.stdin", io.StringIO("another password\n"))
     unknown = argparse.Namespace(

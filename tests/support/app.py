@@ -14,10 +14,9 @@ from typing import Any
 import httpx
 
 from adapters.standins.server import LoopbackServer
-from bot.bootstrap import build_container
+from bot.bootstrap import build_container, create_app
 from bot.config import load_config
 from bot.container import Container
-from bot.http.app import create_app
 from bot.settings import Settings
 from routing.clock import Clock
 from tests.support.twilio_signing import signed_form_post_headers

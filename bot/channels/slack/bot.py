@@ -39,10 +39,10 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import (
     AsyncSlackRequestHandler,
@@ -55,7 +55,6 @@ from slack_bolt.request.internals import parse_body
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -70,22 +69,26 @@ from adapters.slack import (
     parse_ack_value,
     split_provider_id,
 )
+from bot.channels import ChatApps
+from bot.channels.chat_common import (
+    ChatDeps,
+    ChatDesk,
+    Say,
+    ack_note,
+    acknowledged_text,
+    blocking,
+    on_call_lines,
+)
 from bot.channels.slack.inbox_mirror import SlackInbox, written_in_slack
 from bot.config import StaffConfig
 from bot.usecases.services import Author
 from routing.errors import DomainError, MalformedPayload
 from routing.limits import DELIVERY_KEY, checked_id, checked_inbound, clean_name, clean_payload
 from routing.messages import Channel, Delivery
+from storage.channel_refs import SlackThread
+from storage.conversations import MessageView
 from storage.inbound import inbound_payload, message_from_payload
-from storage.tables import (
-    ConversationRow,
-    MessageRow,
-    OutboxRow,
-)
 from storage.unit_of_work import UnitOfWork
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +113,18 @@ def _header(request: AsyncBoltRequest, name: str) -> str | None:
 
 
 class SlackBot:
-    """The Bolt app and its listeners, over one container."""
+    """The Bolt app and its listeners. bot/bootstrap.py builds it and registers what it adds:
+    `route_message` for the journal kind SLACK_MESSAGE, and, when there is a staff inbox
+    channel, `inbox.before_commit` (a Services hook) and `inbox.sync` (the adapter's mirror)."""
 
-    def __init__(self, container: Container, adapter: SlackAdapter) -> None:
-        settings = container.settings
+    def __init__(self, deps: ChatDeps, adapter: SlackAdapter) -> None:
+        settings = deps.settings
         assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
-        self.container = container
+        self.deps = deps
+        self.services = deps.services
+        self.desk = ChatDesk(deps.services, deps.clock, Channel.SLACK)
         self.adapter = adapter
-        config = container.config
+        config = deps.config
         self.staff_by_slack: dict[str, StaffConfig] = {
             s.slack: s for s in config.staff if s.slack is not None
         }
@@ -133,8 +140,8 @@ class SlackBot:
         self.inbox: SlackInbox | None = None
         if self.staff_channel:
             self.inbox = SlackInbox(
-                container.services,
-                container.clock,
+                deps.services,
+                deps.clock,
                 adapter,
                 self.staff_channel,
                 config.zone,
@@ -159,15 +166,18 @@ class SlackBot:
         self.verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self._add_listeners()
 
-    # ------------------------------------------------------------------ wiring
-    def install(self) -> None:
-        """Register the journal handler, the mirror hook and the mirror sender."""
-        self.container.inbound_handlers[SLACK_MESSAGE] = self.route_message
-        if self.inbox is not None:
-            hooks = self.container.services.before_commit
-            if self.inbox.before_commit not in hooks:
-                hooks.append(self.inbox.before_commit)
-            self.adapter.mirror = self.inbox.sync
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Check the token once as the app starts (Bolt itself calls auth.test on first use)."""
+        try:
+            who = await self.adapter.auth_test()
+            log.info("Slack app started as %s in %s", who.get("user"), who.get("team"))
+        except Exception as exc:  # Slack may be unreachable now; Bolt tries again per request
+            log.warning("Slack auth.test failed at start-up: %s", exc)
+
+    async def stop(self) -> None:
+        """Nothing is held open: slack_sdk opens an HTTP session per call."""
+        return None
 
     def _add_listeners(self) -> None:
         app = self.app
@@ -181,17 +191,17 @@ class SlackBot:
         app.command(re.compile(".*"))(self._on_other_command)
 
     async def _skip_slow_retries(
-        self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Any]
+        self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
         """A retry sent because we were slow: the first delivery is already in hand."""
         if _header(req, "x-slack-retry-num") and _header(req, "x-slack-retry-reason") == (
             "http_timeout"
         ):
             return BoltResponse(status=200, body="")
-        return await next()  # type: ignore[no-any-return]
+        return await next()
 
     async def _refuse_bad_input(
-        self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Any]
+        self, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
         """Bad input is answered here, at the edge (400: Slack stops retrying), never in the
         worker: every string of the body cleaned, a message event's ids checked against the
@@ -205,44 +215,11 @@ class SlackBot:
             return BoltResponse(
                 status=400, body=detail, headers={"Content-Type": "application/json"}
             )
-        return await next()  # type: ignore[no-any-return]
+        return await next()
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def _services(self) -> Any:
-        return self.container.services
-
     def _now(self) -> datetime:
-        return self.container.clock.now()
-
-    async def _blocking(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.to_thread(work)
-
-    def _say(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
-        now = self._now()
-        with self._services.uow() as uow:
-            for kind, recipient, payload in rows:
-                uow.outbox.enqueue(
-                    kind=kind, channel=Channel.SLACK, recipient=recipient, payload=payload, at=now
-                )
-            uow.commit()
-
-    def _say_once(self, key: str, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
-        now = self._now()
-        with self._services.uow() as uow:
-            if not uow.router_store.claim_delivery(Channel.SLACK, key, now):
-                return
-            for kind, recipient, payload in rows:
-                uow.outbox.enqueue(
-                    kind=kind, channel=Channel.SLACK, recipient=recipient, payload=payload, at=now
-                )
-            uow.commit()
-
-    def _claim(self, key: str) -> bool:
-        return bool(self._services.claim_delivery(Channel.SLACK, key))
-
-    def _release(self, key: str) -> None:
-        self._services.release_delivery(Channel.SLACK, key)
+        return self.deps.clock.now()
 
     # ------------------------------------------------------------------ message events
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
@@ -265,7 +242,7 @@ class SlackBot:
             if staff is None:
                 await self._journal(key, event, client_id=None)
             elif subtype is None:
-                await self._blocking(lambda: self._staff_dm(key, channel))
+                await blocking(lambda: self._staff_dm(key, channel))
             return
         client_id = self.client_by_channel.get(channel)
         if client_id is None:
@@ -273,7 +250,7 @@ class SlackBot:
         if staff is None:
             await self._journal(key, event, client_id=client_id)
         elif subtype in FRESH_SUBTYPES:
-            await self._blocking(lambda: self.record_channel_reply(key, staff, event))
+            await blocking(lambda: self.record_channel_reply(key, staff, event))
 
     async def _on_other_event(self) -> None:
         return None  # acknowledged, so that Slack does not retry what we do not use
@@ -286,7 +263,7 @@ class SlackBot:
             name = await self.member_name(msg.address)
             if name is not None:
                 msg = replace(msg, sender_name=clean_name(name))  # cut to fit contacts.name
-        await self.container.inbound.submit(
+        await self.deps.inbound.submit(
             channel=Channel.SLACK,
             key=key,
             kind=SLACK_MESSAGE,
@@ -318,14 +295,14 @@ class SlackBot:
         deletion = msg.edit_of is not None and msg.raw.get("subtype") == "message_deleted"
         if deletion and uow.router_store.find_message_id(Channel.SLACK, str(msg.edit_of)) is None:
             return  # the deletion of something we never held
-        self._services.route_journalled(uow, message, now)
+        self.services.route_journalled(uow, message, now)
 
     def _staff_dm(self, key: str, channel: str) -> None:
         text = (
             "Pages reach you here, with an Acknowledge button. Answer clients in their threads "
             "of the staff inbox channel; /oncall shows who is on call."
         )
-        self._say_once(key, [(COMMAND_REPLY, channel, {"text": text})])
+        self.desk.say_once(key, [(COMMAND_REPLY, channel, {"text": text})])
 
     def record_channel_reply(self, key: str, staff: StaffConfig, event: dict[str, Any]) -> None:
         """A staff member's message in a client's shared channel: the agency's answer there.
@@ -340,12 +317,16 @@ class SlackBot:
         ts = str(event.get("ts") or "")
         text = str(event.get("text") or "")
         now = self._now()
-        with self._services.uow() as uow:
+        with self.services.uow() as uow:
             if not uow.router_store.claim_delivery(Channel.SLACK, key, now):
                 return
             conversation_id = self._channel_conversation(uow, channel, event.get("thread_ts"))
             if conversation_id is not None and (text or event.get("files")):
-                message = uow.conversations.add_message(
+                files = [
+                    {k: v for k, v in asdict(a).items() if v is not None}
+                    for a in attachments_of(event.get("files"))
+                ]
+                uow.conversations.add_message(
                     conversation_id,
                     direction="out",
                     channel=Channel.SLACK.value,
@@ -355,17 +336,10 @@ class SlackBot:
                     author_name=staff.name,
                     at=now,
                     delivery=Delivery.SENT,
+                    provider_id=f"{channel}:{ts}",
+                    attachments=files,
                 )
-                files = [
-                    {k: v for k, v in asdict(a).items() if v is not None}
-                    for a in attachments_of(event.get("files"))
-                ]
-                uow.session.execute(
-                    update(MessageRow)
-                    .where(MessageRow.id == message.id)
-                    .values(provider_id=f"{channel}:{ts}", attachments=files)
-                )
-                availability = self._services.availability
+                availability = self.services.availability
                 if availability is not None:
                     availability.on_agency_reply(uow, conversation_id, now)
             uow.commit()
@@ -373,31 +347,22 @@ class SlackBot:
     @staticmethod
     def _channel_conversation(uow: UnitOfWork, channel: str, thread_ts: object) -> int | None:
         if thread_ts:
-            parent = uow.session.execute(
-                select(MessageRow.conversation_id).where(
-                    MessageRow.channel == Channel.SLACK.value,
-                    MessageRow.provider_id == f"{channel}:{thread_ts}",
-                )
-            ).scalar_one_or_none()
+            parent = uow.router_store.find_message(Channel.SLACK, f"{channel}:{thread_ts}")
             if parent is not None:
-                return int(parent)
-        query = select(ConversationRow.id).where(
-            ConversationRow.channel == Channel.SLACK.value, ConversationRow.chat_id == channel
-        )
+                return parent.conversation_id
+        # The shared channel's one conversation, if the channel is a contact (routing.router).
         chat = uow.router_store.find_contact(Channel.SLACK, channel)
-        if chat is not None:  # the shared channel's one conversation
-            query = query.where(ConversationRow.contact_id == chat.id)
-        newest = query.order_by(ConversationRow.last_message_at.desc(), ConversationRow.id.desc())
-        latest = uow.session.execute(newest.limit(1)).scalar_one_or_none()
-        return int(latest) if latest is not None else None
+        return uow.conversations.latest_on_chat(
+            Channel.SLACK, channel, chat.id if chat is not None else None
+        )
 
     # ------------------------------------------------------------------ the staff inbox
     async def _on_thread_reply(self, key: str, staff: StaffConfig, event: dict[str, Any]) -> None:
         assert self.inbox is not None
         inbox = self.inbox
         channel, thread_ts = str(event["channel"]), str(event["thread_ts"])
-        conversation_id = await self._blocking(
-            lambda: inbox.conversation_of_thread(channel, thread_ts)
+        conversation_id = await blocking(
+            lambda: inbox.conversation_of_thread(SlackThread(channel, thread_ts))
         )
         text = str(event.get("text") or "")
         if conversation_id is None or not text.strip():
@@ -405,28 +370,22 @@ class SlackBot:
         author = Author(id=staff.id, name=staff.name)
         note = NOTE_PREFIX.match(text)
 
-        def work() -> Any:
+        def work() -> MessageView:
             with written_in_slack():
                 if note is not None:
-                    return self._services.add_note(conversation_id, text[note.end() :], author)
-                return self._services.reply(conversation_id, text, author)
+                    return self.services.add_note(conversation_id, text[note.end() :], author)
+                return self.services.reply(conversation_id, text, author)
 
-        if not await self._blocking(lambda: self._claim(key)):
-            return
-        try:
-            await self._blocking(work)
-        except DomainError as exc:
-            rows = [
+        result = await self.desk.run_claimed(key, work)
+        if isinstance(result, DomainError):
+            rows: list[Say] = [
                 (
                     EPHEMERAL,
                     channel,
-                    {"text": f"Not sent: {exc.user_message}", "ephemeral_user": staff.slack},
+                    {"text": f"Not sent: {result.user_message}", "ephemeral_user": staff.slack},
                 )
             ]
-            await self._blocking(lambda: self._say(rows))
-        except Exception:
-            await self._blocking(lambda: self._release(key))
-            raise
+            await blocking(lambda: self.desk.say(rows))
 
     # ------------------------------------------------------------------ pages
     async def _on_ack(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -437,54 +396,42 @@ class SlackBot:
         page_id = parse_ack_value(action.get("value"))
         if staff is None or page_id is None:
             text = "Only the agency's staff can acknowledge pages. Nothing was acknowledged."
-            rows = [(EPHEMERAL, channel, {"text": text, "ephemeral_user": user})]
-            await self._blocking(lambda: self._say(rows))
+            refused: list[Say] = [(EPHEMERAL, channel, {"text": text, "ephemeral_user": user})]
+            await blocking(lambda: self.desk.say(refused))
             return
         try:
-            await self._blocking(lambda: self._services.acknowledge(page_id, staff.id, via="slack"))
+            await blocking(lambda: self.services.acknowledge(page_id, staff.id, via="slack"))
         except DomainError as exc:
-            rows = [(EPHEMERAL, channel, {"text": exc.user_message, "ephemeral_user": user})]
-            await self._blocking(lambda: self._say(rows))
+            told: list[Say] = [
+                (EPHEMERAL, channel, {"text": exc.user_message, "ephemeral_user": user})
+            ]
+            await blocking(lambda: self.desk.say(told))
             return
-        note = self._ack_note(staff, page_id)
-        edits = await self._blocking(lambda: self._page_edits(page_id, note))
+        note = ack_note(staff.name, self._now(), self.deps.config.zone, page_id)
+        edits = await blocking(lambda: self._page_edits(page_id, note))
         if not edits:  # a page message we did not send (or lost track of): edit this one
             message = body.get("message") or {}
             container_ = body.get("container") or {}
             ts = str(container_.get("message_ts") or message.get("ts") or "")
             if ts:
-                text = f"{message.get('text') or f'Page {page_id}'}\n\n{note}"
+                text = acknowledged_text(message.get("text"), page_id, note)
                 edits = [(UPDATE, channel, _update_payload(channel, ts, text, []))]
-        await self._blocking(lambda: self._say(edits))
+        await blocking(lambda: self.desk.say(edits))
 
-    def _ack_note(self, staff: StaffConfig, page_id: int) -> str:
-        when = self._now().astimezone(self.container.config.zone)
-        return f"✅ Page {page_id} acknowledged by {staff.name} at {when:%H:%M %Z}."
-
-    def _page_edits(self, page_id: int, note: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """Updates of every Slack message of the page: who acknowledged, its button gone."""
-        with self._services.uow() as uow:
-            sent = uow.session.execute(
-                select(OutboxRow.provider_id, OutboxRow.payload)
-                .where(
-                    OutboxRow.channel == Channel.SLACK.value,
-                    OutboxRow.kind == "page",
-                    OutboxRow.provider_id.is_not(None),
-                )
-                .order_by(OutboxRow.id.desc())
-                .limit(500)  # pages are few; the JSON page ids are compared here, portably
-            ).all()
-            edits = []
-            for pid, payload in sent:
-                ids = [int(i) for i in (payload or {}).get("page_ids") or [payload.get("page_id")]]
-                if page_id not in ids:
-                    continue
+    def _page_edits(self, page_id: int, note: str) -> list[Say]:
+        """Updates of every Slack message of the page: who acknowledged, its button gone (a
+        message that tells of several pages keeps the buttons of those still open)."""
+        edits: list[Say] = []
+        with self.services.uow() as uow:
+            for sent in uow.pages.sent_chat_messages(page_id, Channel.SLACK):
                 still_open = [
-                    i for i in ids if (p := uow.pages.get(i)) is not None and p.state == "open"
+                    i
+                    for i in sent.page_ids
+                    if (p := uow.pages.get(i)) is not None and p.state == "open"
                 ]
-                channel, ts = split_provider_id(str(pid))
-                text = f"{payload.get('text') or f'Page {page_id}'}\n\n{note}"
-                blocks = page_blocks(str(payload.get("text") or ""), still_open, footer=note)
+                channel, ts = split_provider_id(sent.provider_id)
+                text = acknowledged_text(sent.text, page_id, note)
+                blocks = page_blocks(sent.text, still_open, footer=note)
                 edits.append((UPDATE, channel, _update_payload(channel, ts, text, blocks)))
         return edits
 
@@ -496,23 +443,16 @@ class SlackBot:
         if str(command.get("user_id") or "") not in self.staff_by_slack:
             await ack(text="/oncall is for the agency's staff.")
             return
-        await ack(text=await self._blocking(self._oncall_text))
+        await ack(text=await blocking(self._oncall_text))
 
     def _oncall_text(self) -> str:
-        answer = self.container.oncall.who()
-        zone = self.container.config.zone
         lines = ["*On call now:*"]
-        for r in answer["rotations"]:
-            who = escape(r["name"] or r["staff"] or "nobody")
-            until = ""
-            if r["until"]:
-                local = datetime.fromisoformat(r["until"]).astimezone(zone)
-                until = f" until {local:%a %d %b %H:%M %Z}"
-            following = r.get("next_name") or r.get("next")
-            changes = r.get("next") and r.get("next") != r.get("staff")
-            after = f"; next: {escape(following)}" if following and changes else ""
-            lines.append(f"• {escape(r['rotation'])}: {who}{until}{after}")
-        if not answer["rotations"]:
+        rotations = on_call_lines(self.deps.oncall, self.deps.config.zone)
+        for r in rotations:
+            until = f" until {r.until}" if r.until else ""
+            after = f"; next: {escape(r.next)}" if r.next else ""
+            lines.append(f"• {escape(r.rotation)}: {escape(r.who)}{until}{after}")
+        if not rotations:
             lines.append("no rotations are configured.")
         return "\n".join(lines)
 
@@ -584,38 +524,18 @@ def _update_payload(
 # ---------------------------------------------------------------------- wiring
 
 
-def slack_of(container: Container) -> SlackBot | None:
-    return getattr(container, "slack", None)
+def slack_of(apps: ChatApps) -> SlackBot | None:
+    """The Slack app bot/bootstrap.py built, if the channel is on."""
+    return apps.slack if isinstance(apps.slack, SlackBot) else None
 
 
-def install_slack(container: Container) -> SlackBot | None:
-    """Build the Slack app if the channel is configured and register what it adds (the journal
-    handler, the inbox hook and sender). Synchronous and offline: call it from
-    bot.bootstrap.build_container, so a worker-only process mirrors too."""
-    existing = slack_of(container)
-    if existing is not None:
-        return existing
-    adapter = container.adapters.get(Channel.SLACK)
-    if not isinstance(adapter, SlackAdapter) or not container.settings.slack_enabled:
-        return None
-    bot = SlackBot(container, adapter)
-    bot.install()
-    container.slack = bot
-    return bot
+async def start_slack(apps: ChatApps) -> None:
+    bot = slack_of(apps)
+    if bot is not None:
+        await bot.start()
 
 
-async def start_slack(container: Container) -> None:
-    """Check the token once as the app starts (Bolt itself calls auth.test on first use)."""
-    bot = slack_of(container)
-    if bot is None:
-        return
-    try:
-        who = await bot.adapter.auth_test()
-        log.info("Slack app started as %s in %s", who.get("user"), who.get("team"))
-    except Exception as exc:  # Slack may be unreachable now; Bolt tries again per request
-        log.warning("Slack auth.test failed at start-up: %s", exc)
-
-
-async def stop_slack(container: Container) -> None:
-    """Nothing is held open: slack_sdk opens an HTTP session per call."""
-    return None
+async def stop_slack(apps: ChatApps) -> None:
+    bot = slack_of(apps)
+    if bot is not None:
+        await bot.stop()

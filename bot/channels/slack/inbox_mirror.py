@@ -24,11 +24,9 @@ How it stays correct without a table of its own:
   it names the message, and a sync that finds the message shown but its current version not
   posts "… edited a message" with the new text, once per version.
 
-Channel handles live in channel_refs: "slack:thread:<conversation>" {"channel", "ts"} of the
-root, "slack:root:<channel>:<ts>" {"conversation_id"} to find a conversation from a thread
-reply, "slack:mirror:<conversation>" {"cursor", "root"} (last message mirrored, root text
-shown), "slack:refresh:<commitment>" (its delayed syncs are queued), "slack:echo:<message>"
-(the message is in Slack), "slack:echo:<message>:v<n>" (its text after its n-th edit is).
+What the mirror keeps (each thread's root, how far it is, which messages are in Slack already,
+whose delayed syncs are queued) is in the channel references (storage/channel_refs.py,
+`uow.channel_refs`).
 """
 
 from __future__ import annotations
@@ -43,8 +41,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-
 from adapters.slack import (
     DELETED_TEXT,
     Posted,
@@ -58,10 +54,9 @@ from bot.usecases.services import Services
 from routing.clock import Clock
 from routing.errors import SendFailed
 from routing.messages import Channel, OutboundMessage, SendResult
-from storage.conversations import ConversationView, MessageView, message_view
-from storage.tables import ChannelRefRow, CommitmentRow, ConversationRow, MessageRow
+from storage.channel_refs import MirrorProgress, SlackThread
+from storage.conversations import ConversationView, MessageView
 from storage.unit_of_work import UnitOfWork
-from storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -84,62 +79,9 @@ def written_in_slack() -> Iterator[None]:
         _in_slack.reset(token)
 
 
-def thread_key(conversation_id: int) -> str:
-    return f"slack:thread:{conversation_id}"
-
-
-def root_key(channel: str, ts: str) -> str:
-    return f"slack:root:{channel}:{ts}"
-
-
-def cursor_key(conversation_id: int) -> str:
-    return f"slack:mirror:{conversation_id}"
-
-
-def refresh_key(commitment_id: int) -> str:
-    return f"slack:refresh:{commitment_id}"
-
-
-def echo_key(message_id: int) -> str:
-    return f"slack:echo:{message_id}"
-
-
-def version_key(message_id: int, version: int) -> str:
-    """That the message's text after its `version`-th edit is in Slack (0: as first written)."""
-    return echo_key(message_id) if version == 0 else f"{echo_key(message_id)}:v{version}"
-
-
 def version_of(message: MessageView) -> int:
+    """How many times the message was edited: its text now is its `version_of`-th."""
     return len(message.edits or ())
-
-
-# --- channel_refs ------------------------------------------------------------------------------
-
-
-def get_ref(uow: UnitOfWork, key: str) -> dict[str, Any] | None:
-    value = uow.session.execute(
-        select(ChannelRefRow.value).where(ChannelRefRow.key == key)
-    ).scalar_one_or_none()
-    return dict(value) if value is not None else None
-
-
-def claim_ref(uow: UnitOfWork, key: str, value: dict[str, Any], now: datetime) -> bool:
-    """Insert the ref unless it exists (the database settles races); True if inserted."""
-    row_id = insert_ignore(
-        uow.session,
-        ChannelRefRow.__table__,  # type: ignore[arg-type]
-        {"key": key, "value": value, "created_at": now, "updated_at": now},
-    )
-    return row_id is not None
-
-
-def put_ref(uow: UnitOfWork, key: str, value: dict[str, Any], now: datetime) -> None:
-    if not claim_ref(uow, key, value, now):
-        uow.session.execute(
-            update(ChannelRefRow)
-            .where(ChannelRefRow.key == key)
-            .values(value=value, updated_at=now)
-        )
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -271,16 +213,13 @@ class SlackInbox:
     def before_commit(self, uow: UnitOfWork, new_message_ids: list[int]) -> None:
         """Queue a sync of every conversation these messages belong to (Services hook)."""
         now = self.clock.now()
-        rows = uow.session.execute(
-            select(MessageRow.id, MessageRow.conversation_id).where(
-                MessageRow.id.in_(new_message_ids)
-            )
-        ).all()
         by_conversation: dict[int, list[int]] = {}
-        for message_id, conversation_id in sorted(rows):
+        for message_id, conversation_id in uow.conversations.conversations_of_messages(
+            new_message_ids
+        ):
             by_conversation.setdefault(conversation_id, []).append(message_id)
             if _in_slack.get():
-                claim_ref(uow, echo_key(message_id), {}, now)
+                uow.channel_refs.mark_in_slack(message_id, now)
         for conversation_id, message_ids in by_conversation.items():
             self._enqueue(uow, conversation_id, now, message_ids)
             self._schedule_refresh(uow, conversation_id, now)
@@ -309,13 +248,13 @@ class SlackInbox:
         )
 
     def _schedule_refresh(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
-        conv = uow.session.get(ConversationRow, conversation_id)
-        if conv is None or conv.commitment_id is None:
+        current = uow.conversations.current_commitment(conversation_id)
+        if current is None or current[1] not in ("pending", "at_risk"):
             return
-        if conv.commitment_state not in ("pending", "at_risk"):
+        commitment = uow.commitments.get(current[0])
+        if commitment is None or commitment.id is None:
             return
-        commitment = uow.session.get(CommitmentRow, conv.commitment_id)
-        if commitment is None or not claim_ref(uow, refresh_key(commitment.id), {}, now):
+        if not uow.channel_refs.claim_mirror_refresh(commitment.id, now):
             return
         for at, expect in ((commitment.at_risk_at, "at_risk"), (commitment.due_at, "breached")):
             if at > now:
@@ -327,7 +266,8 @@ class SlackInbox:
     async def sync(self, msg: OutboundMessage) -> SendResult:
         """Bring one conversation's thread up to date (the adapter calls this for a row)."""
         conversation_id = int(str(msg.extra["mirror"]))
-        named = [int(i) for i in msg.extra.get("ids") or []]
+        ids = msg.extra.get("ids")
+        named = [int(i) for i in ids] if isinstance(ids, list) else []
         expect = msg.extra.get("expect")
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
@@ -405,40 +345,28 @@ class SlackInbox:
             conv = uow.conversations.get(conversation_id)
             if conv is None:
                 return None
-            ref = get_ref(uow, thread_key(conversation_id))
-            mirror = get_ref(uow, cursor_key(conversation_id)) or {}
-            thread = Posted(str(ref["channel"]), str(ref["ts"])) if ref else None
+            root = uow.channel_refs.slack_thread(conversation_id)
+            progress = uow.channel_refs.mirror_progress(conversation_id)
+            thread = Posted(root.channel, root.ts) if root is not None else None
             if thread is None:
                 return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
-            cursor = int(mirror.get("cursor") or 0)
-            rows = uow.session.execute(
-                select(MessageRow)
-                .where(MessageRow.conversation_id == conversation_id, MessageRow.id > cursor)
-                .order_by(MessageRow.id)
-                .limit(BATCH + 1)
-            ).scalars()
-            pending = [message_view(r) for r in rows]
-            more = len(pending) > BATCH
-            pending = pending[:BATCH]
+            cursor = progress.cursor
+            after = uow.conversations.messages_after(conversation_id, cursor, BATCH + 1)
+            more = len(after) > BATCH
+            pending = list(after[:BATCH])
             late_ids = [i for i in named if i <= cursor]
-            echoes = self._echoes(uow, [m.id for m in pending] + late_ids)
-            late: list[MessageView] = []
-            if late_ids:
-                late_rows = uow.session.execute(
-                    select(MessageRow)
-                    .where(
-                        MessageRow.conversation_id == conversation_id,
-                        MessageRow.id.in_([i for i in late_ids if i not in echoes]),
-                    )
-                    .order_by(MessageRow.id)
-                ).scalars()
-                late = [message_view(r) for r in late_rows]
+            echoes = uow.channel_refs.in_slack([m.id for m in pending] + late_ids)
+            late = list(
+                uow.conversations.messages_among(
+                    conversation_id, [i for i in late_ids if i not in echoes]
+                )
+            )
             edited = self._edited(uow, conversation_id, [i for i in late_ids if i in echoes])
             return MirrorState(
                 conversation=conv,
                 thread=thread,
                 cursor=cursor,
-                shown_root=mirror.get("root"),
+                shown_root=progress.root_text,
                 pending=pending,
                 late=late,
                 echoes=echoes,
@@ -449,62 +377,31 @@ class SlackInbox:
     def _behind(self, expect: dict[str, Any]) -> bool:
         """Whether a commitment still waits for the state change a delayed sync was for."""
         with self.services.uow() as uow:
-            commitment = uow.session.get(CommitmentRow, int(expect["commitment"]))
-            if commitment is None or not commitment.awaiting:
+            commitment = uow.commitments.get(int(expect["commitment"]))
+            if commitment is None or not commitment.awaiting_reply:
                 return False
             earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
-            return commitment.state in earlier
+            return commitment.state.value in earlier
 
     @staticmethod
     def _edited(uow: UnitOfWork, conversation_id: int, shown: list[int]) -> list[MessageView]:
         """Which of these messages, shown in Slack already, have an edit not shown yet."""
-        if not shown:
-            return []
-        rows = uow.session.execute(
-            select(MessageRow)
-            .where(MessageRow.conversation_id == conversation_id, MessageRow.id.in_(shown))
-            .order_by(MessageRow.id)
-        ).scalars()
-        views = [v for v in (message_view(r) for r in rows) if v.edits]
-        keys = [version_key(v.id, version_of(v)) for v in views]
-        found = set(
-            uow.session.execute(select(ChannelRefRow.key).where(ChannelRefRow.key.in_(keys)))
-            .scalars()
-            .all()
-        )
-        return [v for v, key in zip(views, keys, strict=True) if key not in found]
-
-    @staticmethod
-    def _echoes(uow: UnitOfWork, message_ids: list[int]) -> frozenset[int]:
-        """Which of these messages are in Slack already (typed there, or posted late)."""
-        if not message_ids:
-            return frozenset()
-        found = uow.session.execute(
-            select(ChannelRefRow.key).where(
-                ChannelRefRow.key.in_([echo_key(i) for i in message_ids])
-            )
-        ).scalars()
-        return frozenset(int(k.rsplit(":", 1)[1]) for k in found)
+        views = [v for v in uow.conversations.messages_among(conversation_id, shown) if v.edits]
+        found = uow.channel_refs.versions_in_slack([(v.id, version_of(v)) for v in views])
+        return [v for v in views if (v.id, version_of(v)) not in found]
 
     def _save_root(self, conversation_id: int, posted: Posted, text: str) -> None:
         """Remember the root; its thread starts with the conversation's last few messages."""
         now = self.clock.now()
         with self.services.uow() as uow:
-            recent = (
-                uow.session.execute(
-                    select(MessageRow.id)
-                    .where(MessageRow.conversation_id == conversation_id)
-                    .order_by(MessageRow.id.desc())
-                    .limit(HISTORY + 1)
-                )
-                .scalars()
-                .all()
-            )
+            recent = uow.conversations.newest_message_ids(conversation_id, HISTORY + 1)
             cursor = recent[HISTORY] if len(recent) > HISTORY else 0
-            channel, ts = posted.channel, posted.ts
-            put_ref(uow, thread_key(conversation_id), {"channel": channel, "ts": ts}, now)
-            put_ref(uow, root_key(channel, ts), {"conversation_id": conversation_id}, now)
-            put_ref(uow, cursor_key(conversation_id), {"cursor": cursor, "root": text}, now)
+            uow.channel_refs.save_slack_thread(
+                conversation_id,
+                SlackThread(posted.channel, posted.ts),
+                MirrorProgress(cursor=cursor, root_text=text),
+                now,
+            )
             uow.commit()
 
     def _posted(self, conversation_id: int, message: MessageView, advance: bool) -> None:
@@ -512,30 +409,19 @@ class SlackInbox:
         and move the cursor."""
         now = self.clock.now()
         with self.services.uow() as uow:
-            claim_ref(uow, echo_key(message.id), {}, now)
+            uow.channel_refs.mark_in_slack(message.id, now)
             if version_of(message):
-                claim_ref(uow, version_key(message.id, version_of(message)), {}, now)
+                uow.channel_refs.mark_in_slack(message.id, now, version_of(message))
             if advance:
-                self._change_mirror(uow, conversation_id, cursor=message.id)
+                uow.channel_refs.advance_mirror(conversation_id, now, cursor=message.id)
             uow.commit()
 
-    def _update_mirror(self, conversation_id: int, **changes: Any) -> None:
+    def _update_mirror(self, conversation_id: int, *, root: str) -> None:
         with self.services.uow() as uow:
-            self._change_mirror(uow, conversation_id, **changes)
+            uow.channel_refs.advance_mirror(conversation_id, self.clock.now(), root_text=root)
             uow.commit()
-
-    def _change_mirror(self, uow: UnitOfWork, conversation_id: int, **changes: Any) -> None:
-        key = cursor_key(conversation_id)
-        row = uow.session.execute(
-            select(ChannelRefRow).where(ChannelRefRow.key == key).with_for_update()
-        ).scalar_one_or_none()
-        value = dict(row.value) if row is not None else {}
-        if "cursor" in changes:  # never backwards, whatever a slower sync thinks
-            changes["cursor"] = max(int(value.get("cursor") or 0), changes["cursor"])
-        put_ref(uow, key, {**value, **changes}, self.clock.now())
 
     # ------------------------------------------------------------------ lookups
-    def conversation_of_thread(self, channel: str, thread_ts: str) -> int | None:
+    def conversation_of_thread(self, thread: SlackThread) -> int | None:
         with self.services.uow() as uow:
-            ref = get_ref(uow, root_key(channel, thread_ts))
-        return int(ref["conversation_id"]) if ref and ref.get("conversation_id") else None
+            return uow.channel_refs.conversation_of_slack_thread(thread)

@@ -18,7 +18,6 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from bot.channels.slack.bot import slack_of
-from bot.http.deps import ContainerDep
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from routing.limits import MAX_DEPTH
 
@@ -74,9 +73,11 @@ def _outcome(status: int) -> str:
 
 
 @router.post("/webhooks/slack")
-async def slack_request(request: Request, container: ContainerDep) -> Response:
+async def slack_request(request: Request) -> Response:
     started = time.perf_counter()
-    bot = slack_of(container)
+    # The Container (bot/http/app.py), read as what holds the chat apps: no import of the
+    # web layer here.
+    bot = slack_of(request.app.state.container)
     if bot is None:
         WEBHOOKS.labels("slack", "channel_off").inc()
         return JSONResponse({"detail": "the Slack channel is not configured"}, 503)

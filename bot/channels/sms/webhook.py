@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from adapters.sms import TwilioSmsAdapter, empty_twiml
 from adapters.voice import ACK_DIGIT, page_call_twiml, said_twiml
-from bot.http.deps import ContainerDep, public_url_for
+from bot.container import Container, ContainerDep
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from routing.errors import DomainError, InvalidSignature, MalformedPayload
 from routing.limits import STAFF_ID, checked_id, checked_row_id
@@ -141,3 +141,13 @@ async def voice(request: Request, container: ContainerDep) -> Response:
         return Response(said_twiml(exc.user_message), media_type=TWIML)
     _outcome("voice", "acknowledged", started)
     return Response(said_twiml(f"Page {page.id} acknowledged. Thank you."), media_type=TWIML)
+
+
+def public_url_for(request: Request, container: Container) -> str:
+    """The URL the provider signed: PUBLIC_URL + path behind a proxy, else what we received."""
+    base = container.settings.public_url
+    if not base:
+        return str(request.url)
+    url = base.rstrip("/") + request.scope["path"]
+    query = request.scope.get("query_string", b"")
+    return f"{url}?{query.decode('latin-1')}" if query else url

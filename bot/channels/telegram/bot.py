@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import select
 from telegram import MaybeInaccessibleMessage, Message, Update
 from telegram.ext import (
     Application,
@@ -45,14 +43,20 @@ from adapters.telegram import (
     provider_id,
     update_from_body,
 )
+from bot.channels import ChatApps
+from bot.channels.chat_common import (
+    ChatDeps,
+    ChatDesk,
+    Say,
+    ack_note,
+    acknowledged_text,
+    blocking,
+    on_call_lines,
+)
 from bot.config import StaffConfig
 from routing.errors import DomainError
 from routing.messages import Channel
 from storage.inbound import inbound_payload
-from storage.tables import OutboxRow
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +71,17 @@ def update_key(update: Update) -> str:
 
 
 class TelegramBot:
-    """The Application and its handlers, over one container."""
+    """The Application and its handlers (bot/bootstrap.py builds it; the lifespan starts it)."""
 
-    def __init__(self, container: Container, adapter: TelegramAdapter) -> None:
-        settings = container.settings
+    def __init__(self, deps: ChatDeps, adapter: TelegramAdapter) -> None:
+        settings = deps.settings
         assert settings.telegram_bot_token is not None
-        self.container = container
+        self.deps = deps
+        self.services = deps.services
+        self.desk = ChatDesk(deps.services, deps.clock, Channel.TELEGRAM)
         self.adapter = adapter
         self.staff_by_telegram: dict[int, StaffConfig] = {
-            s.telegram: s for s in container.config.staff if s.telegram is not None
+            s.telegram: s for s in deps.config.staff if s.telegram is not None
         }
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -170,70 +176,18 @@ class TelegramBot:
         self.application.add_error_handler(self._on_error)
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def _services(self) -> Any:
-        return self.container.services
-
     def _now(self) -> datetime:
-        return self.container.clock.now()
+        return self.deps.clock.now()
 
     def _staff(self, user_id: int | None) -> StaffConfig | None:
         return self.staff_by_telegram.get(user_id) if user_id is not None else None
-
-    async def _blocking(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.to_thread(work)
-
-    def _claim(self, key: str) -> bool:
-        return bool(self._services.claim_delivery(Channel.TELEGRAM, key))
-
-    def _release(self, key: str) -> None:
-        self._services.release_delivery(Channel.TELEGRAM, key)
-
-    def _say_once(self, key: str, rows: list[tuple[str, str, dict[str, Any]]]) -> bool:
-        """Claim `key` and queue what to say, (kind, chat, payload) each, in one transaction."""
-        now = self._now()
-        with self._services.uow() as uow:
-            if not uow.router_store.claim_delivery(Channel.TELEGRAM, key, now):
-                return False
-            self._enqueue(uow, rows, now)
-            uow.commit()
-        return True
-
-    def _say(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
-        now = self._now()
-        with self._services.uow() as uow:
-            self._enqueue(uow, rows, now)
-            uow.commit()
-
-    @staticmethod
-    def _enqueue(uow: Any, rows: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
-        for kind, chat, payload in rows:
-            uow.outbox.enqueue(
-                kind=kind, channel=Channel.TELEGRAM, recipient=chat, payload=payload, at=now
-            )
-
-    async def _run_claimed(self, key: str, work: Callable[[], Any]) -> tuple[bool, Any]:
-        """(False, None) for a repeated update; else (True, result of work).
-
-        A DomainError (nothing to acknowledge, say) is an answer for the user and is returned;
-        anything else releases the claim and propagates.
-        """
-        if not await self._blocking(lambda: self._claim(key)):
-            return False, None
-        try:
-            return True, await self._blocking(work)
-        except DomainError as exc:
-            return True, exc
-        except Exception:
-            await self._blocking(lambda: self._release(key))
-            raise
 
     # ------------------------------------------------------------------ clients
     async def _on_client_message(self, update: Update, context: Context) -> None:
         msg = inbound_from_update(update, self._now())
         if msg is None:
             return
-        await self.container.inbound.submit(
+        await self.deps.inbound.submit(
             channel=Channel.TELEGRAM,
             key=update_key(update),
             kind="message",
@@ -244,7 +198,7 @@ class TelegramBot:
     async def _on_start(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and update.effective_user is not None
-        agency = self.container.config.agency.name
+        agency = self.deps.config.agency.name
         staff = self._staff(update.effective_user.id)
         if staff is not None:
             text = (
@@ -254,8 +208,8 @@ class TelegramBot:
             )
         else:
             text = f"Hello! You are writing to {agency}. Send your message here and we will reply."
-        rows = [(COMMAND_REPLY, str(message.chat.id), {"text": text})]
-        await self._blocking(lambda: self._say_once(update_key(update), rows))
+        rows: list[Say] = [(COMMAND_REPLY, str(message.chat.id), {"text": text})]
+        await blocking(lambda: self.desk.say_once(update_key(update), rows))
 
     # ------------------------------------------------------------------ staff commands
     async def _on_oncall(self, update: Update, context: Context) -> None:
@@ -264,22 +218,17 @@ class TelegramBot:
         if self._staff(update.effective_user.id) is None:
             text = "/oncall is for the agency's staff."
         else:
-            text = await self._blocking(self._oncall_text)
-        rows = [(COMMAND_REPLY, str(message.chat.id), {"text": text})]
-        await self._blocking(lambda: self._say_once(update_key(update), rows))
+            text = await blocking(self._oncall_text)
+        rows: list[Say] = [(COMMAND_REPLY, str(message.chat.id), {"text": text})]
+        await blocking(lambda: self.desk.say_once(update_key(update), rows))
 
     def _oncall_text(self) -> str:
-        answer = self.container.oncall.who()
-        zone = self.container.config.zone
         lines = ["On call now:"]
-        for r in answer["rotations"]:
-            who = r["name"] or r["staff"] or "nobody"
-            until = ""
-            if r["until"]:
-                local = datetime.fromisoformat(r["until"]).astimezone(zone)
-                until = f", until {local:%a %d %b %H:%M %Z}"
-            lines.append(f"• {r['rotation']}: {who}{until}")
-        if not answer["rotations"]:
+        rotations = on_call_lines(self.deps.oncall, self.deps.config.zone)
+        for r in rotations:
+            until = f", until {r.until}" if r.until else ""
+            lines.append(f"• {r.rotation}: {r.who}{until}")
+        if not rotations:
             lines.append("no rotations are configured.")
         return "\n".join(lines)
 
@@ -289,49 +238,41 @@ class TelegramBot:
         chat = str(message.chat.id)
         staff = self._staff(update.effective_user.id)
         if staff is None:
-            rows = [(COMMAND_REPLY, chat, {"text": "/ack is for the agency's staff."})]
-            await self._blocking(lambda: self._say_once(update_key(update), rows))
+            refused: list[Say] = [
+                (COMMAND_REPLY, chat, {"text": "/ack is for the agency's staff."})
+            ]
+            await blocking(lambda: self.desk.say_once(update_key(update), refused))
             return
-        fresh, result = await self._run_claimed(
+        result = await self.desk.run_claimed(
             update_key(update),
-            lambda: self._services.acknowledge(None, staff.id, via="telegram"),
+            lambda: self.services.acknowledge(None, staff.id, via="telegram"),
         )
-        if not fresh:
-            return
-        rows: list[tuple[str, str, dict[str, Any]]] = []
+        if result is None:
+            return  # a repeated update
+        rows: list[Say] = []
         if isinstance(result, DomainError):
             text = result.user_message
         else:
-            page = result  # storage.pages.PageRecord
+            page = result
             text = f"Acknowledged page {page.id}" + (f": {page.summary}" if page.summary else ".")
-            rows = await self._blocking(lambda: self._page_edits(page.id, self._note(staff)))
+            rows = await blocking(lambda: self._page_edits(page.id, self._note(staff)))
         rows.insert(0, (COMMAND_REPLY, chat, {"text": text}))
-        await self._blocking(lambda: self._say(rows))
+        await blocking(lambda: self.desk.say(rows))
 
     def _note(self, staff: StaffConfig) -> str:
-        when = self._now().astimezone(self.container.config.zone)
-        return f"✅ Acknowledged by {staff.name} at {when:%H:%M %Z}."
+        return ack_note(staff.name, self._now(), self.deps.config.zone)
 
-    def _page_edits(self, page_id: int, note: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """Edits that take the Acknowledge button off every Telegram message of the page."""
-        with self._services.uow() as uow:
-            sent = uow.session.execute(
-                select(OutboxRow.recipient, OutboxRow.provider_id, OutboxRow.payload)
-                .where(
-                    OutboxRow.channel == Channel.TELEGRAM.value,
-                    OutboxRow.kind == "page",
-                    OutboxRow.provider_id.is_not(None),
-                )
-                .order_by(OutboxRow.id.desc())
-                .limit(500)  # pages are few; the JSON page_id is compared here, portably
-            ).all()
-        edits = []
-        for chat, pid, payload in sent:
-            if not payload or payload.get("page_id") != page_id:
+    def _page_edits(self, page_id: int, note: str) -> list[Say]:
+        """Edits that take the Acknowledge button off every Telegram message of the page.
+        A message that tells of several pages has the button of its first only: it is edited
+        when that page is acknowledged."""
+        edits: list[Say] = []
+        for sent in self.desk.page_messages(page_id):
+            if sent.page_id != page_id:
                 continue
-            message_id = int(str(pid).rsplit(":", 1)[1])
-            text = f"{payload.get('text') or f'Page {page_id}'}\n\n{note}"
-            edits.append((EDIT, chat, {"text": text, "edit": {"message_id": message_id}}))
+            message_id = int(sent.provider_id.rsplit(":", 1)[1])
+            text = acknowledged_text(sent.text, page_id, note)
+            edits.append((EDIT, sent.recipient, {"text": text, "edit": {"message_id": message_id}}))
         return edits
 
     # ------------------------------------------------------------------ buttons
@@ -344,33 +285,34 @@ class TelegramBot:
         if staff is None or page_id is None:
             # A forwarded button, or someone who is not staff: nothing is acknowledged.
             text = "Only the agency's staff can acknowledge pages. Nothing was acknowledged."
-            rows = [(ANSWER, answer_to, _answer(query.id, text, alert=True))]
-            await self._blocking(lambda: self._say_once(update_key(update), rows))
+            refused: list[Say] = [(ANSWER, answer_to, _answer(query.id, text, alert=True))]
+            await blocking(lambda: self.desk.say_once(update_key(update), refused))
             return
-        fresh, result = await self._run_claimed(
+        result = await self.desk.run_claimed(
             update_key(update),
-            lambda: self._services.acknowledge(page_id, staff.id, via="telegram"),
+            lambda: self.services.acknowledge(page_id, staff.id, via="telegram"),
         )
-        if not fresh:
-            return
+        if result is None:
+            return  # a repeated update
+        rows: list[Say]
         if isinstance(result, DomainError):
             rows = [(ANSWER, answer_to, _answer(query.id, result.user_message, alert=True))]
         else:
             note = self._note(staff)
             rows = [(ANSWER, answer_to, _answer(query.id, f"Acknowledged. {note[2:]}"))]
-            edits = await self._blocking(lambda: self._page_edits(page_id, note))
-            if not edits:
+            edits = await blocking(lambda: self._page_edits(page_id, note))
+            if not edits:  # a page message we did not send (or lost track of): edit this one
                 edits = [e for e in [_edit_after_ack(query.message, page_id, note)] if e]
             rows.extend(edits)
-        await self._blocking(lambda: self._say(rows))
+        await blocking(lambda: self.desk.say(rows))
 
     async def _on_other_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
         assert query is not None
-        rows = [
+        rows: list[Say] = [
             (ANSWER, str(query.from_user.id), _answer(query.id, "This button does nothing now."))
         ]
-        await self._blocking(lambda: self._say_once(update_key(update), rows))
+        await blocking(lambda: self.desk.say_once(update_key(update), rows))
 
     # ------------------------------------------------------------------ staff messages
     async def _on_staff_reply(self, update: Update, context: Context) -> None:
@@ -380,37 +322,29 @@ class TelegramBot:
         assert staff is not None
         chat = str(message.chat.id)
         replied = message.reply_to_message
-        page_id = await self._blocking(lambda: self._page_of(chat, replied.message_id))
+        page_id = await blocking(lambda: self._page_of(chat, replied.message_id))
         text = message.text or message.caption or ""
         if page_id is None or not text.strip():
             await self._on_staff_message(update, context)
             return
-        fresh, result = await self._run_claimed(
+        result = await self.desk.run_claimed(
             update_key(update),
-            lambda: self._services.relay(staff.id, text, page_id, via="telegram"),
+            lambda: self.services.relay(staff.id, text, page_id, via="telegram"),
         )
-        if not fresh:
-            return
+        if result is None:
+            return  # a repeated update
         if isinstance(result, DomainError):
             reply = f"Not sent: {result.user_message}"
         else:
             reply = "Sent to the client as the agency's answer."
-        await self._blocking(lambda: self._say([(COMMAND_REPLY, chat, {"text": reply})]))
+        await blocking(lambda: self.desk.say([(COMMAND_REPLY, chat, {"text": reply})]))
 
     def _page_of(self, chat_id: str, message_id: int) -> int | None:
         """The page whose Telegram message this is: the outbox row that sent it says."""
-        with self._services.uow() as uow:
-            payload = uow.session.execute(
-                select(OutboxRow.payload).where(
-                    OutboxRow.channel == Channel.TELEGRAM.value,
-                    OutboxRow.kind == "page",
-                    OutboxRow.recipient == chat_id,
-                    OutboxRow.provider_id == provider_id(chat_id, message_id),
-                )
-            ).scalar_one_or_none()
-        if not payload or payload.get("page_id") is None:
-            return None
-        return int(payload["page_id"])
+        with self.services.uow() as uow:
+            return uow.pages.page_of_sent_message(
+                Channel.TELEGRAM, chat_id, provider_id(chat_id, message_id)
+            )
 
     async def _on_staff_message(self, update: Update, context: Context) -> None:
         if update.edited_message is not None:
@@ -421,8 +355,8 @@ class TelegramBot:
             "To answer a client, reply (swipe left) to the page about them. "
             "/ack acknowledges your latest page; /oncall shows who is on call."
         )
-        rows = [(COMMAND_REPLY, str(message.chat.id), {"text": text})]
-        await self._blocking(lambda: self._say_once(update_key(update), rows))
+        rows: list[Say] = [(COMMAND_REPLY, str(message.chat.id), {"text": text})]
+        await blocking(lambda: self.desk.say_once(update_key(update), rows))
 
 
 def _answer(query_id: str, text: str, *, alert: bool = False) -> dict[str, Any]:
@@ -431,7 +365,7 @@ def _answer(query_id: str, text: str, *, alert: bool = False) -> dict[str, Any]:
 
 def _edit_after_ack(
     message: MaybeInaccessibleMessage | None, page_id: int, note: str
-) -> tuple[str, str, dict[str, Any]] | None:
+) -> Say | None:
     """Replace the page message's button with who acknowledged it."""
     if message is None:
         return None
@@ -443,22 +377,19 @@ def _edit_after_ack(
 # ---------------------------------------------------------------------- lifespan wiring
 
 
-def telegram_of(container: Container) -> TelegramBot | None:
-    return getattr(container, "telegram", None)
+def telegram_of(apps: ChatApps) -> TelegramBot | None:
+    """The Telegram app bot/bootstrap.py built, if the channel is on."""
+    return apps.telegram if isinstance(apps.telegram, TelegramBot) else None
 
 
-async def start_telegram(container: Container) -> None:
-    """Build and start the bot if the Telegram channel is configured; call from the lifespan."""
-    adapter = container.adapters.get(Channel.TELEGRAM)
-    if not isinstance(adapter, TelegramAdapter) or container.settings.telegram_bot_token is None:
-        return
-    bot = TelegramBot(container, adapter)
-    container.telegram = bot
-    await bot.start()
+async def start_telegram(apps: ChatApps) -> None:
+    """Start the bot if the Telegram channel is on; call from the lifespan."""
+    bot = telegram_of(apps)
+    if bot is not None:
+        await bot.start()
 
 
-async def stop_telegram(container: Container) -> None:
-    bot = telegram_of(container)
+async def stop_telegram(apps: ChatApps) -> None:
+    bot = telegram_of(apps)
     if bot is not None:
         await bot.stop()
-        container.telegram = None

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.channels.telegram.bot import telegram_of
-from bot.http.deps import ContainerDep
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from routing.errors import InvalidSignature, MalformedPayload
 
@@ -23,9 +22,11 @@ def _outcome(outcome: str, started: float) -> None:
 
 
 @router.post("/webhooks/telegram")
-async def telegram_update(request: Request, container: ContainerDep) -> Response:
+async def telegram_update(request: Request) -> Response:
     started = time.perf_counter()
-    bot = telegram_of(container)
+    # The Container (bot/http/app.py), read as what holds the chat apps: no import of the
+    # web layer here.
+    bot = telegram_of(request.app.state.container)
     if bot is None:
         _outcome("channel_off", started)
         return JSONResponse({"detail": "the Telegram channel is not configured"}, 503)

@@ -1,1 +1,1 @@
-"""The staff API (CONTRACT.md, "Staff API"): JSON routes over the use cases."""
+"""The staff API (docs/CONTRACT.md, "Staff API"): JSON routes over the use cases."""

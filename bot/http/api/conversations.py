@@ -1,4 +1,4 @@
-"""The staff API over conversations (CONTRACT.md, "Staff API")."""
+"""The staff API over conversations (docs/CONTRACT.md, "Staff API")."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ async def list_conversations(
     def load() -> dict[str, Any]:
         with container.services.uow() as uow:
             try:
-                views, next_cursor = uow.conversations.list(filters, limit, cursor, sort)
+                views, next_cursor = uow.conversations.listing(filters, limit, cursor, sort)
             except ValueError as exc:
                 raise HTTPException(400, detail=str(exc)) from exc
             current = uow.commitments.latest_by_conversation([v.id for v in views])

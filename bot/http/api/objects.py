@@ -1,4 +1,4 @@
-"""The JSON objects of CONTRACT.md, rendered from storage views."""
+"""The JSON objects of docs/CONTRACT.md, rendered from storage views."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The staff API over on-call (CONTRACT.md, "Staff API"): who is on call, and overrides."""
+"""The staff API over on-call (docs/CONTRACT.md, "Staff API"): who is on call, and overrides."""
 
 from __future__ import annotations
 

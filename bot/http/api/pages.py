@@ -56,7 +56,7 @@ async def list_pages(
 
     def load() -> dict[str, Any]:
         with container.services.uow() as uow:
-            pages = uow.pages.list(state, limit + 1, before)
+            pages = uow.pages.listing(state, limit + 1, before)
             notes = uow.pages.notifications_of([p.id for p in pages[:limit]])
         items = [page_json(p, notes[p.id]) for p in pages[:limit]]
         more = len(pages) > limit

@@ -1,7 +1,7 @@
 """What the staff API answers besides success, for the OpenAPI document, and the one type of an
 id in a path.
 
-Every error is JSON `{"detail": …}` (CONTRACT.md): a sentence for 4xx answers the app raises,
+Every error is JSON `{"detail": …}` (docs/CONTRACT.md): a sentence for 4xx answers the app raises,
 plus a machine-readable `code` where the domain refused; a list of problems (each with `loc`,
 `msg` and `type`) for 422, as FastAPI documents it.
 """
@@ -39,5 +39,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Our primary keys are 32-bit on PostgreSQL: a larger id cannot exist, and is a 404 (see
-# `path_not_found` in bot/http/app.py) before any query could overflow.
+# `invalid_request` in bot/http/app.py) before any query could overflow.
 RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]

@@ -1,8 +1,8 @@
 """What the inbox reads: the list under its filters, each row's last message, a page's pages.
 
-The list extends the conversations repository with the inbox's own views ("mine",
-"unassigned", ...) on top of the API's filters; it keeps that repository's orderings and
-cursors so that the two cannot drift apart.
+The queries are the repositories' (storage/conversations.py, storage/pages.py); this maps the
+inbox's own views ("mine", "unassigned", ...) onto the conversation list's filters, so that
+the inbox keeps the API's orderings and cursors and the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,21 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select
-
 from routing.commitments import Commitment
-from storage.conversations import (
-    ConversationFilter,
-    ConversationRepository,
-    ConversationView,
-    MessageView,
-    message_view,
-)
-from storage.tables import (
-    MessageRow,
-    PageNotificationRow,
-    PageRow,
-)
+from storage.conversations import ConversationFilter, ConversationView, MessageView
 from storage.unit_of_work import UnitOfWork
 
 VIEWS = ("open", "mine", "unassigned", "at_risk", "breached", "closed", "all")
@@ -77,7 +64,10 @@ class PageEntry:
     notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
-class InboxQueries(ConversationRepository):
+class InboxQueries:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
     def inbox(
         self, filters: InboxFilter, staff_id: str, limit: int = PAGE_SIZE, cursor: str | None = None
     ) -> tuple[list[ConversationView], str | None]:
@@ -95,45 +85,17 @@ class InboxQueries(ConversationRepository):
             q=filters.q,
         )
         sort = "updated" if view == "closed" else "due_at"
-        return self.list(conditions, limit, cursor, sort)
+        return self.uow.conversations.listing(conditions, limit, cursor, sort)
 
     def last_messages(self, conversation_ids: list[int]) -> dict[int, MessageView]:
-        """The newest client-visible or note message of each conversation."""
-        if not conversation_ids:
-            return {}
-        newest = (
-            select(func.max(MessageRow.id))
-            .where(MessageRow.conversation_id.in_(conversation_ids))
-            .group_by(MessageRow.conversation_id)
-        )
-        rows = self.session.execute(select(MessageRow).where(MessageRow.id.in_(newest))).scalars()
-        return {r.conversation_id: message_view(r) for r in rows}
+        return self.uow.conversations.last_messages(conversation_ids)
 
     def pages(
         self, *, conversation_id: int | None = None, state: str | None = None, limit: int = 100
     ) -> list[PageEntry]:
-        query = select(PageRow).order_by(PageRow.opened_at.desc(), PageRow.id.desc()).limit(limit)
-        if conversation_id is not None:
-            query = query.where(PageRow.conversation_id == conversation_id)
-        if state is not None:
-            query = query.where(PageRow.state == state)
-        pages = list(self.session.execute(query).scalars())
-        notes: dict[int, list[dict[str, Any]]] = {p.id: [] for p in pages}
-        if pages:
-            for n in self.session.execute(
-                select(PageNotificationRow)
-                .where(PageNotificationRow.page_id.in_(list(notes)))
-                .order_by(PageNotificationRow.due_at, PageNotificationRow.id)
-            ).scalars():
-                notes[n.page_id].append(
-                    {
-                        "staff": n.staff_id,
-                        "channel": n.channel,
-                        "step": n.step,
-                        "at": n.sent_at or n.due_at,
-                        "state": n.state,
-                    }
-                )
+        """Newest opened first, each with whom it notified, when and how."""
+        pages = self.uow.pages.recent(conversation_id=conversation_id, state=state, limit=limit)
+        notes = self.uow.pages.notifications_of([p.id for p in pages])
         return [
             PageEntry(
                 id=p.id,
@@ -145,11 +107,20 @@ class InboxQueries(ConversationRepository):
                 acknowledged_at=p.acknowledged_at,
                 acknowledged_by=p.acknowledged_by,
                 resolved_at=p.resolved_at,
-                notifications=notes[p.id],
+                notifications=[
+                    {
+                        "staff": n.staff_id,
+                        "channel": n.channel,
+                        "step": n.step,
+                        "at": n.sent_at or n.due_at,
+                        "state": n.state,
+                    }
+                    for n in notes[p.id]
+                ],
             )
             for p in pages
         ]
 
 
 def inbox_queries(uow: UnitOfWork) -> InboxQueries:
-    return InboxQueries(uow.session)
+    return InboxQueries(uow)

@@ -1,29 +1,27 @@
 """`/inbox/events`: server-sent events that tell open pages something changed.
 
 Routing runs in the worker, perhaps another process, so each stream polls the database once a
-second for a cheap fingerprint of what the inbox shows (newest message, latest conversation
-change, commitment events, pages; for a conversation page also its messages' delivery
-states). When it changes, the stream sends `changed` and the page re-reads its fragments.
-The fingerprint is the event id, so a reconnecting browser (Last-Event-ID) hears at once of
-what it missed. A stream ends itself after `STREAM_SECONDS`; EventSource reconnects.
+second for a cheap fingerprint of what the inbox shows (storage/live.py: newest message,
+latest conversation change, commitment events, pages; for a conversation page also its
+messages' delivery states). When it changes, the stream sends `changed` and the page
+re-reads its fragments. The fingerprint is the event id, so a reconnecting browser
+(Last-Event-ID) hears at once of what it missed. A stream ends itself after
+`STREAM_SECONDS`; EventSource reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
 from starlette.responses import StreamingResponse
 
 from bot.container import Container
 from bot.http.web.guard import StaffDep
-from storage.tables import CommitmentEventRow, ConversationRow, MessageRow, PageRow
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,38 +30,9 @@ HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 30.0
 
 
-def _latest(column: Any, *where: Any) -> Any:
-    return select(func.max(column)).where(*where).scalar_subquery()
-
-
-# One statement, built once: every open page asks it every second.
-_INBOX_STATE = select(
-    _latest(MessageRow.id),
-    _latest(ConversationRow.updated_at, ConversationRow.status == "open"),
-    _latest(ConversationRow.updated_at, ConversationRow.status == "closed"),
-    _latest(CommitmentEventRow.id),
-    _latest(PageRow.id),
-    _latest(PageRow.acknowledged_at),
-    _latest(PageRow.resolved_at),
-    _latest(PageRow.step),
-)
-
-
 def fingerprint(container: Container, conversation_id: int | None) -> str:
-    with container.db.session() as session:
-        parts: list[object] = list(session.execute(_INBOX_STATE).one())
-        if conversation_id is not None:
-            parts.extend(
-                session.execute(
-                    select(MessageRow.id, MessageRow.delivery)
-                    .where(
-                        MessageRow.conversation_id == conversation_id,
-                        MessageRow.delivery.is_not(None),
-                    )
-                    .order_by(MessageRow.id)
-                ).all()
-            )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+    with container.services.uow() as uow:
+        return uow.live.fingerprint(conversation_id)
 
 
 async def _stream(

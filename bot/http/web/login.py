@@ -1,4 +1,4 @@
-"""`/login` and `/logout` (CONTRACT.md, "Web inbox")."""
+"""`/login` and `/logout` (docs/CONTRACT.md, "Web inbox")."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from bot.http.sessions import (
 from bot.http.web.guard import FormDep, StaffDep, inbox_target
 from bot.http.web.templating import render
 from bot.usecases.accounts import AddressThrottle, SignIn, StaffAccounts
+from storage.accounts import StaffAccountRepository
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,7 +95,7 @@ async def login(
 
     def attempt() -> tuple[SignIn, str | None]:
         with container.db.session() as session:
-            result = StaffAccounts(session).sign_in(
+            result = StaffAccounts(StaffAccountRepository(session)).sign_in(
                 username, password, container.clock.now(), fresh_address=fresh
             )
             session.commit()

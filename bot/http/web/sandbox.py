@@ -17,7 +17,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
 from starlette.responses import Response
 
 from adapters.standins.slack import SlackStandIn
@@ -28,7 +27,7 @@ from bot.container import Container
 from bot.http.web.guard import FormDep, StaffDep
 from bot.http.web.templating import render
 from bot.usecases.accounts import StaffAccounts
-from storage.tables import StaffAccountRow
+from storage.accounts import StaffAccountRepository
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,7 +83,7 @@ class Sandbox:
         self.telegram.stop()
         self.twilio.stop()
 
-    def settings_overrides(self, app_url: str) -> dict[str, str]:
+    def settings_overrides(self, app_url: str) -> dict[str, Any]:
         """Environment values that point every channel at the stand-ins."""
         self.app_url = app_url.rstrip("/")
         return {
@@ -196,7 +195,8 @@ def _twilio_time(message: dict[str, Any]) -> datetime:
 
 
 def _sandbox(request: Request) -> Sandbox:
-    return request.app.state.sandbox  # type: ignore[no-any-return]
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox
 
 
 def _context(sandbox: Sandbox, key: str | None) -> dict[str, Any]:
@@ -244,10 +244,10 @@ def ensure_sandbox_login(container: Container) -> tuple[str, str] | None:
     if not container.config.staff:
         return None
     with container.db.session() as session:
-        if session.scalar(select(func.count()).select_from(StaffAccountRow)):
+        if StaffAccountRepository(session).count():
             return None
         password = secrets.token_urlsafe(12)
-        StaffAccounts(session).add(
+        StaffAccounts(StaffAccountRepository(session)).add(
             "sandbox",
             container.config.staff[0].id,
             password,

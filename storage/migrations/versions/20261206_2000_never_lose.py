@@ -116,7 +116,7 @@ def _fold_edits() -> None:
         .where(messages.c.edit_of.is_not(None))
         .order_by(messages.c.edit_of, messages.c.created_at, messages.c.id)
     ).all()
-    by_original: dict[int, list[sa.Row[Any]]] = {}
+    by_original: dict[int, list[Any]] = {}
     for row in rows:
         by_original.setdefault(row.edit_of, []).append(row)
     for original_id, edits in by_original.items():

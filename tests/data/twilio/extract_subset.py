@@ -1,9 +1,10 @@
 """Cut Twilio's OpenAPI description down to what Partnerline's SMS and voice adapters call.
 
-Run from the project root, with the full description beside the project (../shared):
+Run from the project root with Twilio's full description (twilio_api_v2010.json, published in
+the twilio/twilio-oai repository) saved somewhere as FULL.json:
 
     .venv/bin/python tests/data/twilio/extract_subset.py \
-        ../shared/providers/twilio_api_v2010.json tests/data/twilio/twilio_api_v2010_subset.json
+        FULL.json tests/data/twilio/twilio_api_v2010_subset.json
 
 It keeps `openapi`, `info`, `servers` and `security`; of each path item below, the operations
 Partnerline calls, with the path item's own fields and parameters; and each component those

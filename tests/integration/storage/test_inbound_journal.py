@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from bot.jobs.journal import InboundJournal
 from routing.errors import MalformedPayload
 from routing.messages import Channel
 from storage.db import Database
+from storage.journal import InboundJournal
 from storage.tables import InboundDeliveryRow
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)

@@ -7,6 +7,8 @@ so every delivery is on disk before its provider hears "200".
 One bad delivery never fails the others: when the database refuses a batch for what it holds
 (a value too long for its column, say), each delivery is written again under its own
 savepoint in one transaction; the refused ones get the error and the rest are committed.
+
+The rows, and how the worker claims them: storage/inbound.py.
 """
 
 from __future__ import annotations
