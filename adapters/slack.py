@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -363,16 +363,10 @@ def failure(exc: Exception, *, may_be_unreachable: bool) -> SendFailed:
     return SendFailed(f"Slack error: {type(exc).__name__}: {exc}", retryable=True)
 
 
-Mirror = Callable[[OutboundMessage], Awaitable[SendResult]]
-
-
 class SlackAdapter:
     """The Slack channel: message events in, Web API calls out.
 
     What `send` does depends on the outbox payload (`msg.extra`):
-    - `mirror`: a staff-inbox sync, handed to the `mirror` callable the application installs
-      (bot.channels.slack.inbox_mirror), which reads the conversation and posts through this
-      adapter;
     - `update` `{"channel", "ts"}`: chat.update that message (`blocks` optional);
     - `ephemeral_user`: chat.postEphemeral to that user in channel `to`;
     - `page_id` (`page_ids`): a page with its Acknowledge button(s);
@@ -394,7 +388,6 @@ class SlackAdapter:
             raise ValueError("timeout must be positive")
         self._signing_secret = signing_secret
         self.client = AsyncWebClient(token=token, base_url=api_url, timeout=int(max(1, timeout)))
-        self.mirror: Mirror | None = None
         self._dm_channels: dict[str, str] = {}
 
     # --- inbound (Bolt does this in the running app; kept for the shared protocol) ------------
@@ -423,10 +416,6 @@ class SlackAdapter:
         if msg.channel is not Channel.SLACK:
             raise ValueError(f"the Slack adapter cannot send on {msg.channel}")
         extra: dict[str, Any] = dict(msg.extra)
-        if extra.get("mirror") is not None:
-            if self.mirror is None:
-                raise SendFailed("the Slack inbox mirror is not running", retryable=True)
-            return await self.mirror(msg)
         try:
             update = extra.get("update")
             if isinstance(update, dict) and update.get("ts"):

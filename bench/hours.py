@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import load_config
-from bot.usecases.availability import build_calendars, build_policies
+from bot.config.directory import build_directory
 from routing.commitments_policy import due_epoch, due_for
 
 TARGET_PER_SECOND = 200_000
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = load_config(args.config)
-    policies = build_policies(config, build_calendars(config))
+    policies = build_directory(config).commitments
     tiers = [policies["standard"], policies["priority"]]
 
     rng = random.Random(args.seed)

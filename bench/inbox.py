@@ -31,8 +31,9 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.bootstrap import build_container, create_app, directory_from_config
+from bot.bootstrap import build_container, create_app
 from bot.config import load_config
+from bot.config.directory import build_directory
 from bot.http.web import install_web
 from bot.settings import Settings
 from bot.usecases.accounts import StaffAccounts
@@ -136,7 +137,7 @@ def prepare(url: str, conversations: int, messages: int) -> None:
         from sqlalchemy.orm import Session
 
         with Session(bind=conn) as session:
-            sync_directory(session, directory_from_config(config), t0)
+            sync_directory(session, tuple(build_directory(config).clients.values()), t0)
             session.flush()
         for statement in FILL.split(";\n"):
             if statement.strip():

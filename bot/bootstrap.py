@@ -17,6 +17,7 @@ from bot.channels.chat_common import ChatDeps
 from bot.channels.slack.bot import SLACK_MESSAGE, SlackBot, start_slack, stop_slack
 from bot.channels.telegram.bot import TelegramBot, start_telegram, stop_telegram
 from bot.config import AgencyConfig
+from bot.config.directory import build_directory
 from bot.container import Container
 from bot.http.app import build_http_app
 from bot.jobs.wakeup import Wakeup
@@ -27,7 +28,6 @@ from bot.usecases.oncall import OnCallService
 from bot.usecases.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
 from bot.usecases.services import FOLLOWUP, Services
 from routing.clock import Clock, SystemClock
-from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel
 from storage.db import Database
 from storage.directory import sync_directory
@@ -35,34 +35,6 @@ from storage.journal import InboundJournal
 
 if TYPE_CHECKING:
     from bot.http.web.sandbox import Sandbox
-
-
-def directory_from_config(config: AgencyConfig) -> list[ClientEntry]:
-    clients = []
-    for client in config.clients:
-        contacts = []
-        for contact in client.contacts:
-            addresses: list[tuple[Channel, str]] = []
-            if contact.sms:
-                addresses.append((Channel.SMS, contact.sms))
-            if contact.telegram is not None:
-                addresses.append((Channel.TELEGRAM, str(contact.telegram)))
-            if contact.slack:
-                addresses.append((Channel.SLACK, contact.slack))
-            contacts.append(ContactEntry(name=contact.name, addresses=tuple(addresses)))
-        clients.append(
-            ClientEntry(
-                id=client.id,
-                name=client.name,
-                commitment=client.commitment,
-                escalation=client.escalation,
-                timezone=client.timezone,
-                account_team=tuple(client.account_team),
-                contacts=tuple(contacts),
-                chats=tuple((Channel.SLACK, channel) for channel in client.slack_channels),
-            )
-        )
-    return clients
 
 
 def build_adapters(settings: Settings, config: AgencyConfig) -> dict[Channel, Sender]:
@@ -139,28 +111,31 @@ def build_container(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     wakeup = Wakeup()
+    # Built once; every part below reads this one (the same rotations, calendars, tables).
+    directory = build_directory(config)
     paging = Paging(
-        config,
+        directory,
         public_url=settings.public_url,
         coalesce=timedelta(seconds=settings.page_coalesce_seconds),
     )
-    availability = Availability(config, public_url=settings.public_url, paging=paging)
+    availability = Availability(directory, public_url=settings.public_url, paging=paging)
     services = Services(
         db,
         clock,
-        staff_names={s.id: s.name for s in config.staff},
+        directory=directory,
         availability=availability,
         on_commit=wakeup.notify,
     )
     container = Container(
         settings=settings,
         config=config,
+        directory=directory,
         db=db,
         clock=clock,
         services=services,
         wakeup=wakeup,
         inbound=InboundJournal(db, on_commit=wakeup.notify),
-        oncall=OnCallService(config, services.uow, clock),
+        oncall=OnCallService(directory, services.uow, clock),
         adapters=dict(adapters) if adapters is not None else build_adapters(settings, config),
     )
     container.inbound_handlers["message"] = services.route_journalled
@@ -172,11 +147,12 @@ def build_container(
 def install_chat_apps(container: Container) -> None:
     """Build the chat apps of the channels that are on, and register what they add: the
     Slack app's journal kind, and its staff-inbox mirror (a hook in every transaction that
-    records messages, and the adapter's sender for mirror rows). Synchronous and offline;
+    records messages, and the worker's job kinds that sync the threads). Synchronous and offline;
     the web app's lifespan starts them."""
     deps = ChatDeps(
         settings=container.settings,
         config=container.config,
+        directory=container.directory,
         services=container.services,
         clock=container.clock,
         inbound=container.inbound,
@@ -189,7 +165,7 @@ def install_chat_apps(container: Container) -> None:
         container.inbound_handlers[SLACK_MESSAGE] = bot.route_message
         if bot.inbox is not None:
             container.services.before_commit.append(bot.inbox.before_commit)
-            slack.mirror = bot.inbox.sync
+            container.job_handlers.update(bot.inbox.job_handlers())
     telegram = container.adapters.get(Channel.TELEGRAM)
     if isinstance(telegram, TelegramAdapter) and container.settings.telegram_bot_token is not None:
         container.telegram = TelegramBot(deps, telegram)
@@ -197,7 +173,8 @@ def install_chat_apps(container: Container) -> None:
 
 def sync_config(container: Container) -> None:
     with container.services.uow() as uow:
-        sync_directory(uow.session, directory_from_config(container.config), container.clock.now())
+        clients = tuple(container.directory.clients.values())
+        sync_directory(uow.session, clients, container.clock.now())
         uow.commit()
 
 
@@ -225,6 +202,7 @@ def build_worker(container: Container) -> Worker:
         container.adapters,
         timer_handlers=timer_handlers(container),
         timer_failure_handlers={FOLLOWUP: container.services.follow_up_failed},
+        job_handlers=container.job_handlers,
         inbound_handlers=container.inbound_handlers,
         retry=RetryPolicy(
             max_attempts=s.outbox_max_attempts,

@@ -10,8 +10,9 @@ from fastapi import Depends, Request
 from adapters.base import Sender
 from adapters.sms import TwilioSmsAdapter
 from bot.jobs.wakeup import Wakeup
-from bot.jobs.worker import InboundHandler
+from bot.jobs.worker import InboundHandler, JobHandler
 from bot.settings import Settings
+from bot.usecases.directory import Directory
 from bot.usecases.oncall import OnCallService
 from bot.usecases.services import Services
 from routing.clock import Clock
@@ -35,6 +36,9 @@ class ChatApp(Protocol):
 class Container:
     settings: Settings
     config: AgencyConfig
+    # The configuration's staff, clients, calendars, policies and rotations, built once:
+    # everything that looks one up reads this.
+    directory: Directory
     db: Database
     clock: Clock
     services: Services
@@ -44,6 +48,8 @@ class Container:
     adapters: dict[Channel, Sender] = field(default_factory=dict)
     # Kinds of journalled delivery the worker can route (channels add theirs).
     inbound_handlers: dict[str, InboundHandler] = field(default_factory=dict)
+    # Kinds of job the worker runs outside a transaction (the Slack mirror's syncs).
+    job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     # The chat apps (bot/bootstrap.py builds them; bot/channels/__init__.py says what they are).
     telegram: ChatApp | None = None
     slack: ChatApp | None = None

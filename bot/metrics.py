@@ -37,3 +37,10 @@ INBOUND_FAILURES = Counter(
     "Failed attempts to file a journalled delivery, retried with backoff",
     ["kind"],
 )
+JOBS = Counter(
+    "partnerline_jobs_total",
+    "Runs of the worker's jobs (the Slack mirror's syncs), by outcome: done; again (nothing to "
+    "do yet, looked at again shortly); retry (failed, retried with backoff); failed (for "
+    "good); lost (its lease ran out while it ran)",
+    ["kind", "outcome"],
+)

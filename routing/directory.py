@@ -1,9 +1,11 @@
-"""Who the agency's clients and contacts are, as plain values (built from the configuration)."""
+"""Who the agency's clients, contacts and staff are, as plain values (built from the
+configuration)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from routing.escalation import NotifyRule
 from routing.messages import Channel
 
 
@@ -31,3 +33,17 @@ class ClientEntry:
 
     def chat_key(self, channel: Channel, chat_id: str) -> str:
         return f"{self.id}/#{channel.value}:{chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEntry:
+    id: str
+    name: str
+    sms: str | None = None  # E.164, also the number voice calls ring
+    telegram: int | None = None
+    slack: str | None = None  # Slack user id
+    notify: tuple[NotifyRule, ...] = ()  # in the configuration's order
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session, aliased
 from routing.limits import ROW_ID_MAX
 from routing.messages import Channel, Delivery, delivery_moves_forward
 from storage.outbox import MessagePart, Outbox
-from storage.tables import ClientRow, ContactRow, ConversationRow, IdentityRow, MessageRow
+from storage.tables import (
+    ClientRow,
+    ContactRow,
+    ConversationEventRow,
+    ConversationRow,
+    IdentityRow,
+    MessageRow,
+)
 
 UNKNOWN_CLIENT_NAME = "Unknown senders"
 UNKNOWN_CLIENT_FILTER = "-"  # `client=-`: the unknown senders' conversations
@@ -82,6 +89,14 @@ class ConversationFilter:
     assignee: str | None = None
     unassigned: bool = False
     q: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationEvent:
+    kind: str  # closed, reopened, assigned
+    actor: str  # a staff id, or "admin"
+    assignee: str | None  # for "assigned": whom to (None: unassigned)
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -407,6 +422,31 @@ class ConversationRepository:
             .where(ConversationRow.id == conversation_id)
             .values(status=status, updated_at=at, closed_at=at if status == "closed" else None)
         )
+
+    def record_event(
+        self,
+        conversation_id: int,
+        kind: str,
+        actor: str,
+        at: datetime,
+        assignee: str | None = None,
+    ) -> None:
+        """Who closed, reopened or assigned the conversation (`kind`), in the caller's
+        transaction."""
+        self.session.add(
+            ConversationEventRow(
+                conversation_id=conversation_id, kind=kind, actor=actor, assignee=assignee, at=at
+            )
+        )
+
+    def events(self, conversation_id: int) -> Sequence[ConversationEvent]:
+        """The conversation's closes, reopens and assignments, oldest first."""
+        rows = self.session.execute(
+            select(ConversationEventRow)
+            .where(ConversationEventRow.conversation_id == conversation_id)
+            .order_by(ConversationEventRow.at, ConversationEventRow.id)
+        ).scalars()
+        return [ConversationEvent(r.kind, r.actor, r.assignee, r.at) for r in rows]
 
     def assign(self, conversation_id: int, staff_id: str | None, at: datetime) -> None:
         self.session.execute(

@@ -12,7 +12,7 @@ workers and restarts. "Earlier" is by (created_at, id): a row scheduled for late
 with a future time) holds back nothing before its time. A row that failed for good no longer
 holds back later rows; when it was a part of a message, the message's later parts fail with
 it (half a message helps nobody), and the recipient's next message goes. Rows enqueued with
-`ordered=False` (the staff mirror's syncs, which read the current state themselves) neither
+`ordered=False` (for rows that read the current state themselves when they are sent) neither
 wait nor hold back.
 
 Parts: a message too long for its channel is one row per part (`enqueue_parts`, same

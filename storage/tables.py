@@ -113,6 +113,20 @@ class ConversationRow(Base):
     followup_failed_at: Mapped[datetime | None]
 
 
+class ConversationEventRow(Base):
+    """Who closed, reopened or assigned a conversation, and when: the inbox's activity lines.
+    (A client's message reopening a conversation is its own record, the message.)"""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (Index("ix_conversation_events_conversation", "conversation_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # closed, reopened, assigned
+    actor: Mapped[str] = mapped_column(String(limits.STAFF_ID))  # a staff id, or "admin"
+    assignee: Mapped[str | None] = mapped_column(String(limits.STAFF_ID))  # for "assigned"
+    at: Mapped[datetime]
+
+
 class MessageRow(Base):
     __tablename__ = "messages"
     # A provider's id is unique per channel: a retried webhook can never make a second message.
@@ -201,6 +215,7 @@ class TimerRow(Base):
     """A durable timer: something the worker must do at `due_at`, whatever restarts between.
 
     `key` makes scheduling idempotent (one breach timer per commitment, one step per page).
+    A row of a job kind (storage/timers.py, "Jobs") runs outside a transaction, leased.
     """
 
     __tablename__ = "timers"
@@ -215,6 +230,10 @@ class TimerRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
+    # Jobs only: the lease of the worker running it (due_at moves with it), and how many
+    # times it was asked for, so that a run that began before the last ask is not its last.
+    locked_until: Mapped[datetime | None]
+    requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CommitmentRow(Base):

@@ -2,15 +2,27 @@
 what they cause, so firing is exactly-once for everything the database holds.
 
 Keys make scheduling idempotent: scheduling "commitment:7:breach" twice keeps one timer.
+
+Jobs are timers of the kinds the worker runs outside a transaction, because they call a
+provider (the Slack mirror's syncs, bot/jobs/worker.py). One row per key, asked for again and
+again (`request`): a job done is made pending again, a pending one is run no later than
+asked, and one running is run once more when it ends (`requests` counts the asks; a run
+that began before the last ask does not finish the job). A worker takes a due job with a
+lease (`claim_jobs`, FOR UPDATE SKIP LOCKED on PostgreSQL): `locked_until` is set and
+`due_at` moves with it, so a job is run by one worker at a time, is due again when a dead
+worker's lease runs out, and the worker's "what is due next" needs no rule of its own. The
+lease's end is also the worker's token: renewing, finishing or failing a job it no longer
+holds changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.tables import TimerRow
@@ -27,6 +39,44 @@ class Timer:
     due_at: datetime
     payload: dict[str, Any]
     attempts: int
+    # Jobs only: asks counted when the job was claimed, and the lease held on it since.
+    requests: int = 0
+    locked_until: datetime | None = None
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(
+        row.id,
+        row.key,
+        row.kind,
+        row.due_at,
+        dict(row.payload),
+        row.attempts,
+        row.requests,
+        row.locked_until,
+    )
+
+
+def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A job's payload asked for twice: lists are joined (in order, without repeats); any
+    other value is the newest."""
+    out = dict(old)
+    for name, value in new.items():
+        before = out.get(name)
+        if isinstance(before, list) and isinstance(value, list):
+            out[name] = before + [v for v in value if v not in before]
+        else:
+            out[name] = value
+    return out
+
+
+def _without(payload: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
+    """`payload` less the list items a finished run was given (the rest came later)."""
+    out = dict(payload)
+    for name, done in seen.items():
+        if isinstance(done, list) and isinstance(out.get(name), list):
+            out[name] = [v for v in out[name] if v not in done]
+    return out
 
 
 class Timers:
@@ -66,26 +116,171 @@ class Timers:
             .values(state=CANCELLED)
         )
 
-    def claim_due(self, now: datetime) -> Timer | None:
-        """Lock the most overdue pending timer for this transaction (SKIP LOCKED on PostgreSQL)."""
+    def claim_due(self, now: datetime, skip_kinds: Collection[str] = ()) -> Timer | None:
+        """Lock the most overdue pending timer for this transaction (SKIP LOCKED on PostgreSQL);
+        `skip_kinds`: the job kinds, which `claim_jobs` takes."""
         query = (
             select(TimerRow)
             .where(TimerRow.state == PENDING, TimerRow.due_at <= now)
             .order_by(TimerRow.due_at, TimerRow.id)
             .limit(1)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if skip_kinds:
+            query = query.where(TimerRow.kind.not_in(list(skip_kinds)))
+        if self._postgres:
             query = query.with_for_update(skip_locked=True)
         row = self.session.execute(query).scalar_one_or_none()
-        if row is None:
-            return None
-        return Timer(row.id, row.key, row.kind, row.due_at, dict(row.payload), row.attempts)
+        return None if row is None else _timer(row)
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def mark_done(self, timer: Timer, now: datetime) -> None:
         self.session.execute(
             update(TimerRow).where(TimerRow.id == timer.id).values(state=DONE, fired_at=now)
         )
 
+    # ------------------------------------------------------------------ jobs
+    def request(
+        self, key: str, kind: str, due_at: datetime, at: datetime, payload: dict[str, Any]
+    ) -> None:
+        """Ask for the job `key` to run by `due_at` (see the module's docstring); `payload`
+        is joined to what earlier asks not yet run gave (`merged`)."""
+        row = self._locked(key)
+        if row is None:
+            if self.schedule(key, kind, due_at, at, payload):
+                return
+            row = self._locked(key)  # a concurrent ask inserted it first
+            assert row is not None
+        values: dict[str, Any] = {"requests": row.requests + 1}
+        if row.state == PENDING:
+            values["payload"] = merged(row.payload, payload)
+            running = row.locked_until is not None and row.locked_until > at
+            # Running: its due time is its lease. After a failure: its backoff, which the
+            # retry keeps (it runs everything asked meanwhile).
+            if not running and row.attempts == 0 and due_at < row.due_at:
+                values["due_at"] = due_at
+        else:  # done, failed for good or cancelled: asked again
+            keep = row.state == FAILED  # what the failed runs were given is still owed
+            values.update(
+                state=PENDING,
+                due_at=due_at,
+                attempts=0,
+                locked_until=None,
+                payload=merged(row.payload, payload) if keep else payload,
+            )
+        self.session.execute(update(TimerRow).where(TimerRow.id == row.id).values(**values))
+
+    def _locked(self, key: str) -> Any:
+        query = select(
+            TimerRow.id,
+            TimerRow.state,
+            TimerRow.due_at,
+            TimerRow.payload,
+            TimerRow.attempts,
+            TimerRow.requests,
+            TimerRow.locked_until,
+        ).where(TimerRow.key == key)
+        if self._postgres:  # SQLite: the transaction holds the write lock already
+            query = query.with_for_update()
+        return self.session.execute(query).one_or_none()
+
+    def claim_jobs(
+        self, now: datetime, kinds: Collection[str], lease: timedelta, limit: int = 10
+    ) -> list[Timer]:
+        """Lease up to `limit` due jobs of these kinds to this worker; the caller commits at
+        once and runs them outside the transaction."""
+        query = (
+            select(TimerRow)
+            .where(
+                TimerRow.state == PENDING, TimerRow.due_at <= now, TimerRow.kind.in_(list(kinds))
+            )
+            .order_by(TimerRow.due_at, TimerRow.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = self.session.execute(query).scalars().all()
+        jobs = []
+        for row in rows:
+            until = now + lease
+            self.session.execute(
+                update(TimerRow)
+                .where(TimerRow.id == row.id)
+                .values(locked_until=until, due_at=until)
+            )
+            jobs.append(replace(_timer(row), locked_until=until))
+        return jobs
+
+    def _held(self, job: Timer) -> Any:
+        """The job's row while this worker's lease on it is the one recorded."""
+        return (TimerRow.id == job.id) & (TimerRow.locked_until == job.locked_until)
+
+    def renew(self, job: Timer, until: datetime) -> Timer | None:
+        """Extend a running job's lease; None if the lease was lost (another worker may run
+        the job now)."""
+        done = self.session.execute(
+            update(TimerRow)
+            .where(self._held(job), TimerRow.state == PENDING)
+            .values(locked_until=until, due_at=until)
+        )
+        return replace(job, locked_until=until) if _count(done) else None
+
+    def finish(self, job: Timer, now: datetime) -> bool:
+        """A run succeeded: the job is done, unless it was asked for again since it was
+        claimed: then it is due at once with what those asks gave. False then, or when the
+        lease was lost."""
+        done = self.session.execute(
+            update(TimerRow)
+            .where(self._held(job), TimerRow.requests == job.requests)
+            .values(state=DONE, fired_at=now, locked_until=None, attempts=0)
+        )
+        if _count(done):
+            return True
+        query = select(TimerRow.payload).where(self._held(job))
+        if self._postgres:  # an ask commits its payload under this lock too
+            query = query.with_for_update()
+        row = self.session.execute(query).one_or_none()
+        if row is not None:
+            self.session.execute(
+                update(TimerRow)
+                .where(self._held(job))
+                .values(
+                    due_at=now,
+                    locked_until=None,
+                    attempts=0,
+                    payload=_without(dict(row.payload), job.payload),
+                )
+            )
+        return False
+
+    def again(self, job: Timer, now: datetime, at: datetime) -> None:
+        """The job found nothing to do yet: run it again at `at` (no failure; at once if it
+        was asked for again meanwhile)."""
+        self.session.execute(
+            update(TimerRow)
+            .where(self._held(job))
+            .values(
+                due_at=case((TimerRow.requests == job.requests, at), else_=now),
+                locked_until=None,
+            )
+        )
+
+    def job_failed(self, job: Timer, error: str, retry_at: datetime | None) -> None:
+        """A run failed: try again at `retry_at` (the backoff), or give up (None)."""
+        values: dict[str, Any] = {
+            "attempts": job.attempts + 1,
+            "last_error": error[:500],
+            "locked_until": None,
+        }
+        if retry_at is None:
+            values["state"] = FAILED
+        else:
+            values["due_at"] = retry_at
+        self.session.execute(update(TimerRow).where(self._held(job)).values(**values))
+
+    # ------------------------------------------------------------------ after a failure
     def mark_error(self, timer: Timer, error: str, retry_at: datetime | None) -> None:
         """After a handler failed (in a fresh transaction): try later, or give up."""
         values: dict[str, Any] = {"attempts": timer.attempts + 1, "last_error": error[:500]}
@@ -107,4 +302,9 @@ class Timers:
             .where(TimerRow.state == PENDING, TimerRow.key.startswith(prefix, autoescape=True))
             .order_by(TimerRow.due_at)
         ).scalars()
-        return [Timer(r.id, r.key, r.kind, r.due_at, dict(r.payload), r.attempts) for r in rows]
+        return [_timer(r) for r in rows]
+
+
+def _count(result: Any) -> int:
+    """Rows an UPDATE matched (CursorResult.rowcount; Session.execute is typed Result)."""
+    return int(result.rowcount)

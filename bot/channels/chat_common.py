@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import AgencyConfig
 from bot.settings import Settings
+from bot.usecases.directory import Directory
 from bot.usecases.oncall import OnCallService
 from bot.usecases.services import Services
 from routing.clock import Clock
@@ -34,7 +35,8 @@ class ChatDeps:
     """What a chat app is built with (bot/bootstrap.py hands it over)."""
 
     settings: Settings
-    config: AgencyConfig
+    config: AgencyConfig  # for the channels' own sections
+    directory: Directory
     services: Services
     clock: Clock
     inbound: InboundJournal

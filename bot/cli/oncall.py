@@ -55,6 +55,7 @@ def format_answer(answer: dict[str, Any], zone: ZoneInfo) -> list[str]:
 def cmd_oncall(args: argparse.Namespace) -> int:
     # Alembic logs as it loads and reads the migration state; this command's output is the answer.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.config.directory import build_directory
     from bot.usecases.oncall import OnCallService
     from routing.clock import SystemClock
     from routing.errors import DomainError
@@ -72,7 +73,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     require_migrated(settings, why=" (overrides live there)")
     db = Database(settings.database_url)
     try:
-        service = OnCallService(config, lambda: UnitOfWork(db), SystemClock())
+        service = OnCallService(build_directory(config), lambda: UnitOfWork(db), SystemClock())
         answer = service.who(at)
     except DomainError as exc:
         raise CliError(f"--at: {exc.user_message}") from exc

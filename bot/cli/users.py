@@ -21,6 +21,7 @@ def _read_password(from_stdin: bool) -> str:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     """`partnerline users add LOGIN --staff ID [--admin] [--password-stdin]`."""
+    from bot.config.directory import build_directory
     from bot.usecases.accounts import StaffAccounts
     from routing.clock import SystemClock
     from storage.accounts import StaffAccountRepository
@@ -29,9 +30,9 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
     settings = Settings()
     config = load_config(args, settings)
-    staff = {s.id: s for s in config.staff}
-    if args.staff not in staff:
-        known = ", ".join(sorted(staff)) or "none"
+    names = build_directory(config).staff_names
+    if args.staff not in names:
+        known = ", ".join(sorted(names)) or "none"
         raise CliError(
             f"{config_path(args, settings)}: no staff member {args.staff!r} (staff: {known})"
         )
@@ -59,7 +60,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     role = "admin" if account.is_admin else "staff"
-    print(f"login {account.login!r} created for {staff[args.staff].name} ({role})")
+    print(f"login {account.login!r} created for {names[args.staff]} ({role})")
     return 0
 
 

@@ -1,24 +1,30 @@
-"""The worker: fires durable timers and drains the outbox, waking for the next due item.
+"""The worker: fires durable timers, drains the outbox and runs jobs, waking for the next
+due item.
 
 Each timer fires in one transaction with everything it causes (state changes, outbox rows),
 so a crash before commit leaves it pending and a crash after leaves it done: exactly once.
 Sending is at-least-once: a claimed outbox row has a lease that a dead worker cannot renew.
+A job (storage/timers.py, "Jobs": the Slack mirror's syncs) is a timer whose handler is a
+coroutine calling a provider, run outside any transaction: leased like an outbox row and
+renewed while it runs, so one worker at a time runs a job's key; retried with backoff when
+it fails; run again when it was asked for again while it ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import FindsSent, Sender
 from bot.jobs.wakeup import Wakeup
-from bot.metrics import INBOUND_FAILURES, SENDS, TIMER_LATENESS
+from bot.metrics import INBOUND_FAILURES, JOBS, SENDS, TIMER_LATENESS
 from routing.clock import Clock
 from routing.errors import SendFailed
 from routing.messages import Channel, OutboundMessage
@@ -32,6 +38,11 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 TimerHandler = Callable[[UnitOfWork, Timer, datetime], None]
+# Runs one job outside any transaction (it opens its own units of work): None when done, or
+# how long to wait before running it again when it found nothing to do yet (not a failure).
+# An exception is a failure, retried with backoff (after a SendFailed's retry_after at the
+# soonest; a SendFailed that is not retryable gives up at once).
+JobHandler = Callable[[Timer], Awaitable[timedelta | None]]
 # Routes one journalled delivery of a kind ("message", "telegram.callback", ...).
 InboundHandler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
 # Journalled kinds that are retried until they succeed: a client's message is never dropped.
@@ -70,10 +81,12 @@ class Worker:
         timer_handlers: Mapping[str, TimerHandler] | None = None,
         inbound_handlers: Mapping[str, InboundHandler] | None = None,
         timer_failure_handlers: Mapping[str, TimerFailureHandler] | None = None,
+        job_handlers: Mapping[str, JobHandler] | None = None,
         retry: RetryPolicy | None = None,
         wakeup: Wakeup | None = None,
         max_sleep: float = 0.25,
         send_timeout: float = 15.0,
+        job_timeout: float = 300.0,
         uow_factory: Callable[[], UnitOfWork] | None = None,
         startup: StartupHook | None = None,
     ) -> None:
@@ -84,12 +97,16 @@ class Worker:
         self.adapters = dict(adapters)
         self.timer_handlers = dict(timer_handlers or {})
         self.timer_failure_handlers = dict(timer_failure_handlers or {})
+        self.job_handlers = dict(job_handlers or {})
         # Not copied: channels register their kinds on the container's dict as they start.
         self.inbound_handlers = inbound_handlers if inbound_handlers is not None else {}
         self.retry = retry or RetryPolicy()
         self.wakeup = wakeup or Wakeup()
         self.max_sleep = max_sleep
         self.send_timeout = send_timeout
+        # A whole job (a sync may post many messages, each within the adapter's own timeout);
+        # it saves its progress as it goes, so one cut short goes on where it stopped.
+        self.job_timeout = job_timeout
         # Sends the provider took whose recording the database refused so far, by outbox id.
         self._recording: dict[int, asyncio.Task[None]] = {}
         # What is due next, asked at least every max_sleep while idle: kept cheap.
@@ -130,7 +147,8 @@ class Worker:
         routed = await asyncio.to_thread(self.route_inbound)
         fired = await asyncio.to_thread(self.fire_due_timers)
         sent = await self.drain_outbox()
-        return routed > 0 or fired > 0 or sent > 0
+        ran = await self.run_jobs()
+        return routed > 0 or fired > 0 or sent > 0 or ran > 0
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Sleep until the next row is due or this process commits new work (the wakeup).
@@ -199,7 +217,7 @@ class Worker:
             now = self.clock.now()
             failure: Exception | None = None
             with self.uow() as uow:
-                timer = uow.timers.claim_due(now)
+                timer = uow.timers.claim_due(now, skip_kinds=self.job_handlers)
                 if timer is None:
                     return fired
                 try:
@@ -227,15 +245,146 @@ class Worker:
         with self.uow() as uow:
             uow.timers.mark_error(timer, error, retry_at)
             uow.commit()
+        self._show_failure(timer, error, retry_at is None, now)
+
+    def _show_failure(self, timer: Timer, error: str, final: bool, now: datetime) -> None:
         shown = self.timer_failure_handlers.get(timer.kind)
         if shown is None:
             return
         try:  # apart from mark_error, so that a failure here cannot undo the backoff
             with self.uow() as uow:
-                shown(uow, timer, error, retry_at is None, now)
+                shown(uow, timer, error, final, now)
                 uow.commit()
         except Exception:
             log.exception("showing the failure of timer %s (%s) failed", timer.id, timer.key)
+
+    # ------------------------------------------------------------------ jobs
+    async def run_jobs(self, batch: int = 10) -> int:
+        """Run the due jobs: different keys at once, each key by one worker at a time."""
+        if not self.job_handlers:
+            return 0
+        jobs = await asyncio.to_thread(self._claim_jobs, batch)
+        if not jobs:
+            return 0
+        results = await asyncio.gather(
+            *(self._run_job(job) for job in jobs), return_exceptions=True
+        )
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):  # its lease runs out; it runs again
+                log.error(
+                    "job %s (%s): recording its outcome failed", job.id, job.key, exc_info=result
+                )
+        return len(jobs)
+
+    def _claim_jobs(self, batch: int) -> list[Timer]:
+        with self.uow() as uow:
+            jobs = uow.timers.claim_jobs(
+                self.clock.now(),
+                self.job_handlers,
+                timedelta(seconds=self.retry.lease_seconds),
+                batch,
+            )
+            if jobs:  # an empty claim commits nothing, or the worker would wake itself
+                uow.commit()
+        return jobs
+
+    async def _run_job(self, job: Timer) -> None:
+        handler = self.job_handlers[job.kind]
+        held = _Held(job)
+        run = asyncio.create_task(asyncio.wait_for(handler(job), timeout=self.job_timeout))
+        over = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(held, run, over))
+        again: timedelta | None = None
+        failure: Exception | None = None
+        try:
+            again = await run
+        except asyncio.CancelledError:
+            if not held.lost:
+                raise
+        except Exception as exc:
+            failure = exc
+        finally:
+            # Not cancelled: a renewal under way must land in `held` before the outcome
+            # below is recorded against the lease it holds.
+            over.set()
+            await keeper
+        if held.lost:  # another worker may run it now: what happens next is its own
+            JOBS.labels(job.kind, "lost").inc()
+            log.warning("job %s (%s): its lease was lost; left to its new holder", job.id, job.key)
+        elif failure is not None:
+            await asyncio.to_thread(self._job_failed, held.job, failure)
+        elif again is not None:
+            JOBS.labels(job.kind, "again").inc()
+            await asyncio.to_thread(self._job_again, held.job, again)
+        else:
+            JOBS.labels(job.kind, "done").inc()
+            await asyncio.to_thread(self._finish_job, held.job)
+
+    async def _keep_lease(
+        self, held: _Held, run: asyncio.Task[timedelta | None], over: asyncio.Event
+    ) -> None:
+        """Renew the job's lease while it runs (a third of the lease apart) until `over`; if
+        the lease was lost, stop the run: another worker may have taken the job."""
+        every = self.retry.lease_seconds / 3
+        while not over.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(over.wait(), timeout=every)
+            if over.is_set():
+                return
+            try:
+                renewed = await asyncio.to_thread(self._renew_job, held.job)
+            except Exception:
+                log.warning("job %s: renewing its lease failed", held.job.id, exc_info=True)
+                continue
+            if renewed is None:
+                held.lost = True
+                run.cancel()
+                return
+            held.job = renewed
+
+    def _renew_job(self, job: Timer) -> Timer | None:
+        with self.uow() as uow:
+            until = self.clock.now() + timedelta(seconds=self.retry.lease_seconds)
+            renewed = uow.timers.renew(job, until)
+            uow.commit()
+        return renewed
+
+    def _finish_job(self, job: Timer) -> None:
+        now = self.clock.now()
+        with self.uow() as uow:
+            uow.timers.finish(job, now)
+            uow.commit()
+
+    def _job_again(self, job: Timer, after: timedelta) -> None:
+        now = self.clock.now()
+        with self.uow() as uow:
+            uow.timers.again(job, now, now + after)
+            uow.commit()
+
+    def _job_failed(self, job: Timer, exc: Exception) -> None:
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        if isinstance(exc, SendFailed):
+            error = f"{exc.code}: {exc.reason}" if exc.code else exc.reason
+            retryable, retry_after = exc.retryable, exc.retry_after
+        else:
+            error, retryable, retry_after = f"{type(exc).__name__}: {exc}", True, None
+            log.error("job %s (%s) failed", job.id, job.key, exc_info=exc)
+        retry_at = None
+        if retryable and attempts < self.retry.max_attempts:
+            delay = self.retry.delay(attempts, retry_after)
+            retry_at = now + timedelta(seconds=delay)
+            JOBS.labels(job.kind, "retry").inc()
+            log.warning(
+                "job %s (%s): %s; retry %d in %.1fs", job.id, job.key, error, attempts, delay
+            )
+        else:
+            JOBS.labels(job.kind, "failed").inc()
+            log.warning("job %s (%s) failed for good: %s", job.id, job.key, error)
+        with self.uow() as uow:
+            uow.timers.job_failed(job, error, retry_at)
+            uow.commit()
+        self._show_failure(job, error, retry_at is None, now)
 
     # ------------------------------------------------------------------ outbox
     async def drain_outbox(self, batch: int = 10) -> int:
@@ -414,6 +563,14 @@ class Worker:
                 uow.conversations.mark_unreachable(item.channel, item.recipient, reason)
             uow.commit()
         log.warning("outbox %s failed for good: %s", item.id, reason)
+
+
+@dataclass(slots=True)
+class _Held:
+    """A running job as its worker holds it: the lease renewed since the claim, or lost."""
+
+    job: Timer
+    lost: bool = False
 
 
 async def _attempt(work: Callable[..., None], *args: Any) -> Exception | None:

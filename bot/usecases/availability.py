@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from adapters.text_parts import split_for
-from bot.config import AgencyConfig
-from bot.usecases.calendars import calendar_from_config
+from bot.usecases.directory import ClientTerms, Directory
 from bot.usecases.paging import Paging, first_reachable
 from routing import commitments as cm
-from routing.business_hours import BusinessCalendar
-from routing.commitments_policy import CommitmentPolicy, due_for, should_page
+from routing.commitments_policy import due_for, should_page
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.plain_time import due_in_words
 from routing.router import Ingested, Outcome
@@ -32,64 +28,22 @@ log = logging.getLogger(__name__)
 AT_RISK, BREACH = "commitment.at_risk", "commitment.breach"
 
 
-def build_calendars(config: AgencyConfig) -> dict[str, BusinessCalendar]:
-    return {name: calendar_from_config(hours) for name, hours in config.hours.items()}
-
-
-def build_policies(
-    config: AgencyConfig, calendars: dict[str, BusinessCalendar]
-) -> dict[str, CommitmentPolicy]:
-    return {
-        name: CommitmentPolicy(
-            business=tier.business,
-            after_hours=tier.after_hours,
-            at_risk=tier.at_risk,
-            page_oncall=tier.page_oncall,
-            calendar=calendars[tier.hours],
-        )
-        for name, tier in config.commitments.items()
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ClientTerms:
-    """What a conversation's client is promised, and who answers for it."""
-
-    tier: str
-    zone: ZoneInfo
-    account_team: tuple[str, ...]
-    escalation: str | None
-
-
 class Availability:
     def __init__(
         self,
-        config: AgencyConfig,
+        directory: Directory,
         *,
         public_url: str | None = None,
         paging: Paging | None = None,
     ) -> None:
-        self.config = config
-        self.calendars = build_calendars(config)
-        self.policies = build_policies(config, self.calendars)
-        self.staff = config.staff_by_id()
-        self.clients = config.client_by_id()
+        self.directory = directory
+        self.policies = directory.commitments
+        self.staff = directory.staff
         self.public_url = public_url.rstrip("/") if public_url else None
         self.paging = paging
 
     def terms(self, client_id: str | None) -> ClientTerms:
-        client = self.clients.get(client_id) if client_id else None
-        if client is None:
-            unknown = self.config.unknown_senders
-            return ClientTerms(
-                unknown.commitment, self.config.zone, tuple(unknown.account_team), None
-            )
-        return ClientTerms(
-            client.commitment,
-            self.config.client_zone(client),
-            tuple(client.account_team),
-            client.escalation,
-        )
+        return self.directory.terms_of(client_id)
 
     # ------------------------------------------------------------------ client messages
     def on_client_message(
@@ -141,7 +95,7 @@ class Availability:
         c: cm.Commitment,
         now: datetime,
     ) -> None:
-        template = self.config.commitments[terms.tier].auto_reply
+        template = self.directory.auto_replies[terms.tier]
         contact = ingested.contact
         conv = ingested.conversation
         assert conv is not None
@@ -149,7 +103,7 @@ class Availability:
             return
         text = template.format(
             contact_first_name=(contact.name or "there").split()[0],
-            agency=self.config.agency.name,
+            agency=self.directory.agency,
             due_local=due_in_words(c.due_at, now, terms.zone),
             oncall_first_name=self._oncall_name(uow, conv.client_id, now),
         )
@@ -251,7 +205,7 @@ class Availability:
         """The assignee, else the account team, each on their first notify channel."""
         terms = self.terms(conv.client_id)
         people = [conv.assignee] if conv.assignee else list(terms.account_team)
-        due = due_in_words(c.due_at, now, self.config.zone)
+        due = due_in_words(c.due_at, now, self.directory.zone)
         who = conv.contact_name or conv.address
         when = f"reply was due at {due}" if now >= c.due_at else f"reply due by {due}"
         text = f"{label}: {conv.client_name} ({who}, {conv.channel}), {when}."

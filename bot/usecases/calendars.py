@@ -1,4 +1,5 @@
-"""Builds business-hours calendars from configuration values, with public holidays.
+"""Builds business-hours calendars from plain values, with public holidays (the configuration
+is read into them in bot/config/directory.py).
 
 `routing` stays free of the `holidays` package: the holiday lookup is handed to
 BusinessCalendar as a plain `closed_day` predicate.
@@ -11,7 +12,6 @@ from datetime import date
 
 import holidays
 
-from bot.config import HoursConfig
 from routing.business_hours import BusinessCalendar
 
 
@@ -51,14 +51,3 @@ def build_calendar(
         return day in extra or is_holiday(day)
 
     return BusinessCalendar(timezone, weekly, closed_day)
-
-
-def calendar_from_config(hours: HoursConfig) -> BusinessCalendar:
-    """The calendar of one `[hours.NAME]` section."""
-    return build_calendar(
-        hours.timezone,
-        hours.weekly(),
-        hours.holidays.country if hours.holidays else None,
-        hours.holidays.subdivision if hours.holidays else None,
-        hours.closed_dates(),
-    )

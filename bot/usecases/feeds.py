@@ -126,14 +126,14 @@ def render_calendar(
 
 
 def rotation_feed(service: OnCallService, rotation: str, now: datetime) -> bytes:
-    agency = service.config.agency.name
+    agency = service.directory.agency
     events = rotation_events(service.periods, rotation, now)
     title = f"{agency} on call: {rotation}"
     return render_calendar(service.names, "rotation", rotation, title, events, now)
 
 
 def staff_feed(service: OnCallService, staff: str, now: datetime) -> bytes:
-    agency = service.config.agency.name
+    agency = service.directory.agency
     name = service.names.get(staff, staff)
     events = staff_events(service.periods, service.rotations, staff, now)
     title = f"{agency} on call: {name}"

@@ -17,13 +17,11 @@ Rules for overrides (`POST /api/overrides`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.config import AgencyConfig
-from bot.usecases.calendars import calendar_from_config
-from routing.business_hours import BusinessCalendar
+from bot.usecases.directory import Directory
 from routing.clock import Clock
 from routing.errors import DomainError, MalformedPayload, NotFound
 from routing.limits import checked_row_id
@@ -43,28 +41,6 @@ MAX_OVERRIDE = timedelta(days=366)
 _EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 # Handoffs follow the wall clock, so a shift spanning a clock change is up to an hour longer.
 _CLOCK_CHANGE = timedelta(hours=1)
-
-
-def rotations_from_config(config: AgencyConfig) -> dict[str, Rotation]:
-    """Every configured rotation, keyed by id; handoffs in the agency's time zone."""
-    calendars: dict[str, BusinessCalendar] = {}
-    rotations: dict[str, Rotation] = {}
-    for item in config.rotations:
-        hours = None
-        if item.hours is not None:
-            if item.hours not in calendars:
-                calendars[item.hours] = calendar_from_config(config.hours[item.hours])
-            hours = calendars[item.hours]
-        rotations[item.id] = Rotation(
-            id=item.id,
-            members=tuple(item.members),
-            start=item.start,
-            tz=config.zone,
-            shift=item.shift,
-            hours=hours,
-            only_after_hours=item.only == "after_hours",
-        )
-    return rotations
 
 
 OverridesBetween = Callable[[datetime, datetime], list[Override]]
@@ -97,18 +73,13 @@ def iso(value: datetime | None) -> str | None:
 class OnCallService:
     """Answers about rotations; each call opens its own unit of work."""
 
-    def __init__(
-        self,
-        config: AgencyConfig,
-        uow: Callable[[], UnitOfWork],
-        clock: Clock,
-        rotations: Mapping[str, Rotation] | None = None,
-    ) -> None:
-        self.config = config
+    def __init__(self, directory: Directory, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self.directory = directory
         self.uow = uow
         self.clock = clock
-        self.rotations = dict(rotations if rotations is not None else rotations_from_config(config))
-        self.names = {member.id: member.name for member in config.staff}
+        # The directory's own: the same Rotation objects paging reads.
+        self.rotations = directory.rotations
+        self.names = directory.staff_names
 
     # ------------------------------------------------------------------ who is on call
     def answers(self, at: datetime) -> tuple[list[OnCall], list[Override]]:

@@ -20,10 +20,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import AgencyConfig, StaffConfig
-from bot.usecases.oncall import rotations_from_config
+from bot.usecases.directory import Directory
 from routing import escalation as esc
 from routing.commitments import Commitment
+from routing.directory import StaffEntry
 from routing.errors import Conflict, NotFound
 from routing.messages import Channel, InboundMessage
 from routing.plain_time import due_in_words
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 PAGE_STEP, PAGE_NOTIFY, HANDOFF = "page.step", "page.notify", "oncall.handoff"
 
 
-def staff_target(staff: StaffConfig, channel: str) -> tuple[Channel, str] | None:
+def staff_target(staff: StaffEntry, channel: str) -> tuple[Channel, str] | None:
     """Where to reach a person on one of their notify channels."""
     if channel == "voice" and staff.sms:
         return Channel.VOICE, staff.sms
@@ -58,7 +58,7 @@ def staff_target(staff: StaffConfig, channel: str) -> tuple[Channel, str] | None
     return None
 
 
-def first_reachable(staff: StaffConfig) -> tuple[Channel, str] | None:
+def first_reachable(staff: StaffEntry) -> tuple[Channel, str] | None:
     for rule in staff.notify:
         found = staff_target(staff, "sms" if rule.channel == "voice" else rule.channel)
         if found is not None:
@@ -69,18 +69,17 @@ def first_reachable(staff: StaffConfig) -> tuple[Channel, str] | None:
 class Paging:
     def __init__(
         self,
-        config: AgencyConfig,
+        directory: Directory,
         *,
         public_url: str | None = None,
         coalesce: timedelta = esc.COALESCE_WINDOW,
     ) -> None:
-        self.config = config
+        self.directory = directory
         self.coalesce = coalesce
-        self.staff = config.staff_by_id()
-        self.clients = config.client_by_id()
-        self.rotations: dict[str, Rotation] = rotations_from_config(config)
+        self.staff = directory.staff
+        self.clients = directory.clients
+        self.rotations = directory.rotations
         self.public_url = public_url.rstrip("/") if public_url else None
-        self.staff_by_sms = {s.sms: s for s in config.staff if s.sms}
 
     # ------------------------------------------------------------------ who
     def _on_call(self, uow: UnitOfWork, now: datetime) -> Any:
@@ -97,22 +96,7 @@ class Paging:
         return who
 
     def policy_for(self, client_id: str | None) -> esc.Policy | None:
-        client = self.clients.get(client_id or "")
-        if client is None or client.escalation is None:
-            return None
-        conf = self.config.escalations[client.escalation]
-        return esc.Policy(
-            name=client.escalation,
-            steps=tuple(
-                esc.Step(tuple(str(t) for t in step.targets), step.wait) for step in conf.steps
-            ),
-            repeat=conf.repeat,
-            account_team=tuple(client.account_team),
-            notify={
-                s.id: tuple(esc.NotifyRule(r.channel, r.delay) for r in s.notify)
-                for s in self.config.staff
-            },
-        )
+        return self.directory.escalations.get(client_id or "")
 
     def first_oncall_name(
         self, uow: UnitOfWork, client_id: str | None, now: datetime
@@ -306,7 +290,7 @@ class Paging:
         lines = []
         for page in pages:
             s = _loads(page.summary)
-            due = due_in_words(datetime.fromisoformat(s["due_at"]), now, self.config.zone)
+            due = due_in_words(datetime.fromisoformat(s["due_at"]), now, self.directory.zone)
             who = f"{s['contact']} ({s['client']})" if s.get("contact") else s["client"]
             lines.append(
                 f'Page {page.id}: {who} wrote on {s["channel"]}: "{s["text"]}" Reply due by {due}.'
@@ -425,7 +409,7 @@ class Paging:
         target = first_reachable(staff) if staff else None
         if staff is None or target is None:
             return
-        zone = self.config.zone
+        zone = self.directory.zone
         when = "after hours only, " if rotation.only_after_hours else ""
         text = (
             f"Hi {staff.first_name}: you're on call for {rotation.id} now, {when}until "

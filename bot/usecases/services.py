@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from adapters.text_parts import split_for
 from bot.metrics import FOLLOWUP_FAILURES, FOLLOWUP_RETRIES
 from bot.usecases.availability import Availability
+from bot.usecases.directory import Directory
 from bot.usecases.paging import Paging
 from routing.clock import Clock
 from routing.errors import Conflict, DomainError, NotFound
@@ -54,14 +55,16 @@ class Services:
         db: Database,
         clock: Clock,
         *,
-        staff_names: Mapping[str, str] | None = None,
+        directory: Directory | None = None,
         availability: Availability | None = None,
         on_commit: Callable[[], None] | None = None,
         before_commit: Sequence[BeforeCommit] = (),
     ) -> None:
         self.db = db
         self.availability = availability
-        self.staff_names = dict(staff_names or {})
+        self.directory = directory
+        # The directory's (no directory: nobody is staff).
+        self.staff_names: Mapping[str, str] = directory.staff_names if directory else {}
         self.clock = clock
         self._on_commit = on_commit
         self.before_commit = list(before_commit)
@@ -104,9 +107,14 @@ class Services:
         """
         msg = message_from_payload(payload)
         paging = self.availability.paging if self.availability else None
-        if paging is not None and msg.channel is Channel.SMS and msg.address in paging.staff_by_sms:
+        staff = (
+            self.directory.staff_by_sms.get(msg.address)
+            if paging is not None and self.directory is not None and msg.channel is Channel.SMS
+            else None
+        )
+        if staff is not None:
             # A staff member's phone: acknowledgements and answers, never a client message.
-            self._staff_sms(uow, paging.staff_by_sms[msg.address].id, msg, now)
+            self._staff_sms(uow, staff.id, msg, now)
             return
         result = Router(uow.router_store).ingest(msg, claimed=True)
         uow.defer_hooks()
@@ -276,10 +284,45 @@ class Services:
                 message_id=message.id,
             )
         )
-        if self.availability is not None:
-            self.availability.on_agency_reply(uow, conv.id, now)
-        uow.conversations.clear_followup_error(conv.id, given_up_too=True)
+        self._answered(uow, conv.id, now)
         return message
+
+    def record_answer_sent(
+        self,
+        uow: UnitOfWork,
+        conversation_id: int,
+        text: str,
+        author: Author,
+        now: datetime,
+        *,
+        provider_id: str,
+        attachments: Sequence[dict[str, Any]] = (),
+    ) -> MessageView:
+        """An answer staff wrote on the client's channel itself (a shared Slack channel): the
+        client has it already, so it is recorded as sent, with no outbox row; otherwise it
+        counts as a reply does. In the caller's unit of work (which claimed the delivery)."""
+        uow.conversations.lock(conversation_id)
+        message = uow.conversations.add_message(
+            conversation_id,
+            direction="out",
+            channel=self._conversation(uow, conversation_id).channel,
+            text=clean_text(text),
+            author_type="staff",
+            author_id=author.id,
+            author_name=author.name,
+            at=now,
+            delivery=Delivery.SENT,
+            provider_id=provider_id,
+            attachments=attachments,
+        )
+        self._answered(uow, conversation_id, now)
+        return message
+
+    def _answered(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
+        """The agency answered: the commitment is met, a follow-up failure no longer matters."""
+        if self.availability is not None:
+            self.availability.on_agency_reply(uow, conversation_id, now)
+        uow.conversations.clear_followup_error(conversation_id, given_up_too=True)
 
     # ------------------------------------------------------------------ pages
     @property
@@ -384,6 +427,7 @@ class Services:
                 self._conversation(uow, conversation_id)
                 now = self.clock.now()
                 uow.conversations.set_status(conversation_id, "closed", now)
+                uow.conversations.record_event(conversation_id, "closed", author.id, now)
                 if self.availability is not None:
                     self.availability.on_close(uow, conversation_id, now)
                 uow.conversations.clear_followup_error(conversation_id, given_up_too=True)
@@ -395,7 +439,9 @@ class Services:
     def reopen(self, conversation_id: int, author: Author) -> ConversationView:
         with self.uow() as uow:
             self._conversation(uow, conversation_id)
-            uow.conversations.set_status(conversation_id, "open", self.clock.now())
+            now = self.clock.now()
+            uow.conversations.set_status(conversation_id, "open", now)
+            uow.conversations.record_event(conversation_id, "reopened", author.id, now)
             uow.commit()
             return self._conversation(uow, conversation_id)
 
@@ -406,6 +452,10 @@ class Services:
             raise DomainError("unknown_staff", f"no staff member {staff_id!r}")
         with self.uow() as uow:
             self._conversation(uow, conversation_id)
-            uow.conversations.assign(conversation_id, staff_id, self.clock.now())
+            now = self.clock.now()
+            uow.conversations.assign(conversation_id, staff_id, now)
+            uow.conversations.record_event(
+                conversation_id, "assigned", author.id, now, assignee=staff_id
+            )
             uow.commit()
             return self._conversation(uow, conversation_id)

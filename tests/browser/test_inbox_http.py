@@ -129,3 +129,25 @@ def test_the_sandbox_plays_a_slack_contact(db_url: str) -> None:
             assert reply.status_code == 202
         thread = eventually(lambda: [i for i in sandbox.thread(persona) if not i["mine"]])
         assert [i["text"] for i in thread] == ["Hi Dana, on Slack"]
+
+
+def test_a_message_filed_before_the_pages_stream_opens_is_still_signalled(
+    web: RunningApp,
+) -> None:
+    with signed_in(web.url, "ana") as browser:
+        page = browser.get("/inbox").text
+        [events] = re.findall(r'data-events="([^"]+)"', page)
+        assert "since=" in events
+        # Between the page's render and its stream's first poll, a client writes.
+        assert (
+            web.post_sms(web.sms_form("SM" + "r" * 32, "+13135550142", "Race")).status_code == 200
+        )
+        web.wait_routed()
+        heard = []
+        with browser.stream("GET", events.replace("&amp;", "&"), timeout=10) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    heard.append(line.removeprefix("event: "))
+                if "changed" in heard or len(heard) > 3:
+                    break
+    assert heard[:2] == ["ready", "changed"]

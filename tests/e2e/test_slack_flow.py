@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.twilio import TwilioStandIn
+from bot.channels.slack.inbox_mirror import MIRROR
 from routing.clock import Clock, FrozenClock, OffsetClock
 from storage.tables import InboundDeliveryRow, OutboxRow
 from tests.e2e.conftest import MONDAY_MORNING
@@ -93,8 +94,11 @@ def messages_of(app: RunningApp, conv_id: int) -> list[dict[str, Any]]:
     return conversation(app, conv_id)["messages"]  # type: ignore[no-any-return]
 
 
+SOON = timedelta(seconds=5)  # what is due within this is waited for; later retries are not
+
+
 def settled(app: RunningApp) -> None:
-    """Until the worker has routed the journal and sent the outbox."""
+    """Until the worker has routed the journal, sent the outbox and synced the staff threads."""
 
     def quiet() -> bool:
         now = app.container.clock.now()
@@ -105,11 +109,16 @@ def settled(app: RunningApp) -> None:
                 .select_from(OutboxRow)
                 .where(
                     OutboxRow.state.in_(("pending", "sending")),
-                    OutboxRow.next_attempt_at <= now + timedelta(seconds=5),
+                    OutboxRow.next_attempt_at <= now + SOON,
                 )
             ).scalar_one()
             followups = uow.timers.pending("message:")  # a filed message's commitment, ack…
-        return pending == 0 and due == 0 and not followups
+            syncs = [  # due soon, or running (its due time is its lease's end then)
+                t
+                for t in uow.timers.pending(f"{MIRROR}:")
+                if t.due_at <= now + SOON or t.locked_until is not None
+            ]
+        return pending == 0 and due == 0 and not followups and not syncs
 
     eventually(quiet)
 

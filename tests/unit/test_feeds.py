@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from bot.config import load_config
-from bot.usecases.calendars import calendar_from_config
+from bot.config.directory import build_directory
 from bot.usecases.feeds import (
     FeedEvent,
     feed_path,
@@ -25,15 +25,16 @@ from bot.usecases.feeds import (
     staff_events,
     token_matches,
 )
-from bot.usecases.oncall import rotations_from_config, whole_periods
+from bot.usecases.oncall import whole_periods
 from routing.errors import DomainError
 from routing.rotations import OnCallPeriod, Override
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agency.toml"
 CONFIG = load_config(EXAMPLE)
-ROTATIONS = rotations_from_config(CONFIG)
-OFFICE = calendar_from_config(CONFIG.hours["office"])
-NAMES = {s.id: s.name for s in CONFIG.staff}
+DIRECTORY = build_directory(CONFIG)
+ROTATIONS = DIRECTORY.rotations
+OFFICE = DIRECTORY.calendars["office"]
+NAMES = DIRECTORY.staff_names
 # Monday 7 December 2026, 15:00 in Detroit: the office is open, Raj's after-hours week began.
 NOW = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
 H = timedelta(hours=1)

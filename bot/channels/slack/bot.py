@@ -80,11 +80,11 @@ from bot.channels.chat_common import (
     on_call_lines,
 )
 from bot.channels.slack.inbox_mirror import SlackInbox, written_in_slack
-from bot.config import StaffConfig
 from bot.usecases.services import Author
+from routing.directory import StaffEntry
 from routing.errors import DomainError, MalformedPayload
 from routing.limits import DELIVERY_KEY, checked_id, checked_inbound, clean_name, clean_payload
-from routing.messages import Channel, Delivery
+from routing.messages import Channel
 from storage.channel_refs import SlackThread
 from storage.conversations import MessageView
 from storage.inbound import inbound_payload, message_from_payload
@@ -115,7 +115,8 @@ def _header(request: AsyncBoltRequest, name: str) -> str | None:
 class SlackBot:
     """The Bolt app and its listeners. bot/bootstrap.py builds it and registers what it adds:
     `route_message` for the journal kind SLACK_MESSAGE, and, when there is a staff inbox
-    channel, `inbox.before_commit` (a Services hook) and `inbox.sync` (the adapter's mirror)."""
+    channel, `inbox.before_commit` (a Services hook) and `inbox.job_handlers()` (the
+    worker's job kinds that sync the staff threads)."""
 
     def __init__(self, deps: ChatDeps, adapter: SlackAdapter) -> None:
         settings = deps.settings
@@ -124,18 +125,9 @@ class SlackBot:
         self.services = deps.services
         self.desk = ChatDesk(deps.services, deps.clock, Channel.SLACK)
         self.adapter = adapter
-        config = deps.config
-        self.staff_by_slack: dict[str, StaffConfig] = {
-            s.slack: s for s in config.staff if s.slack is not None
-        }
-        self.client_by_channel: dict[str, str] = {
-            channel: client.id for client in config.clients for channel in client.slack_channels
-        }
-        self.contact_ids: frozenset[str] = frozenset(
-            c.slack for client in config.clients for c in client.contacts if c.slack
-        )
+        self.staff_by_slack = deps.directory.staff_by_slack
         self._names: dict[str, str] = {}  # Slack names found with users.info
-        slack = config.channels.slack
+        slack = deps.config.channels.slack
         self.staff_channel: str | None = slack.staff_channel if slack else None
         self.inbox: SlackInbox | None = None
         if self.staff_channel:
@@ -144,7 +136,7 @@ class SlackBot:
                 deps.clock,
                 adapter,
                 self.staff_channel,
-                config.zone,
+                deps.directory.zone,
                 public_url=settings.public_url,
             )
         client = AsyncWebClient(
@@ -244,7 +236,7 @@ class SlackBot:
             elif subtype is None:
                 await blocking(lambda: self._staff_dm(key, channel))
             return
-        client_id = self.client_by_channel.get(channel)
+        client_id = self.deps.directory.chat_clients.get((Channel.SLACK, channel))
         if client_id is None:
             return  # a channel that is no client's
         if staff is None:
@@ -259,7 +251,8 @@ class SlackBot:
         msg = inbound_from_event(event, self._now())
         if msg is None:
             return
-        if client_id is not None and msg.address not in self.contact_ids:
+        known = (Channel.SLACK, msg.address) in self.deps.directory.contact_addresses
+        if client_id is not None and not known:
             name = await self.member_name(msg.address)
             if name is not None:
                 msg = replace(msg, sender_name=clean_name(name))  # cut to fit contacts.name
@@ -304,7 +297,7 @@ class SlackBot:
         )
         self.desk.say_once(key, [(COMMAND_REPLY, channel, {"text": text})])
 
-    def record_channel_reply(self, key: str, staff: StaffConfig, event: dict[str, Any]) -> None:
+    def record_channel_reply(self, key: str, staff: StaffEntry, event: dict[str, Any]) -> None:
         """A staff member's message in a client's shared channel: the agency's answer there.
 
         It answers the conversation of the message it is a thread reply to, else the
@@ -326,22 +319,15 @@ class SlackBot:
                     {k: v for k, v in asdict(a).items() if v is not None}
                     for a in attachments_of(event.get("files"))
                 ]
-                uow.conversations.add_message(
+                self.services.record_answer_sent(
+                    uow,
                     conversation_id,
-                    direction="out",
-                    channel=Channel.SLACK.value,
-                    text=text,
-                    author_type="staff",
-                    author_id=staff.id,
-                    author_name=staff.name,
-                    at=now,
-                    delivery=Delivery.SENT,
+                    text,
+                    Author(staff.id, staff.name),
+                    now,
                     provider_id=f"{channel}:{ts}",
                     attachments=files,
                 )
-                availability = self.services.availability
-                if availability is not None:
-                    availability.on_agency_reply(uow, conversation_id, now)
             uow.commit()
 
     @staticmethod
@@ -357,7 +343,7 @@ class SlackBot:
         )
 
     # ------------------------------------------------------------------ the staff inbox
-    async def _on_thread_reply(self, key: str, staff: StaffConfig, event: dict[str, Any]) -> None:
+    async def _on_thread_reply(self, key: str, staff: StaffEntry, event: dict[str, Any]) -> None:
         assert self.inbox is not None
         inbox = self.inbox
         channel, thread_ts = str(event["channel"]), str(event["thread_ts"])
@@ -407,7 +393,7 @@ class SlackBot:
             ]
             await blocking(lambda: self.desk.say(told))
             return
-        note = ack_note(staff.name, self._now(), self.deps.config.zone, page_id)
+        note = ack_note(staff.name, self._now(), self.deps.directory.zone, page_id)
         edits = await blocking(lambda: self._page_edits(page_id, note))
         if not edits:  # a page message we did not send (or lost track of): edit this one
             message = body.get("message") or {}
@@ -447,7 +433,7 @@ class SlackBot:
 
     def _oncall_text(self) -> str:
         lines = ["*On call now:*"]
-        rotations = on_call_lines(self.deps.oncall, self.deps.config.zone)
+        rotations = on_call_lines(self.deps.oncall, self.deps.directory.zone)
         for r in rotations:
             until = f" until {r.until}" if r.until else ""
             after = f"; next: {escape(r.next)}" if r.next else ""

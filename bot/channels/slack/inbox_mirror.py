@@ -4,20 +4,23 @@ configured `staff_channel`.
 How it stays correct without a table of its own:
 
 - `before_commit` (a Services hook) runs inside every transaction that records messages and
-  enqueues one outbox row of kind "slack.mirror" per conversation touched, in that same
-  transaction: the mirror can never miss a message, nor mention one that was rolled back.
-- A "slack.mirror" row is not a message but a *sync*: the worker hands it to the Slack
-  adapter, which hands it here (`sync`). A sync posts the thread's root if the conversation
-  has none yet, then every message of the conversation after the mirror's cursor, in order,
-  then edits the root if its text changed. The root is therefore always posted before its
-  thread items, and an extra sync (several rows for one conversation) finds nothing to do.
-  Progress is saved after each post, so a retried sync (429, a crash) repeats at most one.
-  Syncs of one conversation are serialised in this process (a second worker process could
-  post a message twice: at least once, like every send).
+  asks, in that same transaction, for the job "slack.mirror:<conversation>" of each
+  conversation touched (a job is a timer the worker runs outside a transaction:
+  storage/timers.py, bot/jobs/worker.py): the mirror can never miss a message, nor mention
+  one that was rolled back.
+- That job is a *sync* (`run_sync`): it posts the thread's root if the conversation has none
+  yet, then every message of the conversation after the mirror's cursor, in order, then edits
+  the root if its text changed. The root is therefore always posted before its thread items.
+  One job per conversation, however many messages asked for it: the worker runs it under a
+  lease, so one sync of a conversation runs at a time, whichever worker process runs it, and
+  a message committed while it ran has it run once more. Progress is saved after each post,
+  so a sync cut short (429, a crash, a lost lease) repeats at most one post.
 - The root shows the commitment's due time and state. State changes that record no message
-  (at risk, breached) are caught by two delayed syncs queued with the commitment, due just
-  after its at-risk and due times; a sync always renders what the database says then, and one
-  that finds the commitment not moved yet (its timer has not fired) is retried shortly.
+  (at risk, breached) are caught by two delayed jobs "slack.mirror.refresh:<commitment>:
+  <state>" scheduled with the commitment, due just after its at-risk and due times
+  (`run_refresh`): one that finds the commitment moved asks for the conversation's sync,
+  which renders what the database says then; one that finds it not moved yet (its timer has
+  not fired) looks again a second later.
 - Messages written in the thread itself (staff replies and notes typed in Slack) are marked
   in the transaction that records them (`written_in_slack`), and not posted again.
 - A client's edit changes the message in place (routing.edits): the transaction that records
@@ -26,7 +29,7 @@ How it stays correct without a table of its own:
 
 What the mirror keeps (each thread's root, how far it is, which messages are in Slack already,
 whose delayed syncs are queued) is in the channel references (storage/channel_refs.py,
-`uow.channel_refs`).
+`uow.channel_refs`); what is still to do is in the jobs.
 """
 
 from __future__ import annotations
@@ -50,20 +53,25 @@ from adapters.slack import (
     rich_text,
     split_text,
 )
+from bot.jobs.worker import JobHandler
 from bot.usecases.services import Services
 from routing.clock import Clock
 from routing.errors import SendFailed
-from routing.messages import Channel, OutboundMessage, SendResult
 from storage.channel_refs import MirrorProgress, SlackThread
 from storage.conversations import ConversationView, MessageView
+from storage.timers import Timer
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-MIRROR = "slack.mirror"
+MIRROR = "slack.mirror"  # the job kind of a conversation's sync; its key, MIRROR:<id>
+REFRESH = "slack.mirror.refresh"  # the job kind of a delayed look at a commitment's state
 BATCH = 50
 HISTORY = 20  # messages a new thread starts with, for conversations older than the mirror
 REFRESH_DELAY = timedelta(seconds=1)  # after the commitment timer, so the state has moved
+# A commitment whose timer has not moved it this long after it was due (the timer failed
+# for good, say): its sync shows what the database says, and the looking stops.
+REFRESH_PATIENCE = timedelta(minutes=15)
 CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "slack": "Slack", "voice": "voice"}
 
 _in_slack: ContextVar[bool] = ContextVar("partnerline_written_in_slack", default=False)
@@ -207,11 +215,14 @@ class SlackInbox:
         self.staff_channel = staff_channel
         self.zone = zone
         self.public_url = public_url.rstrip("/") if public_url else None
-        self._locks: dict[int, asyncio.Lock] = {}
+
+    def job_handlers(self) -> dict[str, JobHandler]:
+        """The worker's job kinds of the mirror (bot/bootstrap.py registers them)."""
+        return {MIRROR: self.run_sync, REFRESH: self.run_refresh}
 
     # ------------------------------------------------------------------ in the transaction
     def before_commit(self, uow: UnitOfWork, new_message_ids: list[int]) -> None:
-        """Queue a sync of every conversation these messages belong to (Services hook)."""
+        """Ask for a sync of every conversation these messages belong to (Services hook)."""
         now = self.clock.now()
         by_conversation: dict[int, list[int]] = {}
         for message_id, conversation_id in uow.conversations.conversations_of_messages(
@@ -220,32 +231,11 @@ class SlackInbox:
             by_conversation.setdefault(conversation_id, []).append(message_id)
             if _in_slack.get():
                 uow.channel_refs.mark_in_slack(message_id, now)
-        for conversation_id, message_ids in by_conversation.items():
-            self._enqueue(uow, conversation_id, now, message_ids)
+        # In id order: asking locks the job's row, and two transactions that lock the same
+        # rows in the same order cannot deadlock.
+        for conversation_id in sorted(by_conversation):
+            request_sync(uow, conversation_id, now, by_conversation[conversation_id])
             self._schedule_refresh(uow, conversation_id, now)
-
-    def _enqueue(
-        self,
-        uow: UnitOfWork,
-        conversation_id: int,
-        at: datetime,
-        ids: list[int] | None = None,
-        expect: tuple[int, str] | None = None,
-    ) -> None:
-        # The row names its messages: one committed after a later one is still posted.
-        payload: dict[str, Any] = {"text": "", "mirror": conversation_id, "ids": ids or []}
-        if expect is not None:  # a delayed sync for a commitment's next state
-            payload["expect"] = {"commitment": expect[0], "state": expect[1]}
-        # Unordered: a sync reads the conversation as it is then, so syncs of different
-        # conversations need not queue behind one another (storage/outbox.py).
-        uow.outbox.enqueue(
-            kind=MIRROR,
-            channel=Channel.SLACK,
-            recipient=self.staff_channel,
-            payload=payload,
-            at=at,
-            ordered=False,
-        )
 
     def _schedule_refresh(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
         current = uow.conversations.current_commitment(conversation_id)
@@ -258,34 +248,53 @@ class SlackInbox:
             return
         for at, expect in ((commitment.at_risk_at, "at_risk"), (commitment.due_at, "breached")):
             if at > now:
-                self._enqueue(
-                    uow, conversation_id, at + REFRESH_DELAY, expect=(commitment.id, expect)
+                uow.timers.schedule(
+                    f"{REFRESH}:{commitment.id}:{expect}",
+                    REFRESH,
+                    at + REFRESH_DELAY,
+                    now,
+                    {
+                        "conversation": conversation_id,
+                        "commitment": commitment.id,
+                        "state": expect,
+                        "at": (at + REFRESH_DELAY).isoformat(),
+                    },
                 )
 
     # ------------------------------------------------------------------ in the worker
-    async def sync(self, msg: OutboundMessage) -> SendResult:
-        """Bring one conversation's thread up to date (the adapter calls this for a row)."""
-        conversation_id = int(str(msg.extra["mirror"]))
-        ids = msg.extra.get("ids")
+    async def run_sync(self, job: Timer) -> timedelta | None:
+        """Bring one conversation's thread up to date (the job MIRROR:<conversation>). The job
+        names the messages that asked for it: one committed after a later one was mirrored
+        (behind the cursor) is still posted, and an edited one shows its edit."""
+        ids = job.payload.get("ids")
         named = [int(i) for i in ids] if isinstance(ids, list) else []
-        expect = msg.extra.get("expect")
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
-            result = await self._sync(conversation_id, named)
-        if isinstance(expect, dict) and await asyncio.to_thread(self._behind, expect):
-            # Its timer has not fired yet (the worker was busy): look again shortly.
-            raise SendFailed(
-                "the commitment's state has not moved yet", retryable=True, retry_after=1
-            )
-        if len(self._locks) > 1000 and not lock.locked():
-            self._locks.pop(conversation_id, None)
-        return result
+        await self._sync(int(job.payload["conversation"]), named)
+        return None
 
-    async def _sync(self, conversation_id: int, named: list[int]) -> SendResult:
+    async def run_refresh(self, job: Timer) -> timedelta | None:
+        """A delayed look at a commitment's state: once it moved, the conversation's sync
+        shows it; until then, look again a second later."""
+        if await asyncio.to_thread(self._refresh, job.payload):
+            return REFRESH_DELAY
+        return None
+
+    def _refresh(self, payload: dict[str, Any]) -> bool:
+        """Ask for the sync unless the commitment still waits for the state change this
+        look was for (then True)."""
+        now = self.clock.now()
+        with self.services.uow() as uow:
+            planned = datetime.fromisoformat(str(payload["at"]))
+            if now < planned + REFRESH_PATIENCE and self._behind(uow, payload):
+                return True
+            request_sync(uow, int(payload["conversation"]), now, [])
+            uow.commit()
+        return False
+
+    async def _sync(self, conversation_id: int, named: list[int]) -> None:
         while True:
             state = await asyncio.to_thread(self._load, conversation_id, named)
             if state is None:
-                return SendResult(provider_id=None)  # the conversation is gone
+                return  # the conversation is gone
             if state.thread is None:
                 text = root_text(state.conversation, self.zone)
                 posted = await self._call(
@@ -317,7 +326,6 @@ class SlackInbox:
                 )
             )
             await asyncio.to_thread(self._update_mirror, conversation_id, root=text)
-        return SendResult(provider_id=thread.provider_id)
 
     async def _post_item(
         self, thread: Posted, message: MessageView, conv: ConversationView, *, edit: bool = False
@@ -374,14 +382,14 @@ class SlackInbox:
                 edited=edited,
             )
 
-    def _behind(self, expect: dict[str, Any]) -> bool:
-        """Whether a commitment still waits for the state change a delayed sync was for."""
-        with self.services.uow() as uow:
-            commitment = uow.commitments.get(int(expect["commitment"]))
-            if commitment is None or not commitment.awaiting_reply:
-                return False
-            earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
-            return commitment.state.value in earlier
+    @staticmethod
+    def _behind(uow: UnitOfWork, expect: dict[str, Any]) -> bool:
+        """Whether a commitment still waits for the state change a delayed look was for."""
+        commitment = uow.commitments.get(int(expect["commitment"]))
+        if commitment is None or not commitment.awaiting_reply:
+            return False
+        earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
+        return commitment.state.value in earlier
 
     @staticmethod
     def _edited(uow: UnitOfWork, conversation_id: int, shown: list[int]) -> list[MessageView]:
@@ -425,3 +433,14 @@ class SlackInbox:
     def conversation_of_thread(self, thread: SlackThread) -> int | None:
         with self.services.uow() as uow:
             return uow.channel_refs.conversation_of_slack_thread(thread)
+
+
+def request_sync(uow: UnitOfWork, conversation_id: int, now: datetime, ids: list[int]) -> None:
+    """Ask, in this transaction, for the sync of a conversation's thread, due at once."""
+    uow.timers.request(
+        f"{MIRROR}:{conversation_id}",
+        MIRROR,
+        now,
+        now,
+        {"conversation": conversation_id, "ids": ids},
+    )

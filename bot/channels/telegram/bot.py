@@ -53,7 +53,7 @@ from bot.channels.chat_common import (
     blocking,
     on_call_lines,
 )
-from bot.config import StaffConfig
+from routing.directory import StaffEntry
 from routing.errors import DomainError
 from routing.messages import Channel
 from storage.inbound import inbound_payload
@@ -80,9 +80,7 @@ class TelegramBot:
         self.services = deps.services
         self.desk = ChatDesk(deps.services, deps.clock, Channel.TELEGRAM)
         self.adapter = adapter
-        self.staff_by_telegram: dict[int, StaffConfig] = {
-            s.telegram: s for s in deps.config.staff if s.telegram is not None
-        }
+        self.staff_by_telegram = deps.directory.staff_by_telegram
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
@@ -179,7 +177,7 @@ class TelegramBot:
     def _now(self) -> datetime:
         return self.deps.clock.now()
 
-    def _staff(self, user_id: int | None) -> StaffConfig | None:
+    def _staff(self, user_id: int | None) -> StaffEntry | None:
         return self.staff_by_telegram.get(user_id) if user_id is not None else None
 
     # ------------------------------------------------------------------ clients
@@ -198,7 +196,7 @@ class TelegramBot:
     async def _on_start(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and update.effective_user is not None
-        agency = self.deps.config.agency.name
+        agency = self.deps.directory.agency
         staff = self._staff(update.effective_user.id)
         if staff is not None:
             text = (
@@ -224,7 +222,7 @@ class TelegramBot:
 
     def _oncall_text(self) -> str:
         lines = ["On call now:"]
-        rotations = on_call_lines(self.deps.oncall, self.deps.config.zone)
+        rotations = on_call_lines(self.deps.oncall, self.deps.directory.zone)
         for r in rotations:
             until = f", until {r.until}" if r.until else ""
             lines.append(f"• {r.rotation}: {r.who}{until}")
@@ -259,8 +257,8 @@ class TelegramBot:
         rows.insert(0, (COMMAND_REPLY, chat, {"text": text}))
         await blocking(lambda: self.desk.say(rows))
 
-    def _note(self, staff: StaffConfig) -> str:
-        return ack_note(staff.name, self._now(), self.deps.config.zone)
+    def _note(self, staff: StaffEntry) -> str:
+        return ack_note(staff.name, self._now(), self.deps.directory.zone)
 
     def _page_edits(self, page_id: int, note: str) -> list[Say]:
         """Edits that take the Acknowledge button off every Telegram message of the page.

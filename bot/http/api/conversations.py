@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from bot.container import Container
-from bot.http.api.objects import commitment_json, conversation_json, message_json
+from bot.http.api.objects import commitment_json, conversation_json, iso, message_json
 from bot.http.api.responses import RowId, errors
 from bot.http.deps import AuthorDep, ContainerDep
 from routing.limits import checked_row_id, clean_text
@@ -111,6 +111,10 @@ async def get_conversation(
                 str(window.messages[0].id) if window.earlier and window.messages else None
             )
             body["commitments"] = [commitment_json(c, events) for c, events in history]
+            body["activity"] = [
+                {"kind": e.kind, "by": e.actor, "assignee": e.assignee, "at": iso(e.at)}
+                for e in uow.conversations.events(view.id)
+            ]
             return body
 
     return await run_in_threadpool(load)

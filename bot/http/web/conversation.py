@@ -15,6 +15,7 @@ from bot.http.sessions import Staff
 from bot.http.web.guard import FormDep, StaffDep
 from bot.http.web.inbox import CHANNEL_LABELS
 from bot.http.web.inbox_query import inbox_queries
+from bot.http.web.live import live_since
 from bot.http.web.templating import render
 from bot.http.web.timeline import build_timeline
 from routing.errors import DomainError, MalformedPayload
@@ -39,8 +40,9 @@ def load_conversation(
         history = uow.commitments.history(view.id)
         window = uow.conversations.message_window(view.id, last=TIMELINE_PAGE, before=before)
         pages = inbox_queries(uow).pages(conversation_id=view.id)
+        activity = uow.conversations.events(view.id)
     names = container.services.staff_names
-    timeline = build_timeline(window.messages, history, pages, names)
+    timeline = build_timeline(window.messages, history, pages, names, activity)
     if window.earlier and window.messages:  # earlier events go with the earlier messages
         timeline = [i for i in timeline if i.at >= window.messages[0].created_at]
     if window.until is not None:
@@ -63,6 +65,8 @@ async def _page(request: Request, staff: Staff, conversation_id: int, template: 
         before = checked_row_id(request.query_params.get("before"), "before")
     except MalformedPayload:
         before = None
+    # The whole page starts a live stream; its fragments (head, timeline) do not.
+    since = await live_since(request, conversation_id) if template == "conversation.html" else ""
     context = await run_in_threadpool(load_conversation, container, conversation_id, before)
     if context is None:
         return render(
@@ -72,7 +76,7 @@ async def _page(request: Request, staff: Staff, conversation_id: int, template: 
             {"what": f"conversation {conversation_id}"},
             status_code=404,
         )
-    return render(request, template, staff, context)
+    return render(request, template, staff, {**context, "live_since": since})
 
 
 @router.get("/inbox/conversations/{conversation_id}")

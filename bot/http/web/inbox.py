@@ -12,6 +12,7 @@ from bot.container import Container
 from bot.http.sessions import Staff
 from bot.http.web.guard import StaffDep
 from bot.http.web.inbox_query import VIEW_LABELS, VIEWS, InboxFilter, InboxRow, inbox_queries
+from bot.http.web.live import live_since
 from bot.http.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -55,8 +56,8 @@ def _context(
         "views": [(v, VIEW_LABELS[v]) for v in VIEWS],
         "channels": [(c, CHANNEL_LABELS[c]) for c in CHANNELS],
         "channel_labels": CHANNEL_LABELS,
-        "clients": [(c.id, c.name) for c in container.config.clients],
-        "staff_names": container.services.staff_names,
+        "clients": [(c.id, c.name) for c in container.directory.clients.values()],
+        "staff_names": container.directory.staff_names,
     }
 
 
@@ -91,8 +92,9 @@ async def inbox(
     q: Q = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
+    since = await live_since(request)
     context = await _list_context(request, staff, view, client, channel, q, cursor)
-    return render(request, "inbox.html", staff, context)
+    return render(request, "inbox.html", staff, {**context, "live_since": since})
 
 
 @router.get("/inbox/rows")

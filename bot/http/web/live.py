@@ -35,17 +35,29 @@ def fingerprint(container: Container, conversation_id: int | None) -> str:
         return uow.live.fingerprint(conversation_id)
 
 
+async def live_since(request: Request, conversation_id: int | None = None) -> str:
+    """The fingerprint a page is rendered at, taken before its data is read: the page's
+    stream starts from it (`?since=`), so a change made between the read and the stream's
+    first poll is signalled rather than taken as the starting point."""
+    return await run_in_threadpool(fingerprint, request.app.state.container, conversation_id)
+
+
 async def _stream(
-    request: Request, container: Container, conversation_id: int | None
+    request: Request, container: Container, conversation_id: int | None, since: str | None
 ) -> AsyncIterator[str]:
     yield "retry: 1500\n\n"
-    last = request.headers.get("last-event-id")
+    # What the page already shows: the last event it heard of, else what it was rendered at.
+    last = request.headers.get("last-event-id") or since
     started = beat = time.monotonic()
+    ready = False
     while time.monotonic() - started < STREAM_SECONDS:
         token = await run_in_threadpool(fingerprint, container, conversation_id)
-        if last is None:
-            last = token
+        if not ready:
+            ready = True
             yield f"id: {token}\nevent: ready\ndata: {token}\n\n"
+            if last is not None and token != last:
+                yield f"id: {token}\nevent: changed\ndata: {token}\n\n"
+            last = token
         elif token != last:
             last = token
             yield f"id: {token}\nevent: changed\ndata: {token}\n\n"
@@ -62,10 +74,11 @@ async def events(
     request: Request,
     staff: StaffDep,
     conversation: Annotated[int | None, Query(ge=1)] = None,
+    since: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
     container: Container = request.app.state.container
     return StreamingResponse(
-        _stream(request, container, conversation),
+        _stream(request, container, conversation, since),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

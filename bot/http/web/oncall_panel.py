@@ -18,6 +18,7 @@ from bot.http.api.responses import RowId
 from bot.http.sessions import Staff
 from bot.http.web.guard import FormDep, StaffDep, inbox_target
 from bot.http.web.inbox_query import inbox_queries
+from bot.http.web.live import live_since
 from bot.http.web.templating import render
 from bot.usecases.oncall import OnCallService
 from routing.errors import DomainError
@@ -26,13 +27,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _oncall(request: Request) -> OnCallService:
-    """The app's one OnCallService (shared with the /api routes when they made it first)."""
+    """The container's OnCallService, the one the /api routes and the chat apps ask."""
     container: Container = request.app.state.container
-    service: OnCallService | None = getattr(request.app.state, "oncall", None)
-    if service is None or service.config is not container.config:
-        service = OnCallService(container.config, container.services.uow, container.clock)
-        request.app.state.oncall = service
-    return service
+    return container.oncall
 
 
 def _load(request: Request) -> dict[str, Any]:
@@ -47,8 +44,8 @@ def _load(request: Request) -> dict[str, Any]:
         "page_conversations": convs,
         "overrides": oncall.list_overrides(limit=50, upcoming=True)["items"],
         "rotations": list(oncall.rotations),
-        "staff_names": container.services.staff_names,
-        "zone": container.config.zone.key,
+        "staff_names": container.directory.staff_names,
+        "zone": container.directory.zone.key,
         "can_ack": hasattr(container.services, "acknowledge"),
     }
 
@@ -56,8 +53,10 @@ def _load(request: Request) -> dict[str, Any]:
 async def _panel(
     request: Request, staff: Staff, error: str | None = None, *, status: int = 400
 ) -> Response:
+    since = await live_since(request)
     context = await run_in_threadpool(_load, request)
     context["error"] = error
+    context["live_since"] = since
     return render(request, "oncall.html", staff, context, status_code=status if error else 200)
 
 
@@ -98,7 +97,7 @@ def _local(value: Any, request: Request) -> datetime:
     except ValueError as exc:
         raise DomainError("override_time", f"{value!r} is not a date and time") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=request.app.state.container.config.zone)
+        parsed = parsed.replace(tzinfo=request.app.state.container.directory.zone)
     return parsed
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.http.web.inbox_query import PageEntry
 from routing.commitments import Commitment, Event
-from storage.conversations import MessageView
+from storage.conversations import ConversationEvent, MessageView
 
 _EVENT_TEXT = {
     "pending": "Promise started",
@@ -22,7 +23,7 @@ _EVENT_TEXT = {
 
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
-    kind: str  # message | commitment | page
+    kind: str  # message | commitment | page | activity
     at: datetime
     message: MessageView | None = None
     text: str = ""
@@ -46,7 +47,8 @@ def build_timeline(
     messages: list[MessageView],
     history: list[tuple[Commitment, list[Event]]],
     pages: list[PageEntry],
-    staff_names: dict[str, str],
+    staff_names: Mapping[str, str],
+    activity: Sequence[ConversationEvent] = (),
 ) -> list[TimelineItem]:
     items = [
         TimelineItem(kind="message", at=m.created_at, message=m, details=_edits(m))
@@ -104,6 +106,19 @@ def build_timeline(
                     details={"page": page},
                 )
             )
-    order = {"message": 0, "commitment": 1, "page": 2}
+    for change in activity:
+        items.append(
+            TimelineItem(kind="activity", at=change.at, text=_activity_text(change, staff_names))
+        )
+    order = {"message": 0, "commitment": 1, "page": 2, "activity": 3}
     items.sort(key=lambda i: (i.at, order[i.kind], i.message.id if i.message else 0))
     return items
+
+
+def _activity_text(event: ConversationEvent, names: Mapping[str, str]) -> str:
+    by = names.get(event.actor, "the admin token" if event.actor == "admin" else event.actor)
+    if event.kind == "assigned":
+        if event.assignee is None:
+            return f"Unassigned by {by}"
+        return f"Assigned to {names.get(event.assignee, event.assignee)} by {by}"
+    return f"{event.kind.capitalize()} by {by}"

@@ -310,9 +310,3 @@ async def test_unreachable_slack_is_retryable() -> None:
     with pytest.raises(SendFailed) as refused:
         await adapter.send(out(SHARED, "x"))
     assert refused.value.retryable
-
-
-async def test_a_mirror_row_needs_the_mirror(adapter: SlackAdapter) -> None:
-    with pytest.raises(SendFailed) as refused:
-        await adapter.send(out("C0INBOX000", "", mirror=3))
-    assert refused.value.retryable
