@@ -14,10 +14,8 @@ includeSubDomains or preload: the operator's other hosts are not ours to pin to 
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.http.sessions import cookie_secure
 from bot.settings import Settings
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -27,15 +25,16 @@ HSTS = (b"strict-transport-security", b"max-age=31536000")  # one year
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self.settings = settings
+        self._public_https = (settings.public_url or "").startswith("https:")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = [NOSNIFF]
-        if cookie_secure(Request(scope), self.settings):
-            wanted.append(HSTS)
+        # The rule of bot.http.sessions.cookie_secure, read from the scope: no Request built
+        # for every webhook.
+        https = scope.get("scheme") == "https" or self._public_https
+        wanted = [NOSNIFF, HSTS] if https else [NOSNIFF]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -6,8 +6,9 @@ refused form posts; `create_app` calls it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -45,16 +46,19 @@ def not_found_page(request: Request) -> Response:
     return render(request, "not_found.html", None, {"what": "such page"}, status_code=404)
 
 
-def install_web(app: FastAPI, sandbox: Sandbox | None = None) -> None:
-    """`sandbox`: also serve /sandbox (`partnerline serve --sandbox` only)."""
+def install_web(
+    app: FastAPI, sandbox: Sandbox | None = None, dependencies: Sequence[Any] = ()
+) -> None:
+    """`sandbox`: also serve /sandbox (`partnerline serve --sandbox` only); `dependencies`
+    run before every page's own."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (login, inbox, conversation, live, oncall_panel):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=dependencies)
     if sandbox is not None:
         from bot.http.web import sandbox as sandbox_routes
 
         app.state.sandbox = sandbox
-        app.include_router(sandbox_routes.router)
+        app.include_router(sandbox_routes.router, dependencies=dependencies)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
