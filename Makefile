@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.timers
 	$(BIN)/python -m bench.inbox
+	$(BIN)/python -m bench.e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache partnerline.db*
