@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -45,25 +44,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from starlette.responses import Response
-from twilio.request_validator import RequestValidator
 
 from adapters.standins.recording import CapturedRequest
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.twilio import TwilioStandIn
+from bench import ingest
 from bench.ingest import (
-    AGENCY_NUMBER,
     CONFIG,
     FAILURES,
     PARTNERLINE,
     PG_ADMIN_URL,
     ROOT,
-    WEBHOOK_PATH,
     Credentials,
     RawConnection,
     Signed,
@@ -161,37 +157,9 @@ class Numbers:
 
 
 def signed_sms(public_url: str, creds: Credentials, senders: list[str]) -> list[Signed]:
-    """One inbound SMS per sender, signed for `public_url` as Twilio signs it."""
-    validator = RequestValidator(creds.auth_token)
-    url = public_url + WEBHOOK_PATH
-    host = public_url.split("://", 1)[1]
-    batch = []
-    for i, sender in enumerate(senders):
-        sid = "SM" + secrets.token_hex(16)
-        params = {
-            "SmsMessageSid": sid,
-            "NumMedia": "0",
-            "SmsSid": sid,
-            "SmsStatus": "received",
-            "Body": f"Hello, is anyone there? ({i})",
-            "To": AGENCY_NUMBER,
-            "NumSegments": "1",
-            "MessageSid": sid,
-            "AccountSid": creds.account_sid,
-            "From": sender,
-            "ApiVersion": "2010-04-01",
-        }
-        body = urlencode(params).encode()
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": "TwilioProxy/1.1",
-            "X-Twilio-Signature": validator.compute_signature(url, params),
-        }
-        head = f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n"
-        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        head += f"Content-Length: {len(body)}\r\n\r\n"
-        batch.append(Signed(sender, body, headers, head.encode() + body))  # sid: the sender
-    return batch
+    """One inbound SMS per sender, signed as Twilio signs it, known by its sender."""
+    texts = [(sender, f"Hello, is anyone there? ({i})") for i, sender in enumerate(senders)]
+    return ingest.signed_sms(public_url, creds, texts, key_by_sender=True)
 
 
 # ------------------------------------------------------------------ open-loop load

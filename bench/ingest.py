@@ -119,12 +119,25 @@ class Signed:
 
 def signed_requests(count: int, public_url: str, creds: Credentials) -> list[Signed]:
     """Inbound SMS as Twilio posts them, each with a fresh MessageSid, signed for `public_url`."""
+    senders = KNOWN_SENDERS + UNKNOWN_SENDERS
+    texts = [(senders[i % len(senders)], f"{TEXTS[i % len(TEXTS)]} ({i})") for i in range(count)]
+    return signed_sms(public_url, creds, texts)
+
+
+def signed_sms(
+    public_url: str,
+    creds: Credentials,
+    texts: list[tuple[str, str]],
+    *,
+    key_by_sender: bool = False,
+) -> list[Signed]:
+    """One inbound SMS per (sender, body), with a fresh MessageSid, signed for `public_url`
+    as Twilio signs it; each is known by its sid, or by its sender with `key_by_sender`."""
     validator = RequestValidator(creds.auth_token)
     url = public_url + WEBHOOK_PATH
     host = public_url.split("://", 1)[1]
-    senders = KNOWN_SENDERS + UNKNOWN_SENDERS
     batch = []
-    for i in range(count):
+    for sender, text in texts:
         sid = "SM" + secrets.token_hex(16)
         params = {
             "ToCountry": "US",
@@ -137,14 +150,14 @@ def signed_requests(count: int, public_url: str, creds: Credentials) -> list[Sig
             "FromState": "MI",
             "SmsStatus": "received",
             "FromCity": "DETROIT",
-            "Body": f"{TEXTS[i % len(TEXTS)]} ({i})",
+            "Body": text,
             "FromCountry": "US",
             "To": AGENCY_NUMBER,
             "ToZip": "48226",
             "NumSegments": "1",
             "MessageSid": sid,
             "AccountSid": creds.account_sid,
-            "From": senders[i % len(senders)],
+            "From": sender,
             "ApiVersion": "2010-04-01",
         }
         body = urlencode(params).encode()
@@ -156,7 +169,7 @@ def signed_requests(count: int, public_url: str, creds: Credentials) -> list[Sig
         head = f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\n"
         head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         head += f"Content-Length: {len(body)}\r\n\r\n"
-        batch.append(Signed(sid, body, headers, head.encode() + body))
+        batch.append(Signed(sender if key_by_sender else sid, body, headers, head.encode() + body))
     return batch
 
 
