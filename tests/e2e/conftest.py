@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from adapters.standins.slack import SlackStandIn
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import OffsetClock
 from tests.support.app import ACCOUNT_SID, AUTH_TOKEN, RunningApp, running_app
@@ -32,3 +33,20 @@ MONDAY_MORNING = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("America/Detroit")
 def app(db_url: str, twilio: TwilioStandIn) -> Iterator[RunningApp]:
     with running_app(db_url, twilio.url, clock=OffsetClock(MONDAY_MORNING)) as running:
         yield running
+
+
+SLACK_TOKEN = "xoxb-test-slack-token"
+SLACK_SECRET = "test-slack-signing-secret"
+
+
+@pytest.fixture(scope="module")
+def slack_server() -> Iterator[SlackStandIn]:
+    """The Slack stand-in of a module (a module with other credentials overrides it)."""
+    with SlackStandIn(SLACK_TOKEN, SLACK_SECRET) as standin:
+        yield standin
+
+
+@pytest.fixture
+def slack(slack_server: SlackStandIn) -> SlackStandIn:
+    slack_server.reset()
+    return slack_server

@@ -39,22 +39,10 @@ def telegram_server() -> Iterator[TelegramStandIn]:
         yield standin
 
 
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[SlackStandIn]:
-    with SlackStandIn(slack_flow.TOKEN, slack_flow.SECRET) as standin:
-        yield standin
-
-
 @pytest.fixture
 def tg(telegram_server: TelegramStandIn) -> TelegramStandIn:
     telegram_server.reset()
     return telegram_server
-
-
-@pytest.fixture
-def slack(slack_server: SlackStandIn) -> SlackStandIn:
-    slack_server.reset()
-    return slack_server
 
 
 @pytest.fixture

@@ -82,12 +82,6 @@ def tg(tg_server: TelegramStandIn) -> TelegramStandIn:
 
 
 @pytest.fixture
-def slack(slack_server: SlackStandIn) -> SlackStandIn:
-    slack_server.reset()
-    return slack_server
-
-
-@pytest.fixture
 def app(
     db_url: str, twilio: TwilioStandIn, tg: TelegramStandIn, slack: SlackStandIn
 ) -> Iterator[RunningApp]:

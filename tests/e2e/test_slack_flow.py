@@ -20,12 +20,11 @@ from adapters.standins.twilio import TwilioStandIn
 from bot.channels.slack.inbox_mirror import MIRROR
 from routing.clock import Clock, FrozenClock, OffsetClock
 from storage.tables import InboundDeliveryRow, OutboxRow
-from tests.e2e.conftest import MONDAY_MORNING
+from tests.e2e.conftest import MONDAY_MORNING, SLACK_SECRET, SLACK_TOKEN
 from tests.e2e.test_sms_flow import conversation, conversations, eventually
 from tests.support.app import RunningApp, running_app
 
-TOKEN = "xoxb-test-slack-token"
-SECRET = "test-slack-signing-secret"
+TOKEN, SECRET = SLACK_TOKEN, SLACK_SECRET
 PATH = "/webhooks/slack"
 INBOX = "C0INBOX000"  # [channels.slack] staff_channel
 SHARED = "C0ACMESHRD"  # Acme's shared channel
@@ -36,18 +35,6 @@ KIM = "U0KIMLEE00"  # staff
 ACME_GUEST = "U0ACMEGUES"  # someone of Acme's in the shared channel, not a configured contact
 STRANGER = "U0STRANGER"
 DANA_SMS = "+13135550142"
-
-
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[SlackStandIn]:
-    with SlackStandIn(TOKEN, SECRET) as standin:
-        yield standin
-
-
-@pytest.fixture
-def slack(slack_server: SlackStandIn) -> SlackStandIn:
-    slack_server.reset()
-    return slack_server
 
 
 @contextlib.contextmanager

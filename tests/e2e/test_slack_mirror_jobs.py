@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from adapters.standins.slack import SlackStandIn
@@ -30,18 +29,6 @@ from tests.support.app import EXAMPLE_CONFIG, app_settings
 DANA, GEORGE, LUCY = "+13135550142", "+447700900123", "+13135550150"
 NAMES = {DANA: "Dana Reyes", GEORGE: "George Hill", LUCY: "Lucy Chen"}
 _sids = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[SlackStandIn]:
-    with SlackStandIn(TOKEN, SECRET) as standin:
-        yield standin
-
-
-@pytest.fixture
-def slack(slack_server: SlackStandIn) -> SlackStandIn:
-    slack_server.reset()
-    return slack_server
 
 
 def mirror_container(
