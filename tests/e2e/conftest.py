@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.standins.slack import SlackStandIn
+from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import OffsetClock
 from tests.support.app import ACCOUNT_SID, AUTH_TOKEN, RunningApp, running_app
@@ -50,3 +51,20 @@ def slack_server() -> Iterator[SlackStandIn]:
 def slack(slack_server: SlackStandIn) -> SlackStandIn:
     slack_server.reset()
     return slack_server
+
+
+TELEGRAM_TOKEN = "123456:TEST-telegram-token"
+TELEGRAM_SECRET = "test-telegram-secret"
+
+
+@pytest.fixture(scope="module")
+def telegram_server() -> Iterator[TelegramStandIn]:
+    """The Telegram stand-in of a module (a module with another token overrides it)."""
+    with TelegramStandIn(TELEGRAM_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def tg(telegram_server: TelegramStandIn) -> TelegramStandIn:
+    telegram_server.reset()
+    return telegram_server

@@ -33,18 +33,6 @@ DANA_TG = telegram_flow.DANA
 DANA_SLACK = slack_flow.DANA
 
 
-@pytest.fixture(scope="module")
-def telegram_server() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn(telegram_flow.TOKEN) as standin:
-        yield standin
-
-
-@pytest.fixture
-def tg(telegram_server: TelegramStandIn) -> TelegramStandIn:
-    telegram_server.reset()
-    return telegram_server
-
-
 @pytest.fixture
 def app(
     db_url: str, twilio: TwilioStandIn, tg: TelegramStandIn, slack: SlackStandIn

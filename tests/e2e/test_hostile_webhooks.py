@@ -64,7 +64,7 @@ DEEP = 5000  # past Python's recursion limit: json.loads raises RecursionError
 
 
 @pytest.fixture(scope="module")
-def tg_server() -> Iterator[TelegramStandIn]:
+def telegram_server() -> Iterator[TelegramStandIn]:
     with TelegramStandIn(TG_TOKEN) as standin:
         yield standin
 
@@ -73,12 +73,6 @@ def tg_server() -> Iterator[TelegramStandIn]:
 def slack_server() -> Iterator[SlackStandIn]:
     with SlackStandIn(SLACK_TOKEN, SLACK_SECRET) as standin:
         yield standin
-
-
-@pytest.fixture
-def tg(tg_server: TelegramStandIn) -> TelegramStandIn:
-    tg_server.reset()
-    return tg_server
 
 
 @pytest.fixture

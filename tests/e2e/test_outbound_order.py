@@ -25,12 +25,12 @@ from bot.usecases.services import ADMIN
 from routing.clock import FrozenClock, OffsetClock
 from routing.messages import Channel, InboundMessage
 from storage.tables import OutboxRow
-from tests.e2e.conftest import MONDAY_MORNING
+from tests.e2e.conftest import MONDAY_MORNING, TELEGRAM_TOKEN
 from tests.e2e.test_sms_flow import conversation, conversations, eventually
 from tests.support.app import EXAMPLE_CONFIG, RunningApp, app_settings, running_app
 
 DANA = "+13135550142"
-TG_TOKEN = "123456:TEST-telegram-token"
+TG_TOKEN = TELEGRAM_TOKEN  # the stand-in of tests/e2e/conftest.py
 TG_SECRET = "test-telegram-secret"
 TG_DANA = TelegramStandIn.user(200000042, "Dana", "Reyes")
 
@@ -186,12 +186,6 @@ def run_sql(app: RunningApp, statements: dict[str, list[str]]) -> None:
     with app.container.db.write_connection() as conn:
         for statement in statements[engine.dialect.name]:
             conn.execute(text(statement))
-
-
-@pytest.fixture(scope="module")
-def telegram_server() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn(TG_TOKEN) as standin:
-        yield standin
 
 
 def test_a_telegram_reply_whose_recording_fails_is_not_sent_twice(

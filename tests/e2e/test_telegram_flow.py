@@ -18,30 +18,17 @@ from adapters.standins.twilio import TwilioStandIn
 from routing.clock import Clock, OffsetClock
 from storage.tables import TimerRow
 from tests.browser.inbox_support import add_login, signed_in
-from tests.e2e.conftest import MONDAY_MORNING
+from tests.e2e.conftest import MONDAY_MORNING, TELEGRAM_SECRET, TELEGRAM_TOKEN
 from tests.e2e.test_slack_flow import promise
 from tests.e2e.test_sms_flow import conversation, conversations, eventually
 from tests.support.app import RunningApp, running_app
 
-TOKEN = "123456:TEST-telegram-token"
-SECRET = "test-telegram-secret"
+TOKEN, SECRET = TELEGRAM_TOKEN, TELEGRAM_SECRET
 DANA = TelegramStandIn.user(200000042, "Dana", "Reyes")  # Acme Robotics, priority
 ANA = TelegramStandIn.user(100000002, "Ana", "Ortiz")  # staff, notify = telegram first
 JIM = TelegramStandIn.user(100000001, "Jim", "Miller")  # staff
 STRANGER = TelegramStandIn.user(300000099, "Sam", "Stranger")
 PATH = "/webhooks/telegram"
-
-
-@pytest.fixture(scope="module")
-def telegram_server() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn(TOKEN) as standin:
-        yield standin
-
-
-@pytest.fixture
-def tg(telegram_server: TelegramStandIn) -> TelegramStandIn:
-    telegram_server.reset()
-    return telegram_server
 
 
 @contextlib.contextmanager
