@@ -24,8 +24,9 @@ from bot.jobs.wakeup import Wakeup
 from bot.jobs.worker import RetryPolicy, StartupHook, TimerHandler, Worker
 from bot.settings import Settings
 from bot.usecases.availability import AT_RISK, BREACH, Availability
+from bot.usecases.handoffs import HANDOFF, Handoffs
 from bot.usecases.oncall import OnCallService
-from bot.usecases.paging import HANDOFF, PAGE_NOTIFY, PAGE_STEP, Paging
+from bot.usecases.paging import PAGE_NOTIFY, PAGE_STEP, Paging
 from bot.usecases.services import FOLLOWUP, Services
 from routing.clock import Clock, SystemClock
 from routing.messages import Channel
@@ -190,7 +191,7 @@ def timer_handlers(container: Container) -> dict[str, TimerHandler]:
         if availability.paging is not None:
             handlers[PAGE_STEP] = availability.paging.fire_step
             handlers[PAGE_NOTIFY] = availability.paging.fire_notify
-            handlers[HANDOFF] = availability.paging.fire_handoff
+            handlers[HANDOFF] = Handoffs(container.directory).fire_handoff
     return handlers
 
 
@@ -222,7 +223,7 @@ def _startup(container: Container) -> StartupHook | None:
     availability = container.services.availability
     if availability is None or availability.paging is None:
         return None
-    return availability.paging.ensure_handoffs
+    return Handoffs(container.directory).ensure_handoffs
 
 
 def create_app(

@@ -110,29 +110,30 @@ class InboundQueue:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def claim_one(self, now: datetime) -> PendingInbound | None:
-        """Lock the oldest pending delivery that is due for this transaction (SKIP LOCKED on
-        PostgreSQL). One that failed waits for its retry time, so it holds up no other."""
+    def claim(self, now: datetime, limit: int) -> list[PendingInbound]:
+        """Lock the oldest pending deliveries that are due for this transaction, in order
+        (SKIP LOCKED on PostgreSQL). One that failed waits for its retry time, so it holds
+        up no other."""
         query = (
             select(InboundDeliveryRow)
             .where(InboundDeliveryRow.state == PENDING, _due(now))
             .order_by(InboundDeliveryRow.id)
-            .limit(1)
+            .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        row = self.session.execute(query).scalar_one_or_none()
-        if row is None:
-            return None
-        return PendingInbound(
-            row.id,
-            Channel(row.channel),
-            row.delivery_key,
-            row.kind,
-            dict(row.payload or {}),
-            row.received_at,
-            row.attempts,
-        )
+        return [
+            PendingInbound(
+                row.id,
+                Channel(row.channel),
+                row.delivery_key,
+                row.kind,
+                dict(row.payload or {}),
+                row.received_at,
+                row.attempts,
+            )
+            for row in self.session.execute(query).scalars()
+        ]
 
     def mark_routed(self, entry: PendingInbound, message_id: int | None) -> None:
         self.session.execute(

@@ -293,16 +293,35 @@ class OverrideRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
 
 
-class ChannelRefRow(Base):
-    """A channel's handle on one of our things: the Slack thread of a conversation, the
-    Telegram message of a page. `key` names what it refers to, e.g. "slack:thread:12"."""
+class SlackThreadRow(Base):
+    """A conversation's thread in the Slack staff inbox (bot/channels/slack/inbox_mirror.py):
+    its root, Slack's (channel, ts), and how far the mirror is. Written whole when the root is
+    posted, so progress never exists without a root."""
 
-    __tablename__ = "channel_refs"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
-    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __tablename__ = "slack_threads"
+    __table_args__ = (UniqueConstraint("channel", "ts"),)  # a reply in Slack finds its thread
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id"), primary_key=True, autoincrement=False
+    )
+    channel: Mapped[str] = mapped_column(String(limits.CHAT_ID))
+    ts: Mapped[str] = mapped_column(String(64))
+    # The last message mirrored into the thread (0: none yet); it never goes back.
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    root_text: Mapped[str | None] = mapped_column(Text)  # the root as shown; NULL: unknown
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SlackEchoRow(Base):
+    """A message that is in Slack (typed there, or posted by the mirror): version 0 as first
+    written, n its text after the n-th edit. Not to be posted (again)."""
+
+    __tablename__ = "slack_echoes"
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id"), primary_key=True, autoincrement=False
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
 
 
 class StaffAccountRow(Base):

@@ -116,21 +116,20 @@ class Timers:
             .values(state=CANCELLED)
         )
 
-    def claim_due(self, now: datetime, skip_kinds: Collection[str] = ()) -> Timer | None:
-        """Lock the most overdue pending timer for this transaction (SKIP LOCKED on PostgreSQL);
-        `skip_kinds`: the job kinds, which `claim_jobs` takes."""
+    def claim_due(self, now: datetime, limit: int, skip_kinds: Collection[str] = ()) -> list[Timer]:
+        """Lock the most overdue pending timers for this transaction, most overdue first
+        (SKIP LOCKED on PostgreSQL); `skip_kinds`: the job kinds, which `claim_jobs` takes."""
         query = (
             select(TimerRow)
             .where(TimerRow.state == PENDING, TimerRow.due_at <= now)
             .order_by(TimerRow.due_at, TimerRow.id)
-            .limit(1)
+            .limit(limit)
         )
         if skip_kinds:
             query = query.where(TimerRow.kind.not_in(list(skip_kinds)))
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
-        row = self.session.execute(query).scalar_one_or_none()
-        return None if row is None else _timer(row)
+        return [_timer(row) for row in self.session.execute(query).scalars()]
 
     @property
     def _postgres(self) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
 from sqlalchemy.orm import Session
@@ -20,7 +21,8 @@ from storage.router_store import SqlRouterStore
 from storage.timers import Timers
 
 # Called inside the transaction, just before it commits, with the ids of the messages it
-# recorded: how the Slack mirror and others add their own rows atomically with the message.
+# recorded (and `changed_conversations`, whose state moved without a message): how the Slack
+# mirror and others add their own rows atomically with what changed.
 BeforeCommit = Callable[["UnitOfWork", list[int]], None]
 
 
@@ -48,12 +50,14 @@ class UnitOfWork:
         self._before_commit = tuple(before_commit)
         self._committed = False
         self.new_messages: list[int] = []
+        self.changed_conversations: set[int] = set()
         self.run_hooks = True
 
     def __enter__(self) -> UnitOfWork:
         self._cm = self.db.session()
         self.session = self._cm.__enter__()
         self.new_messages = []
+        self.changed_conversations = set()
         self.conversations = ConversationRepository(self.session, self.new_messages)
         self.commitments = CommitmentRepository(self.session)
         self.router_store = SqlRouterStore(self.session, self.new_messages)
@@ -77,10 +81,37 @@ class UnitOfWork:
         """Hand messages filed by an earlier transaction to this one's before-commit hooks."""
         self.new_messages.extend(i for i in message_ids if i not in self.new_messages)
 
-    def commit(self) -> None:
+    def conversation_changed(self, conversation_id: int) -> None:
+        """Say that a conversation's state moved with no new message (a commitment fell at
+        risk or due), so that the before-commit hooks show it."""
+        self.changed_conversations.add(conversation_id)
+
+    @contextlib.contextmanager
+    def part(self) -> Iterator[None]:
+        """One part of a batched transaction (a savepoint): the before-commit hooks see what
+        it recorded as it ends, inside the savepoint, so a failure in it or in a hook undoes
+        only this part, and the parts before and after it commit."""
+        self._end_part()  # what came before is not this part's
+        try:
+            with self.session.begin_nested():
+                yield
+                self._run_hooks()
+        finally:
+            self._end_part()
+
+    def _end_part(self) -> None:
+        # Cleared in place: the repositories append to the same list.
+        self.new_messages.clear()
+        self.changed_conversations.clear()
+        self.run_hooks = True
+
+    def _run_hooks(self) -> None:
         for hook in self._before_commit if self.run_hooks else ():
-            if self.new_messages:
+            if self.new_messages or self.changed_conversations:
                 hook(self, list(self.new_messages))
+
+    def commit(self) -> None:
+        self._run_hooks()
         self.session.commit()
         self._committed = True
 

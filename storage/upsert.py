@@ -27,12 +27,25 @@ def insert_ignore(session: Session, table: FromClause, values: dict[str, Any]) -
     return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
 
 
+def insert_new(session: Session, table: FromClause, values: dict[str, Any]) -> bool:
+    """Insert a row unless it would break a unique constraint; True if it was inserted.
+    For any primary key (composite, or no autoincrement id), unlike `insert_ignore`."""
+    stmt = _insert(session, table).values(**values).on_conflict_do_nothing()
+    return session.execute(stmt.returning(*table.primary_key)).first() is not None
+
+
 def upsert(
-    session: Session, table: FromClause, values: dict[str, Any], keys: Sequence[str]
+    session: Session,
+    table: FromClause,
+    values: dict[str, Any],
+    keys: Sequence[str],
+    *,
+    insert_only: Sequence[str] = (),
 ) -> None:
-    """Insert, or update every other column of the row that has the same `keys`."""
+    """Insert, or update every other column of the row that has the same `keys` (except
+    those `insert_only`, e.g. a creation time)."""
     stmt = _insert(session, table).values(**values)
-    update = {k: stmt.excluded[k] for k in values if k not in keys}
+    update = {k: stmt.excluded[k] for k in values if k not in keys and k not in insert_only}
     if update:
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
     else:

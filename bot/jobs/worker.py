@@ -89,6 +89,7 @@ class Worker:
         job_timeout: float = 300.0,
         uow_factory: Callable[[], UnitOfWork] | None = None,
         startup: StartupHook | None = None,
+        batch: int = 20,
     ) -> None:
         self.db = db
         self._uow_factory = uow_factory or (lambda: UnitOfWork(db))
@@ -104,11 +105,17 @@ class Worker:
         self.wakeup = wakeup or Wakeup()
         self.max_sleep = max_sleep
         self.send_timeout = send_timeout
+        # Deliveries routed, or timers fired, per transaction: one commit (one fsync) for
+        # many, each still undone alone if it fails (UnitOfWork.part).
+        self.batch = batch
         # A whole job (a sync may post many messages, each within the adapter's own timeout);
         # it saves its progress as it goes, so one cut short goes on where it stopped.
         self.job_timeout = job_timeout
         # Sends the provider took whose recording the database refused so far, by outbox id.
         self._recording: dict[int, asyncio.Task[None]] = {}
+        # Sends the provider took, waiting to be recorded together (`_record_sent`).
+        self._to_record: list[tuple[OutboxItem, str | None, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         # What is due next, asked at least every max_sleep while idle: kept cheap.
         self._next_due = NextDue(db.engine)
 
@@ -168,7 +175,8 @@ class Worker:
 
     # ------------------------------------------------------------------ inbound
     def route_inbound(self, limit: int = 500) -> int:
-        """Route journalled deliveries, each in one transaction with all it causes.
+        """Route journalled deliveries, a batch to a transaction, each delivery in a part of
+        its own (a savepoint) with all it causes: one that fails is undone alone.
 
         A delivery whose routing fails is tried again with backoff, so it holds up no other.
         A client message ("message" kind) is never given up: filing it depends on nothing but
@@ -178,26 +186,28 @@ class Worker:
         routed = 0
         while routed < limit:
             now = self.clock.now()
-            failure: Exception | None = None
+            failures: list[tuple[PendingInbound, Exception]] = []
             with self.uow() as uow:
-                entry = uow.inbound.claim_one(now)
-                if entry is None:
+                entries = uow.inbound.claim(now, min(self.batch, limit - routed))
+                if not entries:
                     return routed
-                try:
-                    handler = self.inbound_handlers.get(entry.kind)
-                    if handler is None:
-                        raise LookupError(f"no handler for inbound kind {entry.kind!r}")
-                    handler(uow, entry.payload, now)
-                    uow.inbound.mark_routed(
-                        entry, uow.new_messages[0] if uow.new_messages else None
-                    )
-                    uow.commit()
-                except Exception as exc:
-                    log.exception("routing inbound %s (%s) failed", entry.id, entry.key)
-                    failure = exc
-            routed += 1
-            if failure is not None:
-                self._inbound_failed(entry, failure, now)
+                for entry in entries:
+                    try:
+                        with uow.part():
+                            handler = self.inbound_handlers.get(entry.kind)
+                            if handler is None:
+                                raise LookupError(f"no handler for inbound kind {entry.kind!r}")
+                            handler(uow, entry.payload, now)
+                            uow.inbound.mark_routed(
+                                entry, uow.new_messages[0] if uow.new_messages else None
+                            )
+                    except Exception as exc:
+                        log.exception("routing inbound %s (%s) failed", entry.id, entry.key)
+                        failures.append((entry, exc))
+                uow.commit()
+            routed += len(entries)
+            for entry, error in failures:
+                self._inbound_failed(entry, error, now)
         return routed
 
     def _inbound_failed(self, entry: PendingInbound, exc: Exception, now: datetime) -> None:
@@ -212,29 +222,37 @@ class Worker:
 
     # ------------------------------------------------------------------ timers
     def fire_due_timers(self, limit: int = 200) -> int:
+        """Fire due timers, a batch to a transaction, each timer in a part of its own (a
+        savepoint) with everything it causes: one that fails is undone alone."""
         fired = 0
         while fired < limit:
             now = self.clock.now()
-            failure: Exception | None = None
+            failures: list[tuple[Timer, Exception]] = []
             with self.uow() as uow:
-                timer = uow.timers.claim_due(now, skip_kinds=self.job_handlers)
-                if timer is None:
+                timers = uow.timers.claim_due(
+                    now, min(self.batch, limit - fired), skip_kinds=self.job_handlers
+                )
+                if not timers:
                     return fired
-                try:
-                    handler = self.timer_handlers.get(timer.kind)
-                    if handler is None:
-                        raise LookupError(f"no handler for timer kind {timer.kind!r}")
-                    handler(uow, timer, now)
-                    uow.timers.mark_done(timer, now)
-                    uow.commit()
-                except Exception as exc:
-                    log.exception("timer %s (%s) failed", timer.id, timer.key)
-                    failure = exc  # the unit of work rolls back as it closes
-            fired += 1
-            if failure is not None:
-                self._timer_failed(timer, failure, now)
-                continue
-            TIMER_LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
+                for timer in timers:
+                    try:
+                        with uow.part():
+                            handler = self.timer_handlers.get(timer.kind)
+                            if handler is None:
+                                raise LookupError(f"no handler for timer kind {timer.kind!r}")
+                            handler(uow, timer, now)
+                            uow.timers.mark_done(timer, now)
+                    except Exception as exc:
+                        log.exception("timer %s (%s) failed", timer.id, timer.key)
+                        failures.append((timer, exc))
+                uow.commit()
+            fired += len(timers)
+            failed = {t.id for t, _ in failures}
+            for timer in timers:
+                if timer.id not in failed:
+                    TIMER_LATENESS.observe(max(0.0, (now - timer.due_at).total_seconds()))
+            for timer, error in failures:
+                self._timer_failed(timer, error, now)
         return fired
 
     def _timer_failed(self, timer: Timer, exc: Exception, now: datetime) -> None:
@@ -487,7 +505,13 @@ class Worker:
         again: if the database refuses, a task of its own keeps trying with a short backoff,
         renewing the row's lease meanwhile so that no worker claims it again, while the
         rest of the outbox goes on (only this recipient's later rows wait, by the order
-        rule)."""
+        rule). Sends that finish together are recorded in one transaction."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._to_record.append((item, provider_id, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_queued())
+        if await done:
+            return
         try:
             await asyncio.to_thread(self._write_sent, item, provider_id, False)
         except Exception:
@@ -495,6 +519,25 @@ class Worker:
             task = asyncio.create_task(self._keep_recording(item, provider_id))
             self._recording[item.id] = task
             task.add_done_callback(lambda _: self._recording.pop(item.id, None))
+
+    async def _record_queued(self) -> None:
+        """Write every send queued so far in one transaction, until none is queued; each
+        waiter learns whether its own was written (if not, it is written alone)."""
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            error = await _attempt(self._write_sent_many, [(i, p) for i, p, _ in batch])
+            if error is not None and len(batch) == 1:
+                log.warning("outbox %s: recording the send failed: %r", batch[0][0].id, error)
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(error is None)
+
+    def _write_sent_many(self, sent: list[tuple[OutboxItem, str | None]]) -> None:
+        with self.uow() as uow:
+            now = self.clock.now()
+            for item, provider_id in sent:
+                uow.outbox.mark_sent(item, provider_id, now, row_only=False)
+            uow.commit()
 
     async def _keep_recording(self, item: OutboxItem, provider_id: str | None) -> None:
         delay = RECORD_BACKOFF_FIRST

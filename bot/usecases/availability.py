@@ -189,6 +189,7 @@ class Availability:
         if not events:
             return None  # answered or closed meanwhile: nothing to say
         repo.save(changed, events)
+        uow.conversation_changed(current.conversation_id)  # e.g. the Slack thread's root
         conv = uow.conversations.get(current.conversation_id)
         if conv is not None:
             self._notify_responders(uow, conv, changed, label, now)

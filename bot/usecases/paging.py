@@ -1,5 +1,6 @@
 """Paging: escalation pages run step by step on durable timers, notifications per person's
-rules, acknowledgement from any channel, relayed answers, and shift handoffs.
+rules, acknowledgement from any channel, and relayed answers (shift handoffs:
+bot/usecases/handoffs.py).
 
 Every step and every delayed notification is a timer fired in one transaction with what it
 causes, so a crash repeats nothing and skips nothing (see bot.jobs.worker).
@@ -28,12 +29,8 @@ from routing.errors import Conflict, NotFound
 from routing.messages import Channel, InboundMessage
 from routing.plain_time import due_in_words
 from routing.rotations import (
-    Rotation,
-    handoff_at,
     offset_on_call,
     on_call,
-    shift_at,
-    shifts_between,
 )
 from routing.router import ConversationRef
 from storage.pages import ACKNOWLEDGED, OPEN, SCHEDULED, PageRecord
@@ -42,7 +39,7 @@ from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-PAGE_STEP, PAGE_NOTIFY, HANDOFF = "page.step", "page.notify", "oncall.handoff"
+PAGE_STEP, PAGE_NOTIFY = "page.step", "page.notify"
 
 
 def staff_target(staff: StaffEntry, channel: str) -> tuple[Channel, str] | None:
@@ -369,69 +366,6 @@ class Paging:
         if page is None or not uow.pages.was_notified(page.id, staff_id):
             raise NotFound("page_not_found", f"You were not paged for page {page_id}.")
         return page
-
-    # ------------------------------------------------------------------ handoffs
-    def ensure_handoffs(self, uow: UnitOfWork, now: datetime) -> None:
-        """Schedule each rotation's next handoff (idempotent: one timer per handoff)."""
-        for rotation in self.rotations.values():
-            current = shift_at(rotation, now)
-            index = 0 if current is None else current.index + 1
-            self._schedule_handoff(uow, rotation, index, now)
-
-    def _schedule_handoff(
-        self, uow: UnitOfWork, rotation: Rotation, index: int, now: datetime
-    ) -> None:
-        uow.timers.schedule(
-            f"handoff:{rotation.id}:{index}",
-            HANDOFF,
-            handoff_at(rotation, index),
-            now,
-            {"rotation": rotation.id, "index": index},
-        )
-
-    def fire_handoff(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
-        rotation = self.rotations.get(str(timer.payload["rotation"]))
-        if rotation is None:
-            return  # the rotation left the configuration
-        index = int(timer.payload["index"])
-        self._schedule_handoff(uow, rotation, index + 1, now)
-        start, end = handoff_at(rotation, index), handoff_at(rotation, index + 1)
-        if now - start > timedelta(hours=1):
-            return  # long past (no worker ran then): a stale handoff helps nobody
-        overrides = uow.overrides.all_active(start)
-        if rotation.only_after_hours and not shifts_between(
-            rotation, max(start, now), end, overrides
-        ):
-            return  # its calendar stays open all shift: nobody is on call, nobody to tell
-        person = on_call(rotation, max(start, now), overrides).staff
-        person = person or rotation.members[index % len(rotation.members)]
-        staff = self.staff.get(person)
-        target = first_reachable(staff) if staff else None
-        if staff is None or target is None:
-            return
-        zone = self.directory.zone
-        when = "after hours only, " if rotation.only_after_hours else ""
-        text = (
-            f"Hi {staff.first_name}: you're on call for {rotation.id} now, {when}until "
-            f"{due_in_words(end, now, zone)}."
-        )
-        awaiting = uow.commitments.awaiting_all(limit=5)
-        if awaiting:
-            parts = []
-            for commitment in awaiting:
-                conv = uow.conversations.get(commitment.conversation_id)
-                if conv is not None:
-                    parts.append(
-                        f"{conv.client_name} ({conv.contact_name or conv.address}) "
-                        f"due {due_in_words(commitment.due_at, now, zone)}"
-                    )
-            text += f" You inherit {uow.commitments.awaiting_count()} open: " + "; ".join(parts)
-        else:
-            text += " No open commitments right now."
-        channel, address = target
-        uow.outbox.enqueue(
-            kind="notice", channel=channel, recipient=address, payload={"text": text}, at=now
-        )
 
 
 def _dumps(value: dict[str, Any]) -> str:

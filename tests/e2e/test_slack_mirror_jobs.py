@@ -21,7 +21,7 @@ from bot.container import Container
 from bot.jobs.worker import Worker
 from routing.clock import Clock, FrozenClock, OffsetClock
 from routing.messages import Channel, InboundMessage
-from storage.tables import OutboxRow
+from storage.tables import ConversationRow, OutboxRow
 from tests.e2e.conftest import MONDAY_MORNING
 from tests.e2e.test_slack_flow import INBOX, SECRET, TOKEN
 from tests.support.app import EXAMPLE_CONFIG, app_settings
@@ -85,7 +85,7 @@ async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_the_delayed_sync_shows_at_risk_once_the_commitment_moved(
+async def test_the_root_shows_at_risk_and_breach_when_the_commitment_moves(
     db_url: str, twilio: TwilioStandIn, slack: SlackStandIn
 ) -> None:
     clock = FrozenClock(MONDAY_MORNING)
@@ -98,27 +98,18 @@ async def test_the_delayed_sync_shows_at_risk_once_the_commitment_moved(
         [root] = slack.messages(INBOX)
         assert "⏳ Reply due by Mon 07 Dec 10:30 EST" in root["text"]
         with container.services.uow() as uow:
-            conv_id = int(uow.timers.pending(f"{REFRESH}:")[0].payload["conversation"])
-            # Priority: 30 business minutes, at risk at 75% (10:22:30); a look just after each.
-            looks = {t.payload["state"]: t.due_at for t in uow.timers.pending(f"{REFRESH}:")}
-        assert looks == {
-            "at_risk": MONDAY_MORNING + timedelta(minutes=22, seconds=31),
-            "breached": MONDAY_MORNING + timedelta(minutes=30, seconds=1),
-        }
+            # Nothing polls for the state change: no job is left once the root is posted.
+            assert uow.timers.pending(f"{MIRROR}:") == []
+            assert uow.timers.pending(f"{REFRESH}:") == []
 
-        # The look comes before the commitment's own timer fired (the worker was busy): it
-        # finds nothing moved, shows nothing, and looks again a second later.
-        clock.set(looks["at_risk"])
-        assert await worker.run_jobs() == 1
-        with container.services.uow() as uow:
-            [look] = [t for t in uow.timers.pending(f"{REFRESH}:") if "at_risk" in t.key]
-        assert look.due_at == clock.now() + timedelta(seconds=1) and look.attempts == 0
+        # Priority: 30 business minutes, at risk at 75% (10:22:30). Just before, nothing.
+        clock.set(MONDAY_MORNING + timedelta(minutes=22, seconds=29))
+        await drain(worker)
         assert root_updates(slack, root) == 0
 
-        # The commitment's timer fires; a second later the look finds it moved and the
-        # conversation's sync edits the root, once.
-        await asyncio.to_thread(worker.fire_due_timers)
-        clock.advance(timedelta(seconds=1))
+        # The commitment's timer moves it; the same transaction asks for the sync, which
+        # edits the root, once.
+        clock.set(MONDAY_MORNING + timedelta(minutes=22, seconds=30))
         await drain(worker)
         assert (
             "⚠️ At risk: reply due by Mon 07 Dec 10:30 EST"
@@ -126,7 +117,7 @@ async def test_the_delayed_sync_shows_at_risk_once_the_commitment_moved(
         )
         assert root_updates(slack, root) == 1
 
-        clock.set(looks["breached"])
+        clock.set(MONDAY_MORNING + timedelta(minutes=30))
         await drain(worker)
         assert "🔴 Breached" in slack.message(INBOX, root["ts"])["text"]
         assert root_updates(slack, root) == 2
@@ -135,9 +126,38 @@ async def test_the_delayed_sync_shows_at_risk_once_the_commitment_moved(
             "Dana Reyes (SMS): Can you call me?"
         ]
         with container.services.uow() as uow:
-            assert uow.timers.pending(f"{REFRESH}:") == []
-            assert uow.timers.pending(f"{MIRROR}:{conv_id}") == []
+            assert uow.timers.pending(f"{MIRROR}:") == []
         assert mirror_rows(container) == 0
+    finally:
+        container.db.dispose()
+
+
+async def test_a_delayed_look_left_by_an_earlier_version_asks_for_one_sync(
+    db_url: str, twilio: TwilioStandIn, slack: SlackStandIn
+) -> None:
+    clock = FrozenClock(MONDAY_MORNING)
+    container = mirror_container(db_url, twilio, slack, clock)
+    try:
+        sync_config(container)
+        worker = build_worker(container)
+        await asyncio.to_thread(receive, container, DANA, "Can you call me?")
+        await drain(worker)
+        [root] = slack.messages(INBOX)
+        with container.services.uow() as uow:
+            conv_id = uow.session.execute(select(ConversationRow.id)).scalar_one()
+            uow.timers.schedule(
+                f"{REFRESH}:1:at_risk",
+                REFRESH,
+                clock.now(),
+                clock.now(),
+                {"conversation": conv_id, "commitment": 1, "state": "at_risk"},
+            )
+            uow.commit()
+        await drain(worker)
+        with container.services.uow() as uow:
+            assert uow.timers.pending(f"{REFRESH}:") == []
+            assert uow.timers.pending(f"{MIRROR}:") == []
+        assert len(slack.messages(INBOX)) == 1 and root_updates(slack, root) == 0
     finally:
         container.db.dispose()
 

@@ -16,11 +16,9 @@ How it stays correct without a table of its own:
   a message committed while it ran has it run once more. Progress is saved after each post,
   so a sync cut short (429, a crash, a lost lease) repeats at most one post.
 - The root shows the commitment's due time and state. State changes that record no message
-  (at risk, breached) are caught by two delayed jobs "slack.mirror.refresh:<commitment>:
-  <state>" scheduled with the commitment, due just after its at-risk and due times
-  (`run_refresh`): one that finds the commitment moved asks for the conversation's sync,
-  which renders what the database says then; one that finds it not moved yet (its timer has
-  not fired) looks again a second later.
+  (at risk, breached) mark their conversation changed in the transaction of the timer that
+  moves the commitment (`UnitOfWork.conversation_changed`), and the same hook asks for the
+  sync there: the root shows the new state as soon as it holds, with no polling.
 - Messages written in the thread itself (staff replies and notes typed in Slack) are marked
   in the transaction that records them (`written_in_slack`), and not posted again.
 - A client's edit changes the message in place (routing.edits): the transaction that records
@@ -65,13 +63,11 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 MIRROR = "slack.mirror"  # the job kind of a conversation's sync; its key, MIRROR:<id>
-REFRESH = "slack.mirror.refresh"  # the job kind of a delayed look at a commitment's state
+# The job kind of a delayed look at a commitment's state, which earlier versions scheduled;
+# such a job left in the database asks for its conversation's sync once.
+REFRESH = "slack.mirror.refresh"
 BATCH = 50
 HISTORY = 20  # messages a new thread starts with, for conversations older than the mirror
-REFRESH_DELAY = timedelta(seconds=1)  # after the commitment timer, so the state has moved
-# A commitment whose timer has not moved it this long after it was due (the timer failed
-# for good, say): its sync shows what the database says, and the looking stops.
-REFRESH_PATIENCE = timedelta(minutes=15)
 CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "slack": "Slack", "voice": "voice"}
 
 _in_slack: ContextVar[bool] = ContextVar("partnerline_written_in_slack", default=False)
@@ -222,9 +218,10 @@ class SlackInbox:
 
     # ------------------------------------------------------------------ in the transaction
     def before_commit(self, uow: UnitOfWork, new_message_ids: list[int]) -> None:
-        """Ask for a sync of every conversation these messages belong to (Services hook)."""
+        """Ask for a sync of every conversation these messages belong to, and of every one
+        whose state changed without a message (Services hook)."""
         now = self.clock.now()
-        by_conversation: dict[int, list[int]] = {}
+        by_conversation: dict[int, list[int]] = {c: [] for c in uow.changed_conversations}
         for message_id, conversation_id in uow.conversations.conversations_of_messages(
             new_message_ids
         ):
@@ -235,31 +232,6 @@ class SlackInbox:
         # rows in the same order cannot deadlock.
         for conversation_id in sorted(by_conversation):
             request_sync(uow, conversation_id, now, by_conversation[conversation_id])
-            self._schedule_refresh(uow, conversation_id, now)
-
-    def _schedule_refresh(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
-        current = uow.conversations.current_commitment(conversation_id)
-        if current is None or current[1] not in ("pending", "at_risk"):
-            return
-        commitment = uow.commitments.get(current[0])
-        if commitment is None or commitment.id is None:
-            return
-        if not uow.channel_refs.claim_mirror_refresh(commitment.id, now):
-            return
-        for at, expect in ((commitment.at_risk_at, "at_risk"), (commitment.due_at, "breached")):
-            if at > now:
-                uow.timers.schedule(
-                    f"{REFRESH}:{commitment.id}:{expect}",
-                    REFRESH,
-                    at + REFRESH_DELAY,
-                    now,
-                    {
-                        "conversation": conversation_id,
-                        "commitment": commitment.id,
-                        "state": expect,
-                        "at": (at + REFRESH_DELAY).isoformat(),
-                    },
-                )
 
     # ------------------------------------------------------------------ in the worker
     async def run_sync(self, job: Timer) -> timedelta | None:
@@ -272,23 +244,15 @@ class SlackInbox:
         return None
 
     async def run_refresh(self, job: Timer) -> timedelta | None:
-        """A delayed look at a commitment's state: once it moved, the conversation's sync
-        shows it; until then, look again a second later."""
-        if await asyncio.to_thread(self._refresh, job.payload):
-            return REFRESH_DELAY
+        """A delayed look left by an earlier version: its conversation's sync shows what the
+        database says now."""
+        await asyncio.to_thread(self._request_sync, int(job.payload["conversation"]))
         return None
 
-    def _refresh(self, payload: dict[str, Any]) -> bool:
-        """Ask for the sync unless the commitment still waits for the state change this
-        look was for (then True)."""
-        now = self.clock.now()
+    def _request_sync(self, conversation_id: int) -> None:
         with self.services.uow() as uow:
-            planned = datetime.fromisoformat(str(payload["at"]))
-            if now < planned + REFRESH_PATIENCE and self._behind(uow, payload):
-                return True
-            request_sync(uow, int(payload["conversation"]), now, [])
+            request_sync(uow, conversation_id, self.clock.now(), [])
             uow.commit()
-        return False
 
     async def _sync(self, conversation_id: int, named: list[int]) -> None:
         while True:
@@ -381,15 +345,6 @@ class SlackInbox:
                 more=more,
                 edited=edited,
             )
-
-    @staticmethod
-    def _behind(uow: UnitOfWork, expect: dict[str, Any]) -> bool:
-        """Whether a commitment still waits for the state change a delayed look was for."""
-        commitment = uow.commitments.get(int(expect["commitment"]))
-        if commitment is None or not commitment.awaiting_reply:
-            return False
-        earlier = ("pending",) if expect.get("state") == "at_risk" else ("pending", "at_risk")
-        return commitment.state.value in earlier
 
     @staticmethod
     def _edited(uow: UnitOfWork, conversation_id: int, shown: list[int]) -> list[MessageView]:
