@@ -9,6 +9,7 @@ the journal (storage/inbound.py), the timers (storage/timers.py) and the outbox
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,15 +42,37 @@ _NEXT_DUE = select(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """When each queue next has something due (None: nothing waits in it)."""
+
+    inbound: datetime | None
+    timers: datetime | None  # jobs too: they are timers
+    outbox: datetime | None
+
+    def by(self, now: datetime) -> Due:
+        """Only what is due by `now`."""
+        return Due(*(t if t is not None and t <= now else None for t in self._times()))
+
+    @property
+    def earliest(self) -> datetime | None:
+        found = [t for t in self._times() if t is not None]
+        return min(found) if found else None
+
+    def _times(self) -> tuple[datetime | None, ...]:
+        return (self.inbound, self.timers, self.outbox)
+
+
+def _due(row: Any) -> Due:
+    inbound_at, timers_at, pending_at, leased_at = row
+    outbox_at = min((t for t in (pending_at, leased_at) if t is not None), default=None)
+    return Due(inbound_at, timers_at, outbox_at)
+
+
 def next_due(session: Session) -> datetime | None:
     """The earliest time at which a delivery, a timer or an outbox row becomes due (perhaps
     already past), or None when nothing waits."""
-    return _earliest(session.execute(_NEXT_DUE).one())
-
-
-def _earliest(times: Any) -> datetime | None:
-    found = [t for t in times if t is not None]
-    return min(found) if found else None
+    return _due(session.execute(_NEXT_DUE).one()).earliest
 
 
 class NextDue:
@@ -62,10 +85,15 @@ class NextDue:
         self._conn: Connection | None = None
 
     def __call__(self) -> datetime | None:
+        return self.each().earliest
+
+    def each(self) -> Due:
+        """When each queue is next due: the worker claims only from those due now, so that
+        a busy queue costs the others no transaction."""
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            return _earliest(self._conn.execute(_NEXT_DUE).one())
+            return _due(self._conn.execute(_NEXT_DUE).one())
         except Exception:
             self.close()  # a database restart, say: a new connection next time
             raise

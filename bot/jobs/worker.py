@@ -31,7 +31,7 @@ from routing.messages import Channel, OutboundMessage
 from storage.db import Database
 from storage.inbound import PendingInbound
 from storage.outbox import OutboxItem
-from storage.schedule import NextDue
+from storage.schedule import Due, NextDue
 from storage.timers import Timer
 from storage.unit_of_work import UnitOfWork
 
@@ -151,11 +151,39 @@ class Worker:
             log.exception("worker start-up step failed; carrying on")
 
     async def run_once(self) -> bool:
-        routed = await asyncio.to_thread(self.route_inbound)
-        fired = await asyncio.to_thread(self.fire_due_timers)
-        sent = await self.drain_outbox()
-        ran = await self.run_jobs()
+        """One cycle: each queue with something due, in turn. One read (no transaction)
+        says which were due as the cycle began, so that a busy queue costs the idle ones no
+        claim; a queue runs too when an earlier step of the cycle did work, which may have
+        made it due (a routed message's follow-up, a fired timer's notice)."""
+        due = await asyncio.to_thread(self._due_now)
+        routed = await asyncio.to_thread(self.route_inbound) if due.inbound else 0
+        fired = await asyncio.to_thread(self.fire_due_timers) if due.timers or routed else 0
+        # Sends and jobs (the Slack mirror) at once: an acknowledgement does not wait for
+        # the mirror's posts, nor the mirror for a slow provider.
+        sent, ran = await asyncio.gather(
+            self._rounds(self.drain_outbox) if due.outbox or routed or fired else _none(),
+            self._rounds(self.run_jobs) if due.timers or routed or fired else _none(),
+        )
         return routed > 0 or fired > 0 or sent > 0 or ran > 0
+
+    async def _rounds(self, run: Callable[[int], Awaitable[int]], limit: int = 200) -> int:
+        """Claim-and-run rounds of `self.batch` while each finds a full batch, up to `limit`:
+        a backlog is worked off in this cycle, not a batch a cycle."""
+        done = 0
+        while done < limit:
+            count = await run(self.batch)
+            done += count
+            if count < self.batch:
+                break
+        return done
+
+    def _due_now(self) -> Due:
+        now = self.clock.now()
+        try:
+            return self._next_due.each().by(now)
+        except Exception:  # the look failed: look in every queue, as the claims will say
+            log.warning("reading what is due failed; looking in every queue", exc_info=True)
+            return Due(now, now, now)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Sleep until the next row is due or this process commits new work (the wakeup).
@@ -614,6 +642,10 @@ class _Held:
 
     job: Timer
     lost: bool = False
+
+
+async def _none() -> int:
+    return 0
 
 
 async def _attempt(work: Callable[..., None], *args: Any) -> Exception | None:

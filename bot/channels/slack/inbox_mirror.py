@@ -266,8 +266,11 @@ class SlackInbox:
                         self.staff_channel, text, blocks=root_blocks(text, self._link(state))
                     )
                 )
-                await asyncio.to_thread(self._save_root, conversation_id, posted, text)
-                continue
+                state = await asyncio.to_thread(
+                    self._save_root, conversation_id, posted, text, named
+                )
+                if state is None or state.thread is None:
+                    return  # the conversation is gone
             thread = state.thread
             for message in state.late:  # committed after a later message was mirrored
                 await self._post_item(thread, message, state.conversation)
@@ -314,37 +317,42 @@ class SlackInbox:
 
     def _load(self, conversation_id: int, named: list[int]) -> MirrorState | None:
         with self.services.uow() as uow:
-            conv = uow.conversations.get(conversation_id)
-            if conv is None:
-                return None
-            root = uow.channel_refs.slack_thread(conversation_id)
-            progress = uow.channel_refs.mirror_progress(conversation_id)
-            thread = Posted(root.channel, root.ts) if root is not None else None
-            if thread is None:
-                return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
-            cursor = progress.cursor
-            after = uow.conversations.messages_after(conversation_id, cursor, BATCH + 1)
-            more = len(after) > BATCH
-            pending = list(after[:BATCH])
-            late_ids = [i for i in named if i <= cursor]
-            echoes = uow.channel_refs.in_slack([m.id for m in pending] + late_ids)
-            late = list(
-                uow.conversations.messages_among(
-                    conversation_id, [i for i in late_ids if i not in echoes]
-                )
+            return self._read_state(uow, conversation_id, named)
+
+    def _read_state(
+        self, uow: UnitOfWork, conversation_id: int, named: list[int]
+    ) -> MirrorState | None:
+        conv = uow.conversations.get(conversation_id)
+        if conv is None:
+            return None
+        root = uow.channel_refs.slack_thread(conversation_id)
+        progress = uow.channel_refs.mirror_progress(conversation_id)
+        thread = Posted(root.channel, root.ts) if root is not None else None
+        if thread is None:
+            return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
+        cursor = progress.cursor
+        after = uow.conversations.messages_after(conversation_id, cursor, BATCH + 1)
+        more = len(after) > BATCH
+        pending = list(after[:BATCH])
+        late_ids = [i for i in named if i <= cursor]
+        echoes = uow.channel_refs.in_slack([m.id for m in pending] + late_ids)
+        late = list(
+            uow.conversations.messages_among(
+                conversation_id, [i for i in late_ids if i not in echoes]
             )
-            edited = self._edited(uow, conversation_id, [i for i in late_ids if i in echoes])
-            return MirrorState(
-                conversation=conv,
-                thread=thread,
-                cursor=cursor,
-                shown_root=progress.root_text,
-                pending=pending,
-                late=late,
-                echoes=echoes,
-                more=more,
-                edited=edited,
-            )
+        )
+        edited = self._edited(uow, conversation_id, [i for i in late_ids if i in echoes])
+        return MirrorState(
+            conversation=conv,
+            thread=thread,
+            cursor=cursor,
+            shown_root=progress.root_text,
+            pending=pending,
+            late=late,
+            echoes=echoes,
+            more=more,
+            edited=edited,
+        )
 
     @staticmethod
     def _edited(uow: UnitOfWork, conversation_id: int, shown: list[int]) -> list[MessageView]:
@@ -353,8 +361,11 @@ class SlackInbox:
         found = uow.channel_refs.versions_in_slack([(v.id, version_of(v)) for v in views])
         return [v for v in views if (v.id, version_of(v)) not in found]
 
-    def _save_root(self, conversation_id: int, posted: Posted, text: str) -> None:
-        """Remember the root; its thread starts with the conversation's last few messages."""
+    def _save_root(
+        self, conversation_id: int, posted: Posted, text: str, named: list[int]
+    ) -> MirrorState | None:
+        """Remember the root; its thread starts with the conversation's last few messages.
+        The state to go on from, read in the same transaction."""
         now = self.clock.now()
         with self.services.uow() as uow:
             recent = uow.conversations.newest_message_ids(conversation_id, HISTORY + 1)
@@ -365,7 +376,9 @@ class SlackInbox:
                 MirrorProgress(cursor=cursor, root_text=text),
                 now,
             )
+            state = self._read_state(uow, conversation_id, named)
             uow.commit()
+            return state
 
     def _posted(self, conversation_id: int, message: MessageView, advance: bool) -> None:
         """Mark a message (as posted: that version) as in Slack, so no sync posts it again,

@@ -4,7 +4,6 @@ messages (storage/pages.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel, InboundMessage
@@ -26,7 +25,7 @@ from storage.outbox import OutboxItem
 from storage.tables import SlackEchoRow, SlackThreadRow
 from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import PG_URL, REQUIRE_PG
+from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -243,19 +242,11 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
         pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    base = normalise_url(PG_URL)
-    # Apart from conftest's per-worker database, which the process id also names.
-    name = f"{base.database}_refs_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    url = _pg_database_url("refs")  # a database of its own, beside the per-worker ones
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_pg_database(url)
 
 
 def _old_rows(url: str) -> dict[str, dict[str, Any]]:
