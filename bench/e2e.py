@@ -111,11 +111,16 @@ class TimedTwilio(TwilioStandIn):
 def never_open_config(directory: Path) -> Path:
     """examples/agency.toml with `[hours.office]` reduced to its time zone: always closed."""
     text = CONFIG.read_text()
+    # The table's lines up to the next table (a line that starts with "["); day lines hold
+    # "[" too, so the rule is about the line's start.
     emptied, count = re.subn(
-        r"(\[hours\.office\]\ntimezone = [^\n]+\n)(?:[^\n\[]+\n)*", r"\1", text
+        r"(\[hours\.office\]\ntimezone = [^\n]+\n)(?:(?!\[)[^\n]*\n)*", r"\1\n", text
     )
     if count != 1:
         raise StartFailed("examples/agency.toml has no [hours.office] table to empty")
+    office = emptied.split("[hours.office]\n", 1)[1].split("\n[", 1)[0]
+    if "\n" in office.strip():  # its time zone only
+        raise StartFailed("the office calendar of examples/agency.toml was not emptied")
     path = directory / "never_open.toml"
     path.write_text(emptied)
     return path

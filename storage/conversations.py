@@ -586,14 +586,6 @@ class ConversationRepository:
             ).scalars()
         ]
 
-    def current_commitment(self, conversation_id: int) -> tuple[int, str | None] | None:
-        """The conversation's current commitment (its id and state, as mirrored on the
-        conversation), or None if it has none."""
-        conv = self.session.get(ConversationRow, conversation_id)
-        if conv is None or conv.commitment_id is None:
-            return None
-        return conv.commitment_id, conv.commitment_state
-
     def latest_on_chat(
         self, channel: Channel, chat_id: str, contact_id: int | None = None
     ) -> int | None:

@@ -554,8 +554,6 @@ class Worker:
         while self._to_record:
             batch, self._to_record = self._to_record, []
             error = await _attempt(self._write_sent_many, [(i, p) for i, p, _ in batch])
-            if error is not None and len(batch) == 1:
-                log.warning("outbox %s: recording the send failed: %r", batch[0][0].id, error)
             for _, _, done in batch:
                 if not done.done():
                     done.set_result(error is None)

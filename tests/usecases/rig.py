@@ -56,20 +56,32 @@ class Rig:
     def services(self) -> Services:
         return self.container.services
 
-    def client_writes(self, sender: str, text: str) -> int:
-        """A client's SMS, journalled as the Twilio webhook journals it, then everything the
-        worker has due; the id of the conversation it was filed in."""
-        msg = InboundMessage(
+    def sms(self, sender: str, text: str) -> InboundMessage:
+        return InboundMessage(
             Channel.SMS, f"SM{next(_provider_ids):032d}", sender, text, self.clock.now()
         )
-        self.journal(msg)
+
+    def filed_in(self, msg: InboundMessage) -> int:
+        """The conversation a journalled message was filed in."""
         with self.services.uow() as uow:
             found = uow.router_store.find_message(Channel.SMS, msg.provider_id)
         assert found is not None, "the worker did not file the message"
         return found.conversation_id
 
+    def client_writes(self, sender: str, text: str) -> int:
+        """A client's SMS, journalled as the Twilio webhook journals it, then everything the
+        worker has due; the id of the conversation it was filed in."""
+        msg = self.sms(sender, text)
+        self.journal(msg)
+        return self.filed_in(msg)
+
     def journal(self, msg: InboundMessage) -> None:
         """Journal one delivery (as a webhook does) and run the worker until it is done."""
+        self.submit(msg)
+        self.run_worker()
+
+    def submit(self, msg: InboundMessage) -> None:
+        """Journal one delivery as a webhook does, and nothing more."""
         asyncio.run(
             self.container.inbound.submit(
                 channel=msg.channel,
@@ -79,7 +91,6 @@ class Rig:
                 received_at=msg.received_at,
             )
         )
-        self.run_worker()
 
     def run_worker(self) -> None:
         """The worker's cycle (route the journal, fire due timers, send the outbox) until a
