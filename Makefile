@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: install
-	PARTNERLINE_CONFIG=$${PARTNERLINE_CONFIG:-examples/agency.toml} $(BIN)/partnerline serve --sandbox
+	$(BIN)/partnerline serve --sandbox --config $${PARTNERLINE_CONFIG:-examples/agency.toml}
 
 lint: install
 	$(BIN)/ruff check .

@@ -21,7 +21,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -388,6 +390,8 @@ class SlackAdapter:
             raise ValueError("timeout must be positive")
         self._signing_secret = signing_secret
         self.client = AsyncWebClient(token=token, base_url=api_url, timeout=int(max(1, timeout)))
+        # Where a client's files may be fetched with the token (fetch_media_async).
+        self._file_hosts = frozenset({"files.slack.com", urlsplit(api_url).netloc})
         self._dm_channels: dict[str, str] = {}
 
     # --- inbound (Bolt does this in the running app; kept for the shared protocol) ------------
@@ -443,6 +447,14 @@ class SlackAdapter:
             except Exception as exc:
                 raise failure(exc, may_be_unreachable=False) from exc
             return SendResult(provider_id=posted.provider_id)
+        attachment = extra.get("attachment")
+        if isinstance(attachment, dict):
+            try:
+                return await self._send_file(msg, attachment)
+            except SendFailed:
+                raise
+            except Exception as exc:
+                raise failure(exc, may_be_unreachable=True) from exc
         # Within Slack's limit for `text`: the outbox already cut longer texts into rows.
         parts = LIMITS[Channel.SLACK].split(msg.text)
         if not parts:
@@ -455,6 +467,63 @@ class SlackAdapter:
                 raise failure(exc, may_be_unreachable=True) from exc
         assert last is not None
         return SendResult(provider_id=last.provider_id)
+
+    async def _send_file(self, msg: OutboundMessage, attachment: dict[str, Any]) -> SendResult:
+        """A file staff attached (bot/usecases/attachments.py), uploaded from its local path
+        with files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal)."""
+        path = str(attachment.get("path") or "")
+        try:
+            data = await asyncio.to_thread(Path(path).read_bytes)
+        except OSError as exc:
+            raise SendFailed("the attached file is missing", retryable=False) from exc
+        name = str(attachment.get("name") or "file")
+        channel = await self.open(msg.to)
+        response = await self.client.files_upload_v2(
+            channel=channel,
+            file=data,
+            filename=name,
+            title=name,
+            initial_comment=escape(msg.text) if msg.text else None,
+            thread_ts=msg.thread_id,
+        )
+        files = response.get("files") or []
+        first = files[0] if files and isinstance(files[0], dict) else {}
+        shared = [
+            share.get("ts")
+            for shares in ((first.get("shares") or {}).get("public") or {}).values()
+            for share in shares
+        ] + [
+            share.get("ts")
+            for shares in ((first.get("shares") or {}).get("private") or {}).values()
+            for share in shares
+        ]
+        ts = next((str(t) for t in shared if t), None)
+        # Slack may share a file a moment after answering: then its id stands for it.
+        return SendResult(provider_id=provider_id(channel, ts) if ts else f"file:{first.get('id')}")
+
+    async def fetch_media_async(
+        self, attachment: dict[str, Any], max_bytes: int
+    ) -> tuple[bytes, str] | None:
+        """A file a client shared (its `url_private`), fetched with the bot token for the
+        inbox to show. Only from files.slack.com or the configured API's host: the token never
+        goes anywhere else, and no redirect is followed with it. None if refused or missing."""
+        url = attachment.get("url")
+        if not isinstance(url, str) or urlsplit(url).netloc not in self._file_hosts:
+            return None
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+                session.get(url, headers=headers, allow_redirects=False) as got,
+            ):
+                kind = got.headers.get("content-type", "application/octet-stream")
+                # Slack answers a bad token with its sign-in page: HTML is never the file.
+                if got.status != 200 or kind.startswith("text/html"):
+                    return None
+                data = await got.content.read(max_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        return (data, kind) if len(data) <= max_bytes else None
 
     async def open(self, recipient: str) -> str:
         """The channel to post in: a DM channel opened for a user id, else `recipient`."""

@@ -140,6 +140,18 @@ def _e164(number: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _media_url(msg: OutboundMessage) -> str | None:
+    """The public URL of a file staff attached (bot/usecases/attachments.py), if any."""
+    attachment = msg.extra.get("attachment")
+    if not isinstance(attachment, dict):
+        return None
+    url = attachment.get("url")
+    if not isinstance(url, str) or not url:
+        # Twilio fetches MMS media over the internet: without PUBLIC_URL there is no URL.
+        raise SendFailed("a file can go by MMS only with PUBLIC_URL set", retryable=False)
+    return url
+
+
 def _media(form: _FormParams) -> tuple[Attachment, ...]:
     raw = form.first("NumMedia")
     if raw is None or raw == "":
@@ -217,6 +229,10 @@ class _RebasedHttpClient(TwilioHttpClient):
         self._last.headers = response.headers
         return response
 
+    @property
+    def api_url(self) -> str:
+        return self._api_url
+
     def last_headers(self) -> Mapping[str, str] | None:
         """Headers of the last response this thread received."""
         return getattr(self._last, "headers", None)
@@ -264,6 +280,7 @@ class TwilioSmsAdapter:
         self._status_callback = status_callback
         self._timeout = timeout
         self._validator = RequestValidator(auth_token)
+        self._auth = (account_sid, auth_token)
         self._http = _RebasedHttpClient(api_url, timeout)
         # A non-empty environment keeps the client from reading TWILIO_EDGE/TWILIO_REGION from
         # os.environ, which would rename the host before our client could rebase it.
@@ -352,6 +369,15 @@ class TwilioSmsAdapter:
         if msg.channel is not Channel.SMS:
             raise ValueError(f"the SMS adapter cannot send on {msg.channel}")
         callback = msg.status_callback or self._status_callback
+        media = _media_url(msg)
+        if media is not None:  # a file staff attached: one MMS, Twilio fetches the URL
+            try:
+                return await asyncio.wait_for(
+                    asyncio.to_thread(self._send_blocking, msg.to, msg.text, callback, media),
+                    timeout=self._timeout * 3,
+                )
+            except TimeoutError:
+                raise SendFailed("Twilio did not answer in time", retryable=True) from None
         # Client texts come cut to Twilio's limit (one outbox row per part); anything else
         # longer (a notice) goes as consecutive messages rather than be refused (21617).
         parts = split_for(Channel.SMS, msg.text)
@@ -367,6 +393,31 @@ class TwilioSmsAdapter:
                 raise SendFailed("Twilio did not answer in time", retryable=True) from None
         assert result is not None
         return result
+
+    def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str] | None:
+        """A client's MMS media (a MediaUrl of a webhook), fetched with the account's
+        credentials, for the inbox to show. Only from Twilio's API (the configured one): the
+        credentials never go anywhere else. None if refused, missing or over `max_bytes`;
+        blocking. Twilio redirects to storage elsewhere, and requests drops the credentials
+        on a redirect to another host."""
+        api = self._http.api_url
+        if url.startswith(TWILIO_API_URL + "/"):
+            url = api + url[len(TWILIO_API_URL) :]
+        elif not url.startswith(api + "/"):
+            return None
+        try:
+            with requests.get(url, auth=self._auth, timeout=self._timeout, stream=True) as got:
+                if got.status_code != 200:
+                    return None
+                data = b""
+                for chunk in got.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        return None
+                kind = got.headers.get("content-type", "application/octet-stream")
+        except requests.RequestException:
+            return None
+        return data, kind
 
     async def find_sent(self, msg: OutboundMessage, since: datetime) -> str | None:
         """The sid of a message Twilio already took for this one (same number and text, made
@@ -427,11 +478,22 @@ class TwilioSmsAdapter:
             raise SendFailed("could not reach Twilio", retryable=True) from exc
         return SendResult(provider_id=call.sid, delivery=Delivery.SENT)
 
-    def _send_blocking(self, to: str, text: str, status_callback: str | None) -> SendResult:
+    def _send_blocking(
+        self, to: str, text: str, status_callback: str | None, media_url: str | None = None
+    ) -> SendResult:
         try:
-            message = self._client.messages.create(
-                to=to, from_=self._from, body=text, status_callback=status_callback
-            )
+            if media_url is None:
+                message = self._client.messages.create(
+                    to=to, from_=self._from, body=text, status_callback=status_callback
+                )
+            else:
+                message = self._client.messages.create(
+                    to=to,
+                    from_=self._from,
+                    body=text or None,
+                    media_url=[media_url],
+                    status_callback=status_callback,
+                )
         except TwilioRestException as exc:
             retry = _retry_after(self._http.last_headers())
             raise _rest_failure(exc.status, exc.code, exc.msg, retry) from exc

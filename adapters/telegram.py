@@ -6,6 +6,7 @@ user id as text), and the chat id is where answers go (the same number in a priv
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import warnings
@@ -14,7 +15,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import (
     BadRequest,
@@ -253,7 +261,9 @@ class TelegramAdapter:
             pool_timeout=timeout,
         )
         # Never initialize()d: that would call getMe, and sending needs no bot profile.
-        self.bot = Bot(token, base_url=api_url, request=self._request)
+        self.bot = Bot(
+            token, base_url=api_url, base_file_url=_file_url(api_url), request=self._request
+        )
         # Parts of a split message already sent, by outbox id: a retry after a failure halfway
         # sends only the rest (in this process; a restart may repeat parts, at least once).
         self._sent_parts: OrderedDict[int, list[int]] = OrderedDict()
@@ -297,9 +307,45 @@ class TelegramAdapter:
                 return await self._edit(msg.to, int(edit["message_id"]), msg.text)
         except TelegramError as exc:
             raise _failure(exc, may_be_unreachable=False) from exc
+        attachment = extra.get("attachment")
+        if isinstance(attachment, dict):
+            return await self._send_document(msg, attachment)
         page_id = extra.get("page_id")
         markup = page_keyboard(int(page_id)) if page_id is not None else None
         return await self._send_parts(msg, markup)
+
+    async def fetch_media_async(
+        self, attachment: dict[str, Any], max_bytes: int
+    ) -> tuple[bytes, str] | None:
+        """A client's file (its `file_id`), through getFile and the Bot API's file download,
+        for the inbox to show. None if Telegram does not have it or it is over `max_bytes`."""
+        file_id = attachment.get("file_id")
+        if not isinstance(file_id, str) or not file_id:
+            return None
+        try:
+            found = await self.bot.get_file(file_id)
+            if found.file_size is not None and found.file_size > max_bytes:
+                return None
+            data = bytes(await found.download_as_bytearray())
+        except TelegramError:
+            return None
+        if len(data) > max_bytes:
+            return None
+        return data, str(attachment.get("content_type") or "application/octet-stream")
+
+    async def _send_document(self, msg: OutboundMessage, attachment: dict[str, Any]) -> SendResult:
+        """A file staff attached (bot/usecases/attachments.py), read from its local path."""
+        data = await asyncio.to_thread(_read_file, str(attachment.get("path") or ""))
+        name = str(attachment.get("name") or "file")
+        try:
+            sent = await self.bot.send_document(
+                msg.to,
+                InputFile(data, filename=name),
+                caption=msg.text[: MessageLimit.CAPTION_LENGTH] or None,
+            )
+        except TelegramError as exc:
+            raise _failure(exc, may_be_unreachable=True) from exc
+        return SendResult(provider_id=provider_id(msg.to, sent.message_id))
 
     async def _edit(self, chat_id: str, message_id: int, text: str) -> SendResult:
         parts = split_text(text)
@@ -347,3 +393,20 @@ class TelegramAdapter:
     async def close(self) -> None:
         """Close the HTTP connections; the adapter cannot send afterwards."""
         await self._request.shutdown()
+
+
+def _read_file(path: str) -> bytes:
+    """A staff attachment's bytes; gone from disk, it can never be sent."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise SendFailed(f"the attached file is missing ({exc.strerror})", retryable=False) from exc
+
+
+def _file_url(api_url: str) -> str:
+    """Where the Bot API serves files, beside its methods: `…/bot` becomes `…/file/bot`."""
+    base = api_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("bot")] + "file/bot"
+    return base + "/file/bot"

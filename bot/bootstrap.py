@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -17,15 +16,15 @@ from bot.channels.chat_common import ChatDeps
 from bot.channels.slack.bot import SLACK_MESSAGE, SlackBot, start_slack, stop_slack
 from bot.channels.telegram.bot import TelegramBot, start_telegram, stop_telegram
 from bot.config import AgencyConfig
-from bot.config.directory import build_directory
 from bot.container import Container
 from bot.http.app import build_http_app
 from bot.jobs.wakeup import Wakeup
 from bot.jobs.worker import RetryPolicy, StartupHook, TimerHandler, Worker
+from bot.reloading import Reloader, build_configured
 from bot.settings import Settings
-from bot.usecases.availability import AT_RISK, BREACH, Availability
+from bot.usecases.availability import AT_RISK, BREACH
+from bot.usecases.configured import LiveConfig
 from bot.usecases.handoffs import HANDOFF, Handoffs
-from bot.usecases.oncall import OnCallService
 from bot.usecases.paging import PAGE_NOTIFY, PAGE_STEP, Paging
 from bot.usecases.services import FOLLOWUP, Services
 from routing.clock import Clock, SystemClock
@@ -112,31 +111,17 @@ def build_container(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     wakeup = Wakeup()
-    # Built once; every part below reads this one (the same rotations, calendars, tables).
-    directory = build_directory(config)
-    paging = Paging(
-        directory,
-        public_url=settings.public_url,
-        coalesce=timedelta(seconds=settings.page_coalesce_seconds),
-    )
-    availability = Availability(directory, public_url=settings.public_url, paging=paging)
-    services = Services(
-        db,
-        clock,
-        directory=directory,
-        availability=availability,
-        on_commit=wakeup.notify,
-    )
+    services = Services(db, clock, on_commit=wakeup.notify)
+    # The parts the configuration decides, built together; a reload swaps them whole.
+    services.live = LiveConfig(build_configured(settings, config, clock=clock, uow=services.uow))
     container = Container(
         settings=settings,
-        config=config,
-        directory=directory,
+        live=services.live,
         db=db,
         clock=clock,
         services=services,
         wakeup=wakeup,
         inbound=InboundJournal(db, on_commit=wakeup.notify),
-        oncall=OnCallService(directory, services.uow, clock),
         adapters=dict(adapters) if adapters is not None else build_adapters(settings, config),
     )
     container.inbound_handlers["message"] = services.route_journalled
@@ -152,12 +137,10 @@ def install_chat_apps(container: Container) -> None:
     the web app's lifespan starts them."""
     deps = ChatDeps(
         settings=container.settings,
-        config=container.config,
-        directory=container.directory,
+        live=container.live,
         services=container.services,
         clock=container.clock,
         inbound=container.inbound,
-        oncall=container.oncall,
     )
     slack = container.adapters.get(Channel.SLACK)
     if isinstance(slack, SlackAdapter) and container.settings.slack_enabled:
@@ -180,19 +163,23 @@ def sync_config(container: Container) -> None:
 
 
 def timer_handlers(container: Container) -> dict[str, TimerHandler]:
-    availability = container.services.availability
-    handlers: dict[str, TimerHandler] = {
+    """Each handler reads the configuration in force as its timer fires (a reload swaps it)."""
+    live = container.live
+
+    def paging() -> Paging:
+        found = live.current.availability.paging
+        assert found is not None  # build_configured always builds it
+        return found
+
+    return {
         "noop": lambda uow, timer, now: None,
         FOLLOWUP: container.services.follow_up,
+        AT_RISK: lambda uow, t, now: live.current.availability.fire_at_risk(uow, t, now),
+        BREACH: lambda uow, t, now: live.current.availability.fire_breach(uow, t, now),
+        PAGE_STEP: lambda uow, t, now: paging().fire_step(uow, t, now),
+        PAGE_NOTIFY: lambda uow, t, now: paging().fire_notify(uow, t, now),
+        HANDOFF: lambda uow, t, now: Handoffs(live.current.directory).fire_handoff(uow, t, now),
     }
-    if availability is not None:
-        handlers[AT_RISK] = availability.fire_at_risk
-        handlers[BREACH] = availability.fire_breach
-        if availability.paging is not None:
-            handlers[PAGE_STEP] = availability.paging.fire_step
-            handlers[PAGE_NOTIFY] = availability.paging.fire_notify
-            handlers[HANDOFF] = Handoffs(container.directory).fire_handoff
-    return handlers
 
 
 def build_worker(container: Container) -> Worker:
@@ -219,11 +206,8 @@ def build_worker(container: Container) -> Worker:
     )
 
 
-def _startup(container: Container) -> StartupHook | None:
-    availability = container.services.availability
-    if availability is None or availability.paging is None:
-        return None
-    return Handoffs(container.directory).ensure_handoffs
+def _startup(container: Container) -> StartupHook:
+    return lambda uow, now: Handoffs(container.directory).ensure_handoffs(uow, now)
 
 
 def create_app(
@@ -242,9 +226,14 @@ def create_app(
         task = None
         if run_worker:
             task = asyncio.create_task(build_worker(container).run(stop), name="worker")
+        # SIGHUP, and following `partnerline reload` (bot/reloading.py).
+        reloader = Reloader(container)
+        reloading = asyncio.create_task(reloader.run(), name="reloader")
         try:
             yield
         finally:
+            reloader.stop()
+            await reloading
             stop.set()
             if task is not None:
                 container.wakeup.notify()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol, cast
 
 from fastapi import Depends, Request
 
@@ -12,6 +12,7 @@ from adapters.sms import TwilioSmsAdapter
 from bot.jobs.wakeup import Wakeup
 from bot.jobs.worker import InboundHandler, JobHandler
 from bot.settings import Settings
+from bot.usecases.configured import LiveConfig
 from bot.usecases.directory import Directory
 from bot.usecases.oncall import OnCallService
 from bot.usecases.services import Services
@@ -35,16 +36,14 @@ class ChatApp(Protocol):
 @dataclass
 class Container:
     settings: Settings
-    config: AgencyConfig
-    # The configuration's staff, clients, calendars, policies and rotations, built once:
-    # everything that looks one up reads this.
-    directory: Directory
+    # The parts built from the configuration file, swapped whole by a reload
+    # (bot/reloading.py): `config`, `directory` and `oncall` below read the one in force.
+    live: LiveConfig
     db: Database
     clock: Clock
     services: Services
     wakeup: Wakeup
     inbound: InboundJournal
-    oncall: OnCallService
     adapters: dict[Channel, Sender] = field(default_factory=dict)
     # Kinds of journalled delivery the worker can route (channels add theirs).
     inbound_handlers: dict[str, InboundHandler] = field(default_factory=dict)
@@ -53,6 +52,21 @@ class Container:
     # The chat apps (bot/bootstrap.py builds them; bot/channels/__init__.py says what they are).
     telegram: ChatApp | None = None
     slack: ChatApp | None = None
+
+    @property
+    def config(self) -> AgencyConfig:
+        # `source` is typed `object` because the use cases know no configuration models.
+        return cast("AgencyConfig", self.live.current.source)
+
+    @property
+    def directory(self) -> Directory:
+        """The configuration's staff, clients, calendars, policies and rotations: everything
+        that looks one up reads this (one request: read it once)."""
+        return self.live.current.directory
+
+    @property
+    def oncall(self) -> OnCallService:
+        return self.live.current.oncall
 
     @property
     def sms(self) -> TwilioSmsAdapter | None:

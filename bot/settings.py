@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, alias="PARTNERLINE_SECRET_KEY")
     metrics_token: SecretStr | None = Field(None, alias="PARTNERLINE_METRICS_TOKEN")
     public_url: str | None = Field(None, alias="PUBLIC_URL")
+    # Files staff attach to replies; unset: `attachments/` beside the SQLite file, else
+    # ./attachments (storage/files.py).
+    attachments_dir: str | None = Field(None, alias="PARTNERLINE_ATTACHMENTS_DIR")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")

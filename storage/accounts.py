@@ -27,6 +27,7 @@ class StoredAccount:
     password_hash: str
     failed_logins: int
     last_failed_at: datetime | None
+    timezone: str | None = None  # an IANA zone; None: the agency's
 
 
 def _stored(row: StaffAccountRow) -> StoredAccount:
@@ -38,6 +39,7 @@ def _stored(row: StaffAccountRow) -> StoredAccount:
         password_hash=row.password_hash,
         failed_logins=row.failed_logins,
         last_failed_at=row.last_failed_at,
+        timezone=row.timezone,
     )
 
 
@@ -105,6 +107,13 @@ class StaffAccountRepository:
     def set_password_hash(self, account_id: int, password_hash: str) -> None:
         """A new password: the failure count starts again too."""
         self.record_success(account_id, password_hash)
+
+    def set_timezone(self, account_id: int, timezone: str | None) -> None:
+        """The zone the inbox shows this login's times in (checked by the caller)."""
+        row = self.session.get(StaffAccountRow, account_id)
+        if row is None:
+            raise LookupError(f"no staff account {account_id}")
+        row.timezone = timezone
 
     def end_sessions(self, account_id: int, now: datetime) -> int:
         """Ends every live session of the account; how many there were."""

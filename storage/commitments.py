@@ -99,6 +99,17 @@ class CommitmentRepository:
         self._mirror(c)
         self.session.flush()
 
+    def retier(self, c: Commitment) -> None:
+        """Its tier and times recomputed (an unknown sender's conversation linked to a client:
+        bot/usecases/contacts.py); started_at and the trigger stay."""
+        assert c.id is not None
+        row = self.session.get(CommitmentRow, c.id)
+        assert row is not None
+        row.tier, row.state, row.after_hours = c.tier, c.state.value, c.after_hours
+        row.due_at, row.at_risk_at = c.due_at, c.at_risk_at
+        self._mirror(c)
+        self.session.flush()
+
     def add_events(self, commitment_id: int, events: Iterable[Event]) -> None:
         for event in events:
             self.session.add(

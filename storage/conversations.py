@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.limits import ROW_ID_MAX
@@ -143,25 +143,48 @@ def _cursor_parts(cursor: str, kind: str) -> tuple[str, Any, int]:
     return values[0], values[1], last_id
 
 
+# A conversation with its contact, client and the contact's identity on its channel: what
+# every view of a conversation reads. Built once: building it costs more than running it.
+_IDENTITY = aliased(IdentityRow)
+# A contact may hold several addresses on one channel (bot/usecases/contacts.py): the
+# conversation's is the one its chat is, else their first there; one row per conversation.
+_ON_CHANNEL = and_(
+    IdentityRow.contact_id == ConversationRow.contact_id,
+    IdentityRow.channel == ConversationRow.channel,
+)
+_FIRST_IDENTITY = func.coalesce(
+    select(func.min(IdentityRow.id))
+    .where(_ON_CHANNEL, IdentityRow.address == ConversationRow.chat_id)
+    .correlate(ConversationRow)
+    .scalar_subquery(),
+    select(func.min(IdentityRow.id))
+    .where(_ON_CHANNEL)
+    .correlate(ConversationRow)
+    .scalar_subquery(),
+)
+_BASE_QUERY = (
+    select(ConversationRow, ContactRow, ClientRow, _IDENTITY)
+    .join(ContactRow, ContactRow.id == ConversationRow.contact_id)
+    .outerjoin(ClientRow, ClientRow.id == ConversationRow.client_id)
+    .outerjoin(
+        _IDENTITY,
+        and_(
+            _IDENTITY.contact_id == ConversationRow.contact_id,
+            _IDENTITY.channel == ConversationRow.channel,
+            or_(_IDENTITY.address == ConversationRow.chat_id, _IDENTITY.id == _FIRST_IDENTITY),
+        ),
+    )
+)
+_BY_ID = _BASE_QUERY.where(ConversationRow.id == bindparam("conversation_id"))
+
+
 class ConversationRepository:
     def __init__(self, session: Session, recorded: list[int] | None = None) -> None:
         self.session = session
         self.recorded = recorded if recorded is not None else []
 
     def _base_query(self) -> Any:
-        identity = aliased(IdentityRow)
-        return (
-            select(ConversationRow, ContactRow, ClientRow, identity)
-            .join(ContactRow, ContactRow.id == ConversationRow.contact_id)
-            .outerjoin(ClientRow, ClientRow.id == ConversationRow.client_id)
-            .outerjoin(
-                identity,
-                and_(
-                    identity.contact_id == ConversationRow.contact_id,
-                    identity.channel == ConversationRow.channel,
-                ),
-            )
-        ), identity
+        return _BASE_QUERY, _IDENTITY
 
     @staticmethod
     def _view(row: Any) -> ConversationView:
@@ -189,19 +212,16 @@ class ConversationRepository:
         )
 
     def get(self, conversation_id: int) -> ConversationView | None:
-        query, _ = self._base_query()
-        row = self.session.execute(query.where(ConversationRow.id == conversation_id)).first()
+        row = self.session.execute(_BY_ID, {"conversation_id": conversation_id}).first()
         return None if row is None else self._view(row)
 
-    def listing(
-        self,
-        filters: ConversationFilter,
-        limit: int,
-        cursor: str | None = None,
-        sort: str = "updated",
-    ) -> tuple[list[ConversationView], str | None]:
-        """Newest first, or with sort="due_at" most urgent first (no due time last)."""
+    def matching(self, filters: ConversationFilter) -> Any:
+        """The ids of the conversations under `filters`, as a subquery (the inbox's counts)."""
         query, identity = self._base_query()
+        return self._filtered(query.with_only_columns(ConversationRow.id), identity, filters)
+
+    @staticmethod
+    def _filtered(query: Any, identity: Any, filters: ConversationFilter) -> Any:
         if filters.state:
             query = query.where(ConversationRow.commitment_state == filters.state)
         if filters.status:
@@ -231,6 +251,18 @@ class ConversationRepository:
                     ),
                 )
             )
+        return query
+
+    def listing(
+        self,
+        filters: ConversationFilter,
+        limit: int,
+        cursor: str | None = None,
+        sort: str = "updated",
+    ) -> tuple[list[ConversationView], str | None]:
+        """Newest first, or with sort="due_at" most urgent first (no due time last)."""
+        query, identity = self._base_query()
+        query = self._filtered(query, identity, filters)
         if sort == "due_at":
             query = self._due_order(query, cursor)
         else:
@@ -279,15 +311,19 @@ class ConversationRepository:
         # Written NULLS LAST so that the index on (status, due_at, id) can serve it.
         return query.order_by(due_col.asc().nulls_last(), ConversationRow.id)
 
-    def last_messages(self, conversation_ids: Sequence[int]) -> dict[int, MessageView]:
-        """The newest message (by id) of each of these conversations: the inbox list's preview."""
+    def last_messages(
+        self, conversation_ids: Sequence[int], directions: Sequence[str] | None = None
+    ) -> dict[int, MessageView]:
+        """The newest message (by id) of each of these conversations, of one of `directions`
+        if given: the inbox list's preview. (Served by ix_messages_conversation_created.)"""
         if not conversation_ids:
             return {}
-        newest = (
-            select(func.max(MessageRow.id))
-            .where(MessageRow.conversation_id.in_(conversation_ids))
-            .group_by(MessageRow.conversation_id)
+        newest = select(func.max(MessageRow.id)).where(
+            MessageRow.conversation_id.in_(conversation_ids)
         )
+        if directions is not None:
+            newest = newest.where(MessageRow.direction.in_(directions))
+        newest = newest.group_by(MessageRow.conversation_id)
         rows = self.session.execute(select(MessageRow).where(MessageRow.id.in_(newest))).scalars()
         return {r.conversation_id: message_view(r) for r in rows}
 
@@ -337,9 +373,10 @@ class ConversationRepository:
         return [v.with_parts(parts[v.id]) if v.id in parts else v for v in views]
 
     def _named(self, rows: list[MessageRow]) -> list[MessageView]:
-        """Views of `rows` whose contact authors always have a name (CONTRACT: `author.name`
-        is a string): the contact's name as it is now, else the name recorded with the
-        message, else the contact's address on the message's channel (unknown senders)."""
+        """Views of `rows` whose contact authors always have a name (docs/CONTRACT.md:
+        `author.name` is a string): the contact's name as it is now, else the name recorded
+        with the message, else the contact's address on the message's channel (unknown
+        senders)."""
         ids = {
             int(r.author_id)
             for r in rows

@@ -64,14 +64,24 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        options = conn.get_execution_options()
         # An autocommit connection reads outside any transaction (storage/schedule.py).
-        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        if options.get(READ_ONLY):
+            # A reader takes no lock until it reads, and then shares it: under WAL it reads
+            # a snapshot while a writer goes on.
+            conn.exec_driver_sql("BEGIN DEFERRED")
             return
         # Take the write lock at the start, so two writers queue instead of deadlocking
         # when both try to upgrade a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+# The execution option of a reading engine (`Database.read_session`).
+READ_ONLY = "partnerline_read_only"
 
 
 class Database:
@@ -81,6 +91,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.readers = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         self.sqlite = is_sqlite(self.engine)
         # SQLite admits one writer at a time; queueing threads here is far cheaper than
         # letting them spin in SQLite's busy handler.
@@ -93,6 +106,14 @@ class Database:
                 yield session
             return
         with self._write_lock, self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads: it never waits for the in-process write lock, so a
+        page or a look at the state does not queue behind the worker's writes. (Nothing
+        it does is committed: see `UnitOfWork(read_only=True)`.)"""
+        with self.readers() as session:
             yield session
 
     @contextmanager

@@ -1,7 +1,9 @@
 """Bring the clients and contacts of the configuration into the database, idempotently.
 
-Contacts that leave the configuration keep their history but lose their addresses, so a
-later message from that number lands with the unknown senders for triage.
+Contacts that leave the configuration keep their history but lose the addresses the file gave
+them, so a later message from that number lands with the unknown senders for triage. Addresses
+added in the app (identities of source "runtime": triage, merges, the contacts API) are never
+deleted here; an address the file names becomes the file's, whoever had it.
 
 A client's shared chat (a Slack Connect channel) is a contact of the client too, whose address
 is the chat: the router files every member's message there into that contact's one
@@ -63,6 +65,21 @@ def sync_directory(session: Session, clients: Sequence[ClientEntry], at: datetim
                 select(ContactRow).where(ContactRow.config_key == key)
             ).scalar_one_or_none()
             if row is None:
+                # A contact made at runtime and since pasted into the file (`partnerline
+                # contacts export`) becomes the file's, with its history.
+                row = session.execute(
+                    select(ContactRow)
+                    .where(
+                        ContactRow.config_key.is_(None),
+                        ContactRow.client_id == client.id,
+                        ContactRow.name == name,
+                    )
+                    .order_by(ContactRow.id)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if row is not None:
+                    row.config_key = key
+            if row is None:
                 row = ContactRow(client_id=client.id, name=name, config_key=key, created_at=at)
                 session.add(row)
                 session.flush()
@@ -70,10 +87,9 @@ def sync_directory(session: Session, clients: Sequence[ClientEntry], at: datetim
                 wanted.add((channel.value, address))
                 _assign(session, row.id, channel, address)
     session.flush()
-    # Addresses that configured contacts no longer have go back to triage.
-    configured = select(ContactRow.id).where(ContactRow.config_key.is_not(None))
+    # Addresses the file no longer gives a contact go back to triage (runtime ones stay).
     for identity in session.execute(
-        select(IdentityRow).where(IdentityRow.contact_id.in_(configured))
+        select(IdentityRow).where(IdentityRow.source == "config")
     ).scalars():
         if (identity.channel, identity.address) not in wanted:
             session.execute(delete(IdentityRow).where(IdentityRow.id == identity.id))
@@ -94,9 +110,12 @@ def _assign(session: Session, contact_id: int, channel: Channel, address: str) -
                 address=address,
                 opted_out=False,
                 unreachable=False,
+                source="config",
             )
         )
-    elif identity.contact_id != contact_id:
+        return
+    if identity.contact_id != contact_id:
         # The address was an unknown sender's, or moved between contacts: it belongs to the
         # configured contact now (opt-out state stays with it).
         identity.contact_id = contact_id
+    identity.source = "config"

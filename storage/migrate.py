@@ -1,4 +1,8 @@
-"""Run Alembic migrations from code: `partnerline db upgrade`, tests, and `serve` on SQLite."""
+"""Run Alembic migrations from code: `partnerline db upgrade`, tests, and `serve` on SQLite.
+
+Alembic logs at INFO every plugin it loads, its migration context and each step; the command
+line keeps the "alembic" logger at WARNING (bot/cli) and says in one line what `upgrade` did.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate to `revision`; the revisions before and after, for the caller's one log line."""
+    before = current_revision(url)
     command.upgrade(alembic_config(url), revision)
+    return before, current_revision(url)
 
 
 def head_revision() -> str | None:

@@ -74,6 +74,9 @@ class IdentityRow(Base):
     opted_out_at: Mapped[datetime | None]
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    # "config": the configuration's (the start-up sync owns it); "runtime": added in the app,
+    # never deleted by the sync (migration 0014).
+    source: Mapped[str] = mapped_column(String(16), default="runtime", server_default="runtime")
 
 
 class ConversationRow(Base):
@@ -133,6 +136,13 @@ class MessageRow(Base):
     __table_args__ = (
         UniqueConstraint("channel", "provider_id"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        # Reports: the after-hours acknowledgements of a period (storage/reports.py).
+        Index(
+            "ix_messages_auto_created",
+            "created_at",
+            sqlite_where=text("direction = 'auto'"),
+            postgresql_where=text("direction = 'auto'"),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -242,6 +252,10 @@ class CommitmentRow(Base):
     __tablename__ = "commitments"
     __table_args__ = (
         Index("ix_commitments_state_due", "state", "due_at"),
+        # Reports: the commitments started in a period, and whether each is its
+        # conversation's first (storage/reports.py).
+        Index("ix_commitments_started", "started_at"),
+        Index("ix_commitments_conversation_started", "conversation_id", "started_at"),
         # At most one commitment per conversation waits for a reply: racing messages share it.
         Index(
             "uq_commitments_awaiting",
@@ -336,6 +350,8 @@ class StaffAccountRow(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The IANA zone the inbox shows this login's times in; None: the agency's (migration 0010).
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class StaffSessionRow(Base):
@@ -360,6 +376,7 @@ class PageRow(Base):
     __tablename__ = "pages"
     __table_args__ = (
         Index("ix_pages_state", "state", "opened_at"),
+        Index("ix_pages_opened", "opened_at"),  # reports: the pages opened in a period
         Index(
             "uq_pages_open_conversation",
             "conversation_id",
@@ -387,6 +404,8 @@ class PageNotificationRow(Base):
     """One person told of one page on one channel, at one step: scheduled, then sent."""
 
     __tablename__ = "page_notifications"
+    # Reports: who was told of a page in a period (storage/reports.py).
+    __table_args__ = (Index("ix_page_notifications_sent", "sent_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
@@ -397,3 +416,44 @@ class PageNotificationRow(Base):
     state: Mapped[str] = mapped_column(String(16))  # scheduled | sent | cancelled
     sent_at: Mapped[datetime | None]
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+
+class ReadMarkerRow(Base):
+    """How far one staff member has read one conversation: unread while a client message is
+    newer than `last_read_message_id` (storage/read_markers.py). It only moves forward."""
+
+    __tablename__ = "read_markers"
+    staff_id: Mapped[str] = mapped_column(String(limits.STAFF_ID), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id"), primary_key=True, autoincrement=False, index=True
+    )
+    # No foreign key: a message id as a watermark, compared, never joined.
+    last_read_message_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class CannedReplyRow(Base):
+    """A reply staff insert with `/` in the composer; admins keep the list (/inbox/canned).
+    `text` may hold placeholders (bot/usecases/canned.py), filled per conversation."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(limits.STAFF_ID))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ConfigVersionRow(Base):
+    """The configuration every running process applies: one row (id 1), replaced by
+    `partnerline reload` or a SIGHUP (bot/reloading.py). `version` counts the replacements;
+    `text` is the file's text as validated, `checksum` its SHA-256."""
+
+    __tablename__ = "config_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]

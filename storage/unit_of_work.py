@@ -10,13 +10,17 @@ from sqlalchemy.orm import Session
 
 from storage.channel_refs import ChannelRefs
 from storage.commitments import CommitmentRepository
+from storage.config_versions import ConfigVersions
+from storage.contacts import ContactRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.inbound import InboundQueue
 from storage.live import LiveState
+from storage.notices import Notices
 from storage.outbox import Outbox
 from storage.overrides import OverrideRepository
 from storage.pages import PageRepository
+from storage.read_markers import ReadMarkers
 from storage.router_store import SqlRouterStore
 from storage.timers import Timers
 
@@ -38,14 +42,21 @@ class UnitOfWork:
     pages: PageRepository
     channel_refs: ChannelRefs
     live: LiveState
+    read_markers: ReadMarkers
+    notices: Notices
+    config_versions: ConfigVersions
+    contacts: ContactRepository
 
     def __init__(
         self,
         db: Database,
         on_commit: Callable[[], None] | None = None,
         before_commit: Sequence[BeforeCommit] = (),
+        *,
+        read_only: bool = False,
     ) -> None:
         self.db = db
+        self.read_only = read_only
         self._on_commit = on_commit
         self._before_commit = tuple(before_commit)
         self._committed = False
@@ -54,7 +65,7 @@ class UnitOfWork:
         self.run_hooks = True
 
     def __enter__(self) -> UnitOfWork:
-        self._cm = self.db.session()
+        self._cm = self.db.read_session() if self.read_only else self.db.session()
         self.session = self._cm.__enter__()
         self.new_messages = []
         self.changed_conversations = set()
@@ -68,6 +79,10 @@ class UnitOfWork:
         self.pages = PageRepository(self.session)
         self.channel_refs = ChannelRefs(self.session)
         self.live = LiveState(self.session)
+        self.read_markers = ReadMarkers(self.session)
+        self.notices = Notices(self.session)
+        self.config_versions = ConfigVersions(self.session)
+        self.contacts = ContactRepository(self.session)
         self._committed = False
         self.run_hooks = True
         return self
@@ -111,6 +126,8 @@ class UnitOfWork:
                 hook(self, list(self.new_messages))
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self._run_hooks()
         self.session.commit()
         self._committed = True

@@ -1,7 +1,12 @@
-"""INSERT … ON CONFLICT for both dialects: the database, not the code, settles races."""
+"""INSERT … ON CONFLICT for both dialects: the database, not the code, settles races.
+
+The statements are built once per table and set of columns and then executed with the row's
+values as parameters: building a SQLAlchemy statement costs more than running it on SQLite,
+and these run several times for every client message."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -10,28 +15,55 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def _insert(session: Session, clause: FromClause) -> Any:
-    # Callers pass a model's `__table__`, typed FromClause by SQLAlchemy; it is the Table.
-    table = cast(Table, clause)
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
+def _insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect {name!r}")
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@functools.lru_cache(maxsize=128)
+def _ignoring(dialect: str, table: Table, returning: tuple[str, ...]) -> Any:
+    return (
+        _insert(dialect, table)
+        .on_conflict_do_nothing()
+        .returning(*(table.c[name] for name in returning))
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _upserting(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    fixed: frozenset[str],
+) -> Any:
+    stmt = _insert(dialect, table)
+    update = {k: stmt.excluded[k] for k in columns if k not in keys and k not in fixed}
+    if update:
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+    return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def insert_ignore(session: Session, table: FromClause, values: dict[str, Any]) -> int | None:
     """Insert a row unless it would break a unique constraint; its id, or None if it existed."""
-    stmt = _insert(session, table).values(**values).on_conflict_do_nothing()
-    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    # Callers pass a model's `__table__`, typed FromClause by SQLAlchemy; it is the Table.
+    stmt = _ignoring(_dialect(session), cast(Table, table), ("id",))
+    return session.execute(stmt, values).scalar_one_or_none()
 
 
 def insert_new(session: Session, table: FromClause, values: dict[str, Any]) -> bool:
     """Insert a row unless it would break a unique constraint; True if it was inserted.
     For any primary key (composite, or no autoincrement id), unlike `insert_ignore`."""
-    stmt = _insert(session, table).values(**values).on_conflict_do_nothing()
-    return session.execute(stmt.returning(*table.primary_key)).first() is not None
+    key = tuple(column.name for column in table.primary_key)
+    stmt = _ignoring(_dialect(session), cast(Table, table), key)
+    return session.execute(stmt, values).first() is not None
 
 
 def upsert(
@@ -44,10 +76,7 @@ def upsert(
 ) -> None:
     """Insert, or update every other column of the row that has the same `keys` (except
     those `insert_only`, e.g. a creation time)."""
-    stmt = _insert(session, table).values(**values)
-    update = {k: stmt.excluded[k] for k in values if k not in keys and k not in insert_only}
-    if update:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    session.execute(stmt)
+    stmt = _upserting(
+        _dialect(session), cast(Table, table), tuple(values), tuple(keys), frozenset(insert_only)
+    )
+    session.execute(stmt, values)

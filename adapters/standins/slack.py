@@ -90,9 +90,18 @@ class SlackStandIn(StandIn):
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._ephemeral: list[dict[str, Any]] = []
         self._rate_limits: deque[tuple[str | None, float]] = deque()
-        self._failures: deque[tuple[str | None, int, str]] = deque()
+        # (method, status, error, calls of the method to let through first)
+        self._failures: deque[list[Any]] = deque()
         self._users: dict[str, dict[str, Any]] = {}
-        app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
+        # file id -> {"name", "length", "data" once uploaded}: files_upload_v2's three steps
+        self._files: dict[str, dict[str, Any]] = {}
+        app = Starlette(
+            routes=[
+                Route("/api/{method}", self._handle, methods=["GET", "POST"]),
+                Route("/upload/{file_id}", self._upload, methods=["POST"]),
+                Route("/files-pri/{file_id}/{name}", self._private_file, methods=["GET"]),
+            ]
+        )
         self._server = LoopbackServer(app, port=port)
         self._methods = {
             "auth.test": self._auth_test,
@@ -101,6 +110,8 @@ class SlackStandIn(StandIn):
             "chat.postEphemeral": self._post_ephemeral,
             "conversations.open": self._open,
             "users.info": self._users_info,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -123,10 +134,12 @@ class SlackStandIn(StandIn):
         error: str = "internal_error",
         status: int = 500,
         method: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `count` calls (of `method`, or any) with this error."""
+        """Answer the next `count` calls (of `method`, or any) with this error, once `after`
+        such calls have gone through."""
         with self._lock:
-            self._failures.extend([(method, status, error)] * count)
+            self._failures.extend([method, status, error, after] for _ in range(count))
 
     def add_user(
         self, user_id: str, real_name: str, display_name: str = "", *, name: str | None = None
@@ -153,6 +166,7 @@ class SlackStandIn(StandIn):
             self._users.clear()
             self._messages.clear()
             self._ephemeral.clear()
+            self._files.clear()
             self._rate_limits.clear()
             self._failures.clear()
         self.requests.clear()
@@ -446,7 +460,11 @@ class SlackStandIn(StandIn):
                 self._rate_limits.remove(limited)
             failing = next((f for f in self._failures if f[0] in (None, method)), None)
             if limited is None and failing is not None:
-                self._failures.remove(failing)
+                if failing[3] > 0:  # still letting calls through
+                    failing[3] -= 1
+                    failing = None
+                else:
+                    self._failures.remove(failing)
         if limited is not None:
             wait = limited[1]
             return _error("ratelimited", 429, {"Retry-After": f"{wait:g}"})
@@ -479,6 +497,92 @@ class SlackStandIn(StandIn):
         if channel[:1] in ("U", "W"):  # Slack posts to a user id in the app's DM with them
             channel = self.dm_channel(channel)
         return channel
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """What was uploaded as `file_id` (files_upload_v2)."""
+        with self._lock:
+            data: bytes = self._files[file_id]["data"]
+            return data
+
+    def add_file(self, content: bytes, name: str, mimetype: str) -> dict[str, Any]:
+        """A file a user shared: its object as a `message` event carries it (`files=[...]`),
+        with a `url_private` served only with the bot token, as Slack's."""
+        file_id = f"F{next(self._ts):09d}"
+        with self._lock:
+            self._files[file_id] = {
+                "name": name,
+                "length": len(content),
+                "data": content,
+                "mimetype": mimetype,
+            }
+        return {
+            "id": file_id,
+            "name": name,
+            "mimetype": mimetype,
+            "url_private": f"{self._server.url}/files-pri/{file_id}/{name}",
+        }
+
+    async def _private_file(self, request: Request) -> Response:
+        captured = await capture(request)
+        self.requests.append(captured)
+        if captured.headers.get("authorization") != f"Bearer {self.token}":
+            # Slack answers a missing or wrong token with its sign-in page, not the file.
+            return Response("<html>sign in</html>", status_code=200, media_type="text/html")
+        with self._lock:
+            found = self._files.get(request.path_params["file_id"])
+        if found is None or "data" not in found:
+            return Response("not found", status_code=404)
+        return Response(found["data"], media_type=found.get("mimetype", "application/octet-stream"))
+
+    def _upload_url(self, params: dict[str, Any]) -> Response:
+        name, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not name or not length.isdigit():
+            return _error("invalid_arguments")
+        file_id = f"F{next(self._ts):09d}"
+        with self._lock:
+            self._files[file_id] = {"name": name, "length": int(length)}
+        url = f"{self._server.url}/upload/{file_id}"
+        return JSONResponse({"ok": True, "upload_url": url, "file_id": file_id})
+
+    async def _upload(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        data = await request.body()
+        with self._lock:
+            pending = self._files.get(file_id)
+            if pending is None or len(data) != pending["length"]:
+                return Response("bad upload", status_code=400)
+            pending["data"] = data
+        return Response("OK - " + str(len(data)), status_code=200)
+
+    def _complete_upload(self, params: dict[str, Any]) -> Response:
+        """Shares the uploaded files in `channel_id` as one message (with `initial_comment`)."""
+        files = params.get("files")
+        listed = json.loads(files) if isinstance(files, str) else files
+        channel = self._channel({"channel": params.get("channel_id")})
+        if isinstance(channel, Response) or not isinstance(listed, list) or not listed:
+            return _error("invalid_arguments")
+        with self._lock:
+            found = [self._files.get(str(f.get("id"))) for f in listed]
+        if any(f is None or "data" not in f for f in found):
+            return _error("file_not_found")
+        ids = [str(f["id"]) for f in listed]
+        ts = self.next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": str(params.get("initial_comment") or ""),
+            "files": [{"id": i, "name": f["name"]} for i, f in zip(ids, found, strict=True) if f],
+        }
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
+        with self._lock:
+            self._messages[(channel, ts)] = message
+        shares = {"public": {channel: [{"ts": ts}]}}
+        body = [{"id": i, "title": i, "shares": shares} for i in ids]
+        return JSONResponse({"ok": True, "files": body})
 
     def _post_message(self, params: dict[str, Any]) -> Response:
         channel = self._channel(params)

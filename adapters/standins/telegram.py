@@ -35,6 +35,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_TEXT = 4096
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)")
+_FILE = re.compile(r"/file/bot(?P<token>[^/]+)/(?P<path>documents/[A-Za-z0-9_-]+)")
 
 
 def api_error(status: int, description: str, **parameters: Any) -> JSONResponse:
@@ -91,6 +92,8 @@ class TelegramStandIn(StandIn):
         self._rate_limits: dict[str, deque[float | None]] = defaultdict(deque)
         self._failures: deque[tuple[int, str]] = deque()
         self._messages: dict[tuple[str, int], dict[str, Any]] = {}
+        self._documents: dict[str, bytes] = {}  # file_id -> the bytes sendDocument uploaded
+        self._file_paths: dict[str, bytes] = {}  # getFile's file_path -> the bytes
         self._message_ids: dict[str, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._update_ids = itertools.count(700000001)
         self._queries: dict[str, dict[str, Any]] = {}  # callback query id -> its answer, or {}
@@ -100,6 +103,8 @@ class TelegramStandIn(StandIn):
         self._methods: dict[str, Callable[[dict[str, Any]], Response]] = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "getFile": self._get_file,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._answer_callback_query,
@@ -146,6 +151,8 @@ class TelegramStandIn(StandIn):
             self._rate_limits.clear()
             self._failures.clear()
             self._messages.clear()
+            self._documents.clear()
+            self._file_paths.clear()
             self._message_ids.clear()
             self._queries.clear()
             self._webhook = {}
@@ -317,6 +324,13 @@ class TelegramStandIn(StandIn):
     async def _handle(self, request: Request) -> Response:
         captured = await capture(request)
         self.requests.append(captured)
+        download = _FILE.fullmatch(captured.path)
+        if download is not None:  # /file/bot<token>/<file_path>, as getFile said
+            with self._lock:
+                data = self._file_paths.get(download["path"])
+            if download["token"] != self.token or data is None:
+                return api_error(404, "Not Found")
+            return Response(data, media_type="application/octet-stream")
         match = _PATH.fullmatch(captured.path)
         if match is None:
             return api_error(404, "Not Found")
@@ -327,6 +341,8 @@ class TelegramStandIn(StandIn):
             return api_error(404, "Not Found: method not found")
         try:
             params = decode_params(captured)
+            if captured.content_type.startswith("multipart/form-data"):
+                params.update(await _multipart(request))  # an upload: sendDocument
         except (ValueError, UnicodeDecodeError):
             return api_error(400, "Bad Request: can't parse request JSON object")
         with self._lock:
@@ -405,6 +421,73 @@ class TelegramStandIn(StandIn):
                 message["reply_markup"] = markup
             self._messages[(chat_id, message_id)] = message
             return _ok(self._public_message(message))
+
+    def _send_document(self, params: dict[str, Any]) -> Response:
+        """An uploaded file (multipart): kept whole, for `document_bytes`."""
+        if "chat_id" not in params:
+            raise ValueError("chat_id is empty")
+        chat_id = str(params["chat_id"])
+        upload = params.get("document")
+        if not isinstance(upload, tuple):
+            raise ValueError("there is no document in the request")
+        name, content_type, data = upload
+        refusal = self._chat_refusal(chat_id)
+        if refusal is not None:
+            return refusal
+        with self._lock:
+            message_id = next(self._message_ids[chat_id])
+            file_id = f"BQAC{chat_id}x{message_id}"
+            self._documents[file_id] = data
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "from": self.bot_user,
+                "chat": {
+                    "id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                    "type": "private",
+                    "first_name": "Client",
+                },
+                "date": self._now(),
+                "document": {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{file_id}",
+                    "file_name": name,
+                    "mime_type": content_type,
+                    "file_size": len(data),
+                },
+            }
+            if params.get("caption"):
+                message["caption"] = str(params["caption"])
+            self._messages[(chat_id, message_id)] = message
+            return _ok(self._public_message(message))
+
+    def add_file(self, content: bytes) -> str:
+        """A file a user sent (its file_id, for a message's `document` or `photo`)."""
+        with self._lock:
+            file_id = f"BQAD{len(self._documents) + 1}x{secrets.token_hex(4)}"
+            self._documents[file_id] = content
+        return file_id
+
+    def _get_file(self, params: dict[str, Any]) -> Response:
+        file_id = str(params.get("file_id") or "")
+        with self._lock:
+            data = self._documents.get(file_id)
+            if data is None:
+                return api_error(400, "Bad Request: invalid file_id")
+            path = f"documents/{file_id}"
+            self._file_paths[path] = data
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(data),
+                "file_path": path,
+            }
+        )
+
+    def document_bytes(self, file_id: str) -> bytes:
+        """What was uploaded as `file_id` (sendDocument)."""
+        with self._lock:
+            return self._documents[file_id]
 
     def _stored(self, params: dict[str, Any]) -> tuple[tuple[str, int], dict[str, Any]]:
         if "inline_message_id" in params:
@@ -503,3 +586,15 @@ class TelegramStandIn(StandIn):
         with self._lock:
             self._webhook = {}
         return JSONResponse({"ok": True, "result": True, "description": "Webhook was deleted"})
+
+
+async def _multipart(request: Request) -> dict[str, Any]:
+    """The fields of a multipart body; a file as (name, content type, bytes)."""
+    values: dict[str, Any] = {}
+    form = await request.form()
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values[key] = value
+        else:
+            values[key] = (value.filename, value.content_type, await value.read())
+    return values

@@ -40,6 +40,7 @@ _ACCOUNT = r"/2010-04-01/Accounts/(?P<account>[^/]+)"
 _MESSAGES = re.compile(_ACCOUNT + r"/Messages\.json")
 _MESSAGE = re.compile(_ACCOUNT + r"/Messages/(?P<sid>[^/]+)\.json")
 _CALLS = re.compile(_ACCOUNT + r"/Calls\.json")
+_MEDIA = re.compile(_ACCOUNT + r"/Messages/(?P<sid>MM[0-9a-f]+)/Media/(?P<media>ME[0-9a-f]+)")
 MAX_BODY = 1600  # characters: Twilio refuses a longer Body with error 21617
 
 
@@ -127,6 +128,7 @@ class TwilioStandIn(StandIn):
         self._messages: dict[str, dict[str, Any]] = {}
         self._callbacks: dict[str, str] = {}  # resource sid -> its StatusCallback URL
         self._calls: dict[str, dict[str, Any]] = {}
+        self._media: dict[str, tuple[bytes, str]] = {}  # media sid -> (bytes, content type)
         app = Starlette(
             routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])]
         )
@@ -176,6 +178,7 @@ class TwilioStandIn(StandIn):
             self._always = None
             self._holds.clear()
             self._messages.clear()
+            self._media.clear()
             self._callbacks.clear()
             self._calls.clear()
         self.requests.clear()
@@ -284,6 +287,7 @@ class TwilioStandIn(StandIn):
             ("POST", _MESSAGES, self._create_message),
             ("GET", _MESSAGES, self._list_messages),
             ("GET", _MESSAGE, self._fetch_message),
+            ("GET", _MEDIA, self._fetch_media),
             ("POST", _CALLS, self._create_call),
             ("GET", _CALLS, self._list_calls),
         )
@@ -381,6 +385,22 @@ class TwilioStandIn(StandIn):
             if callback:
                 self._callbacks[sid] = callback
         return JSONResponse(message, status_code=201)
+
+    def add_media(self, content: bytes, content_type: str) -> str:
+        """Host a client's MMS media; its MediaUrl, served only with the account's credentials."""
+        message, media = "MM" + secrets.token_hex(16), "ME" + secrets.token_hex(16)
+        with self._lock:
+            self._media[media] = (content, content_type)
+        return (
+            f"{self.url}/{API_VERSION}/Accounts/{self.account_sid}/Messages/{message}/Media/{media}"
+        )
+
+    def _fetch_media(self, _: CapturedRequest, match: re.Match[str]) -> Response:
+        with self._lock:
+            found = self._media.get(match["media"])
+        if found is None:
+            return twilio_error(404)
+        return Response(found[0], media_type=found[1])
 
     def _fetch_message(self, _: CapturedRequest, match: re.Match[str]) -> Response:
         with self._lock:

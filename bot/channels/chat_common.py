@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from bot.config import AgencyConfig
 from bot.settings import Settings
+from bot.usecases.configured import LiveConfig
 from bot.usecases.directory import Directory
 from bot.usecases.oncall import OnCallService
 from bot.usecases.services import Services
@@ -35,12 +36,25 @@ class ChatDeps:
     """What a chat app is built with (bot/bootstrap.py hands it over)."""
 
     settings: Settings
-    config: AgencyConfig  # for the channels' own sections
-    directory: Directory
+    # The configuration in force: `config`, `directory` and `oncall` read it as they are
+    # used, so that a reload reaches the chat apps too (bot/reloading.py).
+    live: LiveConfig
     services: Services
     clock: Clock
     inbound: InboundJournal
-    oncall: OnCallService
+
+    @property
+    def config(self) -> AgencyConfig:
+        """For the channels' own sections (read at start: they apply at the next start)."""
+        return cast(AgencyConfig, self.live.current.source)
+
+    @property
+    def directory(self) -> Directory:
+        return self.live.current.directory
+
+    @property
+    def oncall(self) -> OnCallService:
+        return self.live.current.oncall
 
 
 async def blocking(work: Callable[[], T]) -> T:

@@ -1,8 +1,10 @@
 """The `partnerline` command (docs/CONTRACT.md, "Command line")."""
 
 # One module per command (serve.py: serve, web, worker; check.py; oncall.py; users.py; db.py;
-# the telegram commands live with their channel, bot/channels/telegram/cli.py); what they
+# telegram.py, whose commands live with their channel, bot/channels/telegram/cli.py); what they
 # share is in common.py. Here: the parser (its description is the docstring) and `main`.
+# These modules import the web framework, the database and the SDKs inside the commands that
+# use them, so that `--help` and `check` answer at once (tests/e2e/test_cli_startup.py).
 
 from __future__ import annotations
 
@@ -11,14 +13,30 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.channels.telegram.cli import add_telegram_arguments
 from bot.cli.check import cmd_check
-from bot.cli.common import CliError
+from bot.cli.common import CliError, add_config_argument
+from bot.cli.contacts import add_contacts_arguments
 from bot.cli.db import add_db_arguments
 from bot.cli.oncall import add_oncall_arguments, cmd_oncall
+from bot.cli.reload import cmd_reload
+from bot.cli.report import add_report_arguments
 from bot.cli.serve import add_web_arguments, cmd_serve, cmd_web, cmd_worker
+from bot.cli.telegram import add_telegram_arguments
 from bot.cli.users import add_users_arguments
 from bot.log_safety import protect_logs
+
+# Loggers whose INFO lines repeat what `partnerline` says once itself, or say nothing an
+# operator acts on: Alembic's plugins, context and steps (the migration is one line of ours),
+# uvicorn's per-server lines (the stand-ins of `serve --sandbox` are servers too; "serving at"
+# is ours), the python-telegram-bot Application's start and stop (the channel logs its bot),
+# and the twilio client, which logs every request's headers.
+QUIET_LOGGERS = (
+    "alembic",
+    "uvicorn.error",
+    "uvicorn.access",
+    "telegram.ext.Application",
+    "twilio.http_client",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(func=cmd_web)
 
     worker = sub.add_parser("worker", help="the worker half alone")
-    worker.add_argument("--config")
+    add_config_argument(worker)
     worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser("check", help="validate a configuration file")
-    check.add_argument("--config")
+    add_config_argument(check)
     check.set_defaults(func=cmd_check)
+
+    reload = sub.add_parser(
+        "reload", help="check the configuration and apply it in every running process"
+    )
+    add_config_argument(reload)
+    reload.set_defaults(func=cmd_reload)
 
     oncall = sub.add_parser("oncall", help="who is on call now (or --at), per rotation")
     add_oncall_arguments(oncall)
@@ -49,8 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", help="web-inbox logins")
     add_users_arguments(users)
 
+    contacts = sub.add_parser("contacts", help="contacts made at runtime (export)")
+    add_contacts_arguments(contacts)
+
     telegram = sub.add_parser("telegram", help="Telegram webhook set-up")
     add_telegram_arguments(telegram)
+
+    report = sub.add_parser("report", help="promise reports (a client's month as HTML)")
+    add_report_arguments(report)
 
     db = sub.add_parser("db", help="database maintenance")
     add_db_arguments(db)
@@ -61,8 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # The twilio client logs every request's headers at INFO: noise, and no use to operators.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     protect_logs()  # httpx would log every Bot API URL, and the Telegram token is in it
     args = build_parser().parse_args(argv)
     try:

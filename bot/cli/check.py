@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import config_path
-from bot.settings import Settings
+from bot.cli.common import existing_config_path
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    path = existing_config_path(args)
+    # Only the configuration models: no settings, database or web framework to load.
     from bot.config import check_config
 
-    settings = Settings()
-    path = config_path(args, settings)
     problems = check_config(path)
     for problem in problems:
         print(problem)

@@ -1,40 +1,86 @@
 """What every `partnerline` command shares: the error it prints, the configuration file, the
-port, and the check that the database is migrated."""
+port, and the check that the database is migrated.
+
+Nothing heavy is imported at the top of any bot/cli module: `partnerline --help` builds every
+command's parser, and should answer at once (tests/e2e/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
-
-from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.config import AgencyConfig
+    from bot.settings import Settings
+
+# docs/CONTRACT.md, "Command line": `--config` defaults to $PARTNERLINE_CONFIG, then this.
+DEFAULT_CONFIG = "./partnerline.toml"
+# What `make run` serves; named in the missing-file message when it is at hand.
+EXAMPLE_CONFIG = "examples/agency.toml"
 
 
 class CliError(Exception):
     """A problem to print for the user, without a traceback, exiting 1."""
 
 
-def config_path(args: argparse.Namespace, settings: Settings) -> str:
-    """`--config`, else $PARTNERLINE_CONFIG, else the settings' default."""
-    return args.config or os.environ.get("PARTNERLINE_CONFIG") or settings.config_path
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"configuration file (default $PARTNERLINE_CONFIG, then {DEFAULT_CONFIG})",
+    )
 
 
-def load_config(args: argparse.Namespace, settings: Settings) -> AgencyConfig:
+def config_path(args: argparse.Namespace) -> str:
+    """`--config`, else $PARTNERLINE_CONFIG, else ./partnerline.toml."""
+    return args.config or os.environ.get("PARTNERLINE_CONFIG") or DEFAULT_CONFIG
+
+
+def existing_config_path(args: argparse.Namespace) -> str:
+    """`config_path`, or a CliError saying what was looked for and how to name another file."""
+    path = config_path(args)
+    if os.path.lexists(path):
+        return path  # a directory or an unreadable file: the loader says which
+    if args.config:
+        found = f"--config {path}: no such file"
+    elif os.environ.get("PARTNERLINE_CONFIG"):
+        found = f"PARTNERLINE_CONFIG={path}: no such file"
+    else:
+        found = (
+            f"no configuration file: looked for {path}, the default when neither --config "
+            "nor PARTNERLINE_CONFIG is given"
+        )
+    hint = "name one with --config FILE or PARTNERLINE_CONFIG=FILE"
+    if Path(EXAMPLE_CONFIG).is_file():
+        hint += f" (the example agency that `make run` serves: --config {EXAMPLE_CONFIG})"
+    raise CliError(f"{found}\n{hint}")
+
+
+def load_config(args: argparse.Namespace) -> AgencyConfig:
     # Imported here: loading the configuration models costs every command that needs none.
     from bot.config import ConfigError
     from bot.config import load_config as load
 
     try:
-        return load(config_path(args, settings))
+        return load(existing_config_path(args))
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
 
 
 def port(args: argparse.Namespace, settings: Settings) -> int:
     return int(args.port) if args.port is not None else settings.port
+
+
+def migrated(before: str | None, after: str | None) -> str:
+    """One line for what `storage.migrate.upgrade` did."""
+    if before == after:
+        return f"database: at migration {after}, nothing to apply"
+    if before is None:
+        return f"database: created, at migration {after}"
+    return f"database: migrated from {before} to {after}"
 
 
 def require_migrated(settings: Settings, *, why: str = "") -> None:

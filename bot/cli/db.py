@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import CliError
-from bot.settings import Settings
+from bot.cli.common import CliError, migrated
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from storage.migrate import current_revision, upgrade
+    from bot.settings import Settings
+    from storage.migrate import upgrade
 
     settings = Settings()
     try:
-        upgrade(settings.database_url)
+        before, after = upgrade(settings.database_url)
     except Exception as exc:
         raise CliError(f"migration failed: {exc}") from exc
-    print(f"database at migration {current_revision(settings.database_url)}")
+    print(migrated(before, after))
     return 0
 
 

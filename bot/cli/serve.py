@@ -1,22 +1,37 @@
-"""`partnerline serve|web|worker`: the web app, the worker, or both in one process."""
+"""`partnerline serve|web|worker`: the web app, the worker, or both in one process.
+
+Start-up says each fact once, on the "partnerline" logger: the database's migration, each
+channel, a sign-in hint when there is no login yet, and where the app serves (bot/http/server.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
+import shlex
+from typing import TYPE_CHECKING
 
-from bot.cli.common import CliError, load_config, port, require_migrated
-from bot.settings import Settings
+from bot.cli.common import (
+    DEFAULT_CONFIG,
+    CliError,
+    add_config_argument,
+    config_path,
+    load_config,
+    migrated,
+    port,
+    require_migrated,
+)
+
+if TYPE_CHECKING:
+    from bot.container import Container
 
 log = logging.getLogger("partnerline")
 
 
 def add_web_arguments(parser: argparse.ArgumentParser) -> None:
     """`serve` and `web`: where to listen."""
-    parser.add_argument("--config", help="configuration file (default $PARTNERLINE_CONFIG)")
+    add_config_argument(parser)
     parser.add_argument(
         "--host",
         default=os.environ.get("PARTNERLINE_HOST", "127.0.0.1"),
@@ -25,15 +40,47 @@ def add_web_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="default $PORT, then 8000")
 
 
+def config_flag(args: argparse.Namespace) -> str:
+    """` --config FILE` for the commands this one suggests, unless FILE is the default, which
+    another shell (without this one's --config or PARTNERLINE_CONFIG) would read anyway."""
+    path = config_path(args)
+    return "" if path == DEFAULT_CONFIG else f" --config {shlex.quote(path)}"
+
+
+def config_line(args: argparse.Namespace) -> str:
+    flag = config_flag(args)
+    line = f"configuration: {config_path(args)}"
+    if flag:
+        line += f" (other commands need{flag}, e.g. `partnerline oncall{flag}`)"
+    return line
+
+
+def login_hint(container: Container, args: argparse.Namespace) -> str | None:
+    """How to make the first web-inbox login, while none exists."""
+    from storage.accounts import StaffAccountRepository
+
+    with container.db.session() as session:
+        if StaffAccountRepository(session).count():
+            return None
+    staff = container.config.staff[0].id if container.config.staff else "ID"
+    return (
+        f"no inbox login yet: make one with `partnerline users add LOGIN --staff {staff} "
+        f"--admin{config_flag(args)}`"
+    )
+
+
 def _run_web(
     args: argparse.Namespace, *, run_worker: bool, migrate: bool, sandbox: bool = False
 ) -> int:
+    from bot.settings import Settings
+
+    config = load_config(args)  # a missing or bad file is said before the heavy imports
+    settings = Settings()
+
     from bot.bootstrap import build_container, channel_report, create_app
     from bot.http import server as http_server
     from storage.migrate import upgrade
 
-    settings = Settings()
-    config = load_config(args, settings)
     listen = port(args, settings)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     box = None
@@ -46,9 +93,10 @@ def _run_web(
         if not settings.is_sqlite and settings.secret_key is None:
             raise CliError("PARTNERLINE_SECRET_KEY must be set outside `serve` on SQLite")
         if migrate and settings.is_sqlite:
-            upgrade(settings.database_url)
+            log.info("%s", migrated(*upgrade(settings.database_url)))
         else:
             require_migrated(settings)
+        log.info("%s", config_line(args))
         container = build_container(settings, config)
         for line in channel_report(settings, config):
             log.info("%s", line)
@@ -61,8 +109,10 @@ def _run_web(
                     "sandbox: sign in at http://%s:%d/login as %s / %s", host, listen, *created
                 )
             log.info("sandbox: play any client at http://%s:%d/sandbox", host, listen)
+        elif (hint := login_hint(container, args)) is not None:
+            log.info("%s", hint)
         app = create_app(container, run_worker=run_worker, sandbox=box)
-        http_server.run(app, host=args.host, port=listen, log_level="info", access_log=False)
+        http_server.run(app, host=args.host, port=listen)
     finally:
         if box is not None:
             box.stop()
@@ -78,10 +128,17 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from bot.bootstrap import build_container, build_worker, channel_report
+    import asyncio
+    import signal
 
+    from bot.settings import Settings
+
+    config = load_config(args)  # a missing or bad file is said before the heavy imports
     settings = Settings()
-    config = load_config(args, settings)
+
+    from bot.bootstrap import build_container, build_worker, channel_report
+    from bot.reloading import Reloader
+
     require_migrated(settings)
     container = build_container(settings, config)
     for line in channel_report(settings, config):
@@ -99,7 +156,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await worker.run(stop)
+        # SIGHUP, and following `partnerline reload` (bot/reloading.py).
+        reloader = Reloader(container)
+        reloading = asyncio.create_task(reloader.run(), name="reloader")
+        try:
+            await worker.run(stop)
+        finally:
+            reloader.stop()
+            await reloading
 
     asyncio.run(main())
     container.db.dispose()

@@ -6,8 +6,13 @@ import argparse
 import getpass
 import sys
 
-from bot.cli.common import CliError, config_path, load_config, require_migrated
-from bot.settings import Settings
+from bot.cli.common import (
+    CliError,
+    add_config_argument,
+    config_path,
+    load_config,
+    require_migrated,
+)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -21,7 +26,9 @@ def _read_password(from_stdin: bool) -> str:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     """`partnerline users add LOGIN --staff ID [--admin] [--password-stdin]`."""
+    config = load_config(args)  # a missing or bad file is said before the heavy imports
     from bot.config.directory import build_directory
+    from bot.settings import Settings
     from bot.usecases.accounts import StaffAccounts
     from routing.clock import SystemClock
     from storage.accounts import StaffAccountRepository
@@ -29,13 +36,10 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
     settings = Settings()
-    config = load_config(args, settings)
     names = build_directory(config).staff_names
     if args.staff not in names:
         known = ", ".join(sorted(names)) or "none"
-        raise CliError(
-            f"{config_path(args, settings)}: no staff member {args.staff!r} (staff: {known})"
-        )
+        raise CliError(f"{config_path(args)}: no staff member {args.staff!r} (staff: {known})")
     login = args.login.strip()
     if not login or len(login) > 100:
         raise CliError("LOGIN must have 1 to 100 characters")
@@ -66,6 +70,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def cmd_users_revoke(args: argparse.Namespace) -> int:
     """`partnerline users revoke LOGIN`: ends every session of that login."""
+    from bot.settings import Settings
     from bot.usecases.accounts import StaffAccounts
     from routing.clock import SystemClock
     from storage.accounts import StaffAccountRepository
@@ -99,7 +104,7 @@ def add_users_arguments(users: argparse.ArgumentParser) -> None:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from one line of stdin"
     )
-    add.add_argument("--config", help="configuration file (default $PARTNERLINE_CONFIG)")
+    add_config_argument(add)
     add.set_defaults(func=cmd_users_add)
     revoke = sub.add_parser("revoke", help="end every session of a login")
     revoke.add_argument("login", metavar="LOGIN")

@@ -18,8 +18,9 @@ from bot.channels.sms import webhook as twilio_webhooks
 from bot.channels.telegram import webhook as telegram_webhook
 from bot.container import Container
 from bot.http import calendar_feeds, ops
-from bot.http.api import conversations, oncall, pages
+from bot.http.api import contacts, conversations, oncall, pages, reports
 from bot.http.api.responses import errors
+from bot.http.api_docs import install_api_docs
 from bot.http.body_limits import BodyLimits
 from bot.http.deps import plain_query
 from bot.http.security_headers import SecurityHeaders
@@ -48,7 +49,10 @@ def build_http_app(
         title="Partnerline",
         summary="Client messages on Slack, Telegram and SMS; one inbox; on-call escalation.",
         lifespan=lifespan,
+        docs_url=None,  # api_docs serves /docs from local files; FastAPI's loads a CDN's
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.container = container
     app.include_router(ops.router)
     app.include_router(twilio_webhooks.router)
@@ -57,7 +61,14 @@ def build_http_app(
     # Routes whose query parameters reach a query (searches, ids, cursors, times) refuse a
     # NUL first; the webhooks, signed and read as their providers send them, need not pay.
     plain = [Depends(plain_query)]
-    for router in (conversations.router, oncall.router, pages.router, calendar_feeds.router):
+    for router in (
+        conversations.router,
+        contacts.router,
+        oncall.router,
+        pages.router,
+        reports.router,
+        calendar_feeds.router,
+    ):
         app.include_router(router, dependencies=plain, responses=errors(400))
 
     install_web(app, sandbox, dependencies=[Depends(plain_query)])

@@ -21,6 +21,7 @@ MB = 1024 * KB
 ROUTE_LIMITS: tuple[tuple[str, int], ...] = (
     ("/webhooks/", 1 * MB),
     ("/api/", 256 * KB),
+    ("/inbox/upload/", 5 * MB + 256 * KB),  # a staff attachment (bot/http/web/attachments.py)
 )
 DEFAULT_LIMIT = 256 * KB  # the inbox forms, login, the sandbox
 DRAIN_CAP = 8 * MB  # dropped unread before a 413, so that the client hears it

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.container import Container, ContainerDep
-from bot.http.sessions import api_staff
+from bot.http.sessions import api_csrf_problem, staff_from_session
 from bot.usecases.services import ADMIN, Author
 from routing.errors import MalformedPayload
 from routing.limits import clean_text
@@ -28,13 +28,17 @@ def current_author(
     container: ContainerDep,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Author:
-    """The bearer token of PARTNERLINE_ADMIN_TOKEN acts as `admin`; so does the inbox session
-    of an admin account, as that staff member. Anything else is 401."""
+    """The bearer token of PARTNERLINE_ADMIN_TOKEN acts as `admin`; an inbox session acts as
+    its staff member (a write needs the session's X-CSRF-Token header too). Anything else is
+    401 (docs/CONTRACT.md), with a detail that says which of them was missing."""
     if _bearer_is_admin(request, container):
         request.state.is_admin = True
         return ADMIN
-    staff = api_staff(request, container)
+    staff = staff_from_session(request, container)
     if staff is not None:
+        problem = api_csrf_problem(request, staff)
+        if problem is not None:
+            raise HTTPException(status_code=401, detail=problem)
         request.state.is_admin = staff.is_admin
         return staff.author
     raise HTTPException(

@@ -59,7 +59,7 @@ async def metrics(request: Request, container: ContainerDep) -> Response:
             return JSONResponse({"detail": "authentication required"}, 401)
 
     def measure() -> tuple[int, float]:
-        with container.services.uow() as uow:
+        with container.services.reader() as uow:
             return uow.outbox.depth(container.clock.now())
 
     depth, oldest = await run_in_threadpool(measure)

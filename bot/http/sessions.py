@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 
@@ -56,6 +57,9 @@ class Staff:
     is_admin: bool
     csrf: str
     session_id: int
+    # The zone the inbox shows this person's times in: their profile's, else the agency's.
+    zone: ZoneInfo
+    login: str = ""  # the account's (several logins may act as one staff member)
 
 
 # ---------------------------------------------------------------------- the secret
@@ -184,9 +188,21 @@ def staff_from_session(request: Request, container: Container) -> Staff | None:
         is_admin=account.is_admin,
         csrf=live.csrf_token,
         session_id=live.id,
+        login=account.login,
+        zone=_zone(account.timezone, container.directory.zone),
     )
     request.scope["partnerline.staff"] = staff
     return staff
+
+
+def _zone(name: str | None, agency: ZoneInfo) -> ZoneInfo:
+    """The login's chosen zone; the agency's when it chose none (or tzdata no longer has it)."""
+    if name is None:
+        return agency
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return agency
 
 
 # ---------------------------------------------------------------------- CSRF
@@ -229,11 +245,16 @@ def login_csrf_ok(request: Request, submitted: str | None) -> bool:
     return csrf_ok(request, data["c"], submitted)
 
 
-def api_staff(request: Request, container: Container) -> Staff | None:
-    """For /api: the cookie's staff member, provided an unsafe request carries the CSRF header."""
-    staff = staff_from_session(request, container)
-    if staff is None:
+CSRF_MISSING = (
+    "X-CSRF-Token header missing: a write to /api with an inbox session needs the session's "
+    "CSRF token in that header (or use the admin bearer token)."
+)
+CSRF_WRONG = "X-CSRF-Token header does not match this session, or the request came from elsewhere."
+
+
+def api_csrf_problem(request: Request, staff: Staff) -> str | None:
+    """For /api by cookie: why an unsafe request is refused (no or a wrong CSRF header), or
+    None. A cross-site form cannot set the header, so the session alone never writes."""
+    if request.method not in UNSAFE_METHODS or csrf_ok(request, staff.csrf, None):
         return None
-    if request.method in UNSAFE_METHODS and not csrf_ok(request, staff.csrf, None):
-        return None
-    return staff
+    return CSRF_WRONG if request.headers.get(CSRF_HEADER) else CSRF_MISSING

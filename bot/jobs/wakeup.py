@@ -12,21 +12,34 @@ class Wakeup:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._lock = threading.Lock()
+        self._scheduled = False  # a set() is queued on the loop already
 
     def bind(self) -> None:
         """Called by the worker from inside its event loop."""
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._event = asyncio.Event()
+            self._scheduled = False
 
     def notify(self) -> None:
         with self._lock:
             loop, event = self._loop, self._event
         if loop is None or event is None or loop.is_closed():
             return
-        # The loop may close between the check and the call.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(event.set)
+        # Every commit notifies; one wakeup covers all made before the loop looks again.
+        # (An event seen set, or a set() still queued, is one the loop has not acted on:
+        # what it then looks at includes this commit, made before this check.)
+        if event.is_set() or self._scheduled:
+            return
+        self._scheduled = True
+        try:
+            loop.call_soon_threadsafe(self._set, event)
+        except RuntimeError:  # the loop closed between the check and the call
+            self._scheduled = False
+
+    def _set(self, event: asyncio.Event) -> None:
+        self._scheduled = False
+        event.set()
 
     def clear(self) -> None:
         """Forget notifications so far (from the loop's thread): the caller is about to look

@@ -29,6 +29,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -53,6 +55,7 @@ class Account:
     login: str
     staff_id: str
     is_admin: bool
+    timezone: str | None = None  # the zone the inbox shows times in; None: the agency's
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,33 @@ def _account(row: StoredAccount) -> Account:
         login=row.login,
         staff_id=row.staff_id,
         is_admin=row.is_admin,
+        timezone=row.timezone,
     )
+
+
+# The areas of the IANA zones a person lives in; the rest are aliases kept for old systems
+# ("US/Eastern", "EST5EDT") that would only lengthen the list.
+_AREAS = frozenset(
+    [
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    ]
+)
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """The zones a login may choose, sorted: "UTC" and every Area/Location name."""
+    names = {n for n in available_timezones() if n.split("/")[0] in _AREAS and "/" in n}
+    return ("UTC", *sorted(names))
 
 
 def throttle_delay(failures: int) -> timedelta:
@@ -141,6 +170,15 @@ class StaffAccounts:
             raise ValueError(f"there is no login {login!r}")
         self.accounts.set_password_hash(row.id, hash_password(password))
         return self.accounts.end_sessions(row.id, now)
+
+    def set_timezone(self, account_id: int, timezone: str | None) -> None:
+        """The zone the inbox shows this login's times in: one of `zone_names()`, or None
+        for the agency's."""
+        if timezone is not None and timezone not in zone_names():
+            raise ValueError(f"{timezone!r} is not a time zone; choose one from the list")
+        if self.accounts.get(account_id) is None:
+            raise ValueError(f"there is no staff account {account_id}")
+        self.accounts.set_timezone(account_id, timezone)
 
     def revoke_sessions(self, login: str, now: datetime) -> int:
         """Ends every session of the login; how many were live."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from adapters.text_parts import split_for
@@ -86,6 +87,61 @@ class Availability:
         if self.paging is not None and should_page(policy, due.after_hours):
             self.paging.open_page(uow, conv, started, msg, now)
         return started
+
+    def on_client_changed(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
+        """The conversation now belongs to another client (an unknown sender linked to one):
+        its open commitment takes that client's tier, its times recomputed from when the
+        client wrote (`started_at`), and the new tier's rules apply from now on: its
+        after-hours acknowledgement and its page, once each. A breach stands as it was."""
+        repo = uow.commitments
+        current = repo.awaiting(conversation_id, lock=True)
+        conv = uow.router_store.conversation(conversation_id)
+        if current is None or conv is None or current.state not in cm.OPEN_STATES:
+            return
+        terms = self.terms(conv.client_id)
+        if terms.tier == current.tier:
+            return  # the same promise: nothing to recompute, nothing to send again
+        policy = self.policies[terms.tier]
+        due = due_for(policy, current.started_at)
+        retiered = replace(
+            current,
+            tier=terms.tier,
+            after_hours=due.after_hours,
+            due_at=due.due_at,
+            at_risk_at=due.at_risk_at,
+            # At risk under the old window but not the new one: pending again (the at-risk
+            # timer below says so again when it is).
+            state=cm.State.PENDING,
+        )
+        repo.retier(retiered)
+        uow.timers.cancel_prefix(f"commitment:{current.id}:")
+        payload = {"commitment_id": current.id}
+        # New keys (a timer key is scheduled once); fired late, they fire at once.
+        prefix = f"commitment:{current.id}:{terms.tier}"
+        uow.timers.schedule(f"{prefix}:at_risk", AT_RISK, due.at_risk_at, now, payload)
+        uow.timers.schedule(f"{prefix}:breach", BREACH, due.due_at, now, payload)
+        uow.conversation_changed(conversation_id)
+        view = uow.conversations.get(conversation_id)
+        contact = (
+            uow.router_store.find_contact(conv.channel, view.address) if view is not None else None
+        )
+        ingested = Ingested(Outcome.NEW, contact=contact, conversation=conv)
+        if due.after_hours and due.due_at > now:  # never promise a time already past
+            self._acknowledge(uow, ingested, terms, retiered, now)
+        if self.paging is not None and should_page(policy, due.after_hours):
+            latest = [
+                m
+                for m in uow.conversations.message_window(conversation_id, last=50).messages
+                if m.direction == "in"
+            ]
+            msg = InboundMessage(
+                channel=conv.channel,
+                provider_id=latest[-1].provider_id or "" if latest else "",
+                address=view.address if view is not None else conv.chat_id,
+                text=latest[-1].text if latest else "",
+                received_at=current.started_at,
+            )
+            self.paging.open_page(uow, conv, retiered, msg, now)
 
     def _acknowledge(
         self,

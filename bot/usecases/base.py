@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.usecases.availability import Availability
+from bot.usecases.configured import Configured, LiveConfig
 from bot.usecases.directory import Directory
 from bot.usecases.paging import Paging
 from routing.clock import Clock
@@ -48,22 +49,42 @@ class UseCases:
         db: Database,
         clock: Clock,
         *,
-        directory: Directory | None = None,
-        availability: Availability | None = None,
+        live: LiveConfig | None = None,
         on_commit: Callable[[], None] | None = None,
         before_commit: Sequence[BeforeCommit] = (),
     ) -> None:
         self.db = db
-        self.availability = availability
-        self.directory = directory
-        # The directory's (no directory: nobody is staff).
-        self.staff_names: Mapping[str, str] = directory.staff_names if directory else {}
+        # The configuration in force, swapped whole by a reload: each property below reads
+        # it afresh, so a use that needs two of them takes `configured` once instead.
+        self.live = live
         self.clock = clock
         self._on_commit = on_commit
         self.before_commit = list(before_commit)
 
+    @property
+    def configured(self) -> Configured | None:
+        return self.live.current if self.live is not None else None
+
+    @property
+    def directory(self) -> Directory | None:
+        return self.live.current.directory if self.live is not None else None
+
+    @property
+    def availability(self) -> Availability | None:
+        return self.live.current.availability if self.live is not None else None
+
+    @property
+    def staff_names(self) -> Mapping[str, str]:
+        """The directory's (no directory: nobody is staff)."""
+        return self.live.current.directory.staff_names if self.live is not None else {}
+
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, on_commit=self._on_commit, before_commit=self.before_commit)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work that only reads (a page, a look at the state): it does not wait
+        behind writers, and cannot commit."""
+        return UnitOfWork(self.db, read_only=True)
 
     def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
         """Run a transaction again when a concurrent one won a race the database settled."""

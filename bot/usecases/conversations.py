@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.text_parts import split_for
+from bot.usecases.attachments import OutgoingFile, enqueue_files
 from bot.usecases.base import Author, UseCases
 from routing.errors import Conflict, DomainError
 from routing.limits import clean_text
@@ -17,21 +18,33 @@ from storage.unit_of_work import UnitOfWork
 
 
 class ConversationCases(UseCases):
-    def reply(self, conversation_id: int, text: str, author: Author) -> MessageView:
+    def reply(
+        self,
+        conversation_id: int,
+        text: str,
+        author: Author,
+        files: Sequence[OutgoingFile] = (),
+    ) -> MessageView:
         """Write the reply and its outbox entry in one transaction; the worker sends it.
         Run again if the database chose it as a deadlock's victim (the worker may be paging
         the same conversation): a staff member's answer is never refused for that."""
 
         def work() -> MessageView:
             with self.uow() as uow:
-                message = self._reply(uow, conversation_id, text, author, self.clock.now())
+                message = self._reply(uow, conversation_id, text, author, self.clock.now(), files)
                 uow.commit()
                 return message
 
         return self._retrying(work)
 
     def _reply(
-        self, uow: UnitOfWork, conversation_id: int, text: str, author: Author, now: datetime
+        self,
+        uow: UnitOfWork,
+        conversation_id: int,
+        text: str,
+        author: Author,
+        now: datetime,
+        files: Sequence[OutgoingFile] = (),
     ) -> MessageView:
         uow.conversations.lock(conversation_id)  # see follow_up: one after the other
         conv = self._conversation(uow, conversation_id)
@@ -55,19 +68,36 @@ class ConversationCases(UseCases):
             author_name=author.name,
             at=now,
             delivery=Delivery.QUEUED,
+            attachments=[f.as_recorded() for f in files],
         )
-        # One outbox row per part that fits the channel, sent in order (storage/outbox.py).
-        message = message.with_parts(
+        # One outbox row per part that fits the channel, sent in order (storage/outbox.py);
+        # then one per file (a file alone has no text part).
+        channel = Channel(conv.channel)
+        parts = (
             uow.outbox.enqueue_parts(
                 split_for(conv.channel, text),
                 kind="reply",
-                channel=Channel(conv.channel),
+                channel=channel,
                 recipient=conv.chat_id,
-                payload=self._payload(Channel(conv.channel), text),
+                payload=self._payload(channel, text),
                 at=now,
                 message_id=message.id,
             )
+            if text or not files
+            else ()
         )
+        parts += enqueue_files(
+            uow,
+            files,
+            channel=channel,
+            recipient=conv.chat_id,
+            payload=self._payload(channel, ""),
+            first_part=len(parts),
+            at=now,
+            message_id=message.id,
+        )
+        message = message.with_parts(parts)
+        self._claim(uow, conv, author, now)
         self._answered(uow, conv.id, now)
         return message
 
@@ -86,10 +116,11 @@ class ConversationCases(UseCases):
         client has it already, so it is recorded as sent, with no outbox row; otherwise it
         counts as a reply does. In the caller's unit of work (which claimed the delivery)."""
         uow.conversations.lock(conversation_id)
+        conv = self._conversation(uow, conversation_id)
         message = uow.conversations.add_message(
             conversation_id,
             direction="out",
-            channel=self._conversation(uow, conversation_id).channel,
+            channel=conv.channel,
             text=clean_text(text),
             author_type="staff",
             author_id=author.id,
@@ -99,8 +130,19 @@ class ConversationCases(UseCases):
             provider_id=provider_id,
             attachments=attachments,
         )
+        self._claim(uow, conv, author, now)
         self._answered(uow, conversation_id, now)
         return message
+
+    def _claim(
+        self, uow: UnitOfWork, conv: ConversationView, author: Author, now: datetime
+    ) -> None:
+        """Whoever answers a conversation nobody has takes it, recorded as an assignment is;
+        the admin token, or anyone not staff, takes nothing."""
+        if conv.assignee is not None or author.id not in self.staff_names:
+            return
+        uow.conversations.assign(conv.id, author.id, now)
+        uow.conversations.record_event(conv.id, "assigned", author.id, now, assignee=author.id)
 
     def _answered(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
         """The agency answered: the commitment is met, a follow-up failure no longer matters."""
@@ -125,6 +167,16 @@ class ConversationCases(UseCases):
             )
             uow.commit()
             return note
+
+    def mark_read(self, conversation_id: int, staff_id: str, message_id: int) -> bool:
+        """`staff_id` was shown the conversation up to `message_id` (for them alone); True if
+        that moved their marker. Never back: an older page, or a second tab, changes nothing."""
+        with self.uow() as uow:
+            moved = uow.read_markers.mark_read(
+                staff_id, conversation_id, message_id, self.clock.now()
+            )
+            uow.commit()
+            return moved
 
     def close(self, conversation_id: int, author: Author) -> ConversationView:
         def work() -> ConversationView:

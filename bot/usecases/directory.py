@@ -1,8 +1,9 @@
 """The directory: everything the configuration names (staff, clients, business calendars,
 commitment tiers, escalation policies, rotations) as plain values, with the lookup tables the
-application needs, built once (bot/config/directory.py builds it; bot/bootstrap.py once per
-Container) and read by everything else, so that nothing builds a second table or a second
-rotation that could disagree with the first."""
+application needs, built once per configuration (bot/config/directory.py builds it;
+bot/reloading.py once per file, at start and at each reload, with the parts that read it:
+bot/usecases/configured.py) and read by everything else, so that nothing builds a second table
+or a second rotation that could disagree with the first."""
 
 from __future__ import annotations
 

@@ -47,10 +47,12 @@ class InboundCases(PageCases):
         with backoff, so that no failure there can keep a message from the inbox.
         """
         msg = message_from_payload(payload)
-        paging = self.availability.paging if self.availability else None
+        configured = self.configured  # once: a reload may swap it meanwhile
         staff = (
-            self.directory.staff_by_sms.get(msg.address)
-            if paging is not None and self.directory is not None and msg.channel is Channel.SMS
+            configured.directory.staff_by_sms.get(msg.address)
+            if configured is not None
+            and configured.availability.paging is not None
+            and msg.channel is Channel.SMS
             else None
         )
         if staff is not None:

@@ -90,7 +90,7 @@ class OnCallService:
         return [on_call(rotation, at, overrides) for rotation in self.rotations.values()], overrides
 
     def who(self, at: datetime | None = None) -> dict[str, Any]:
-        """The contract's **oncall** object."""
+        """The **oncall** object of docs/CONTRACT.md."""
         at = _aware(at, "at") if at is not None else self.clock.now().astimezone(UTC)
         answers, overrides = self.answers(at)
         return {
@@ -159,7 +159,7 @@ class OnCallService:
         staff: str | None = None,
         upcoming: bool = False,
     ) -> dict[str, Any]:
-        """The contract's list shape, newest first; `upcoming`: only those not over yet."""
+        """docs/CONTRACT.md's list shape, newest first; `upcoming`: only those not over yet."""
         before = _cursor(cursor)
         with self.uow() as uow:
             records, last = OverrideRepository(uow.session).page(

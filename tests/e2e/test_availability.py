@@ -73,7 +73,7 @@ def test_weekday_evening_priority_client_gets_an_hour_and_an_honest_acknowledgem
     assert conv["due_at"] == c["due_at"]
     [ack] = acknowledgements(twilio, DANA)
     assert ack.startswith("Thanks Dana. It's after hours at Lakeshore Communications")
-    assert ack.endswith("you'll hear back by 8:05 PM.")
+    assert ack.endswith("you'll hear back by 8:05 PM EST.")
     # A second message joins the same commitment: no second acknowledgement.
     clock.advance(timedelta(minutes=2))
     text_in(app, DANA, "also, one more thing")
@@ -91,7 +91,7 @@ def test_weekday_evening_standard_client_is_promised_the_next_business_day(
     [ack] = acknowledgements(twilio, LUCY)
     assert ack == (
         "Thanks Lucy, your message reached Lakeshore Communications. We're out of the office "
-        "right now; you'll hear from us by Wednesday 1:00 PM."
+        "right now; you'll hear from us by Wednesday 1:00 PM EST."
     )
 
 
@@ -102,7 +102,7 @@ def test_friday_after_close_standard_runs_into_monday_around_lunch(
     conv = text_in(app, LUCY)
     # Monday 09:00-12:00 gives 3h, the lunch break counts nothing, 13:00-14:00 the fourth.
     assert datetime.fromisoformat(conv["due_at"]) == local(2026, 12, 14, 14, 0)
-    assert acknowledgements(twilio, LUCY)[0].endswith("by Monday 2:00 PM.")
+    assert acknowledgements(twilio, LUCY)[0].endswith("by Monday 2:00 PM EST.")
 
 
 def test_thanksgiving_is_closed_and_so_is_the_day_after(
@@ -113,7 +113,7 @@ def test_thanksgiving_is_closed_and_so_is_the_day_after(
     assert conv["commitment"]["after_hours"] is True
     # Friday 27th is a Michigan state holiday too: Monday 09:00 + 4h = 14:00.
     assert datetime.fromisoformat(conv["due_at"]) == local(2026, 11, 30, 14, 0)
-    assert acknowledgements(twilio, LUCY)[0].endswith("by Monday 2:00 PM.")
+    assert acknowledgements(twilio, LUCY)[0].endswith("by Monday 2:00 PM EST.")
 
 
 def test_monday_lunch_break_is_after_hours(
@@ -124,7 +124,7 @@ def test_monday_lunch_break_is_after_hours(
     assert lucy["commitment"]["after_hours"] is True
     # The next opening is 13:00, plus 4h of business time.
     assert datetime.fromisoformat(lucy["due_at"]) == local(2026, 12, 7, 17, 0)
-    assert acknowledgements(twilio, LUCY)[0].endswith("by 5:00 PM.")
+    assert acknowledgements(twilio, LUCY)[0].endswith("by 5:00 PM EST.")
     dana = text_in(app, DANA)
     assert datetime.fromisoformat(dana["due_at"]) == local(2026, 12, 7, 13, 15)
 
@@ -144,7 +144,7 @@ def test_across_the_november_dst_change(
     assert datetime.fromisoformat(dana["due_at"]) == datetime(
         2026, 11, 1, 6, 30, tzinfo=ZoneInfo("UTC")
     )
-    assert acknowledgements(twilio, DANA)[0].endswith("by 1:30 AM.")
+    assert acknowledgements(twilio, DANA)[0].endswith("by 1:30 AM EST.")
 
 
 def test_london_client_is_told_the_time_in_london(
@@ -152,7 +152,7 @@ def test_london_client_is_told_the_time_in_london(
 ) -> None:
     clock.set(local(2026, 12, 8, 19, 5))  # 00:05 on Wednesday in London
     text_in(app, GEORGE)
-    assert acknowledgements(twilio, GEORGE)[0].endswith("by 1:05 AM.")
+    assert acknowledgements(twilio, GEORGE)[0].endswith("by 1:05 AM GMT.")
 
 
 def test_no_acknowledgement_during_business_hours_or_to_an_opted_out_number(

@@ -75,12 +75,12 @@ def test_after_hours_page_escalates_until_acknowledged_then_the_answer_reaches_t
 
     # The client hears, honestly, who is on call and by when.
     [ack] = eventually(lambda: bodies(twilio, DANA))
-    assert "Raj is on call: you'll hear back by 8:05 PM." in ack
+    assert "Raj is on call: you'll hear back by 8:05 PM EST." in ack
 
     # Step 1: Raj, on call, by SMS, with what the client wrote and how to answer.
     [page_sms] = eventually(lambda: bodies(twilio, RAJ))
     assert "Dana Reyes (Acme Robotics) wrote on sms" in page_sms
-    assert "statement has a typo" in page_sms and "Reply due by 8:05 PM" in page_sms
+    assert "statement has a typo" in page_sms and "Reply due by 8:05 PM EST." in page_sms
     assert "Reply ACK" in page_sms
     [page] = pages(app, state="open")
     assert page["step"] == 1

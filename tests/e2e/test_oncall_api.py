@@ -185,9 +185,32 @@ def test_the_cli_gives_the_same_answer_as_the_api(app: RunningApp, db_url: str) 
     assert "Raj Patel (raj)" in after_hours
     assert "until Tue 2026-12-08 09:00 EST" in after_hours
     assert "Ana Ortiz (ana)" in leadership and "override" in leadership
+    # Under each rotation, the next *other* person and when they take over: Raj has the
+    # nights until his week ends; Jim's first closed hour is Monday's lunch (12:00-13:00).
+    after_next = lines[lines.index(after_hours) + 1].strip()
+    assert after_next == (
+        "next other person on call: Jim Miller (jim), from Mon 2026-12-14 12:00 EST"
+    )
+    assert lines[lines.index(leadership) + 1].strip() == (
+        "next other person on call: Kim Lee (kim), from Tue 2026-12-08 06:00 EST"
+    )
     # Without an offset, --at is the agency's wall time: the same instant, the same answer.
     local = cli(db_url, "--at", "2026-12-07T20:00", "--json")
     assert json.loads(local.stdout) == api_answer
+
+
+def test_the_cli_says_nobody_else_for_one_person_and_when_someone_starts(
+    app: RunningApp, db_url: str
+) -> None:
+    # Tuesday morning: the office is open, so nobody has the after-hours rotation until 17:30,
+    # when Raj (still his week) takes it; Kim is the whole leadership rotation.
+    text = cli(db_url, "--at", "2026-12-08T10:00:00-05:00")
+    assert text.returncode == 0, text.stderr
+    lines = [line.strip() for line in text.stdout.splitlines()]
+    at = lines.index("after-hours  nobody, until Tue 2026-12-08 17:30 EST")
+    assert lines[at + 1] == "next on call: Raj Patel (raj), from Tue 2026-12-08 17:30 EST"
+    at = lines.index("leadership   Kim Lee (kim), with no change ahead")
+    assert lines[at + 1] == "next other person on call: nobody else"
 
 
 def test_the_cli_says_so_when_the_database_is_not_migrated(tmp_path: Path) -> None:

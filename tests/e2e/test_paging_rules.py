@@ -76,7 +76,7 @@ def test_the_incoming_person_hears_when_the_shift_ends_and_what_they_inherit(
     run_worker_once(container)
     [notice] = [m["body"] for m in twilio.sent_to("+13135550101")]
     assert notice.startswith("Hi Jim: you're on call for after-hours now, after hours only, until")
-    assert "Monday, December 21, 9:00 AM" in notice
+    assert "Monday, December 21, 9:00 AM EST" in notice
     assert "You inherit 1 open: Brightside Bakery (Lucy Chen)" in notice
     with container.services.uow() as uow:
         keys = [t.key for t in uow.timers.pending("handoff:after-hours:")]

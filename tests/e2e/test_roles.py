@@ -9,6 +9,7 @@ by session or by PARTNERLINE_ADMIN_TOKEN, succeeds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -43,14 +44,25 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{conversation_id}/close"): STAFF,
     ("POST", "/api/conversations/{conversation_id}/reopen"): STAFF,
     ("POST", "/api/conversations/{conversation_id}/assign"): STAFF,
+    # Triage and contacts are everyday staff work; the file's contacts refuse edits (409).
+    ("POST", "/api/conversations/{conversation_id}/link"): STAFF,
+    ("POST", "/api/contacts"): STAFF,
+    ("PATCH", "/api/contacts/{contact_id}"): STAFF,
+    ("POST", "/api/contacts/{contact_id}/merge"): STAFF,
     ("POST", "/api/pages/{page_id}/ack"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/reply"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/notes"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/assign"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/close"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/reopen"): STAFF,
+    ("POST", "/inbox/conversations/{conversation_id}/link"): STAFF,
     ("POST", "/inbox/pages/{page_id}/ack"): STAFF,
     ("POST", "/sandbox/send"): STAFF,
+    ("POST", "/inbox/profile"): STAFF,  # one's own time zone
+    ("POST", "/inbox/upload/{conversation_id}"): STAFF,  # a file sent as a reply
+    ("POST", "/inbox/canned"): ADMIN,
+    ("POST", "/inbox/canned/{reply_id}"): ADMIN,
+    ("POST", "/inbox/canned/{reply_id}/delete"): ADMIN,
     ("POST", "/api/overrides"): ADMIN,
     ("DELETE", "/api/overrides/{override_id}"): ADMIN,
     ("POST", "/inbox/overrides"): ADMIN,
@@ -85,7 +97,38 @@ ADMIN_CALLS: dict[tuple[str, str], tuple[Call, int]] = {
         lambda c, t, oid: c.post(f"/inbox/overrides/{oid}/delete", data={"csrf_token": t}),
         303,
     ),
+    ("POST", "/inbox/canned"): (
+        lambda c, t, _: c.post("/inbox/canned", data={**_canned_form(), "csrf_token": t}),
+        303,
+    ),
+    ("POST", "/inbox/canned/{reply_id}"): (
+        lambda c, t, oid: c.post(
+            f"/inbox/canned/{_canned_id(c, t, oid)}", data={**_canned_form(), "csrf_token": t}
+        ),
+        303,
+    ),
+    ("POST", "/inbox/canned/{reply_id}/delete"): (
+        lambda c, t, oid: c.post(
+            f"/inbox/canned/{_canned_id(c, t, oid)}/delete", data={"csrf_token": t}
+        ),
+        303,
+    ),
 }
+_canned_titles = iter(range(1, 10_000))
+
+
+def _canned_form() -> dict[str, str]:
+    return {"title": f"Role check {next(_canned_titles)}", "text": "Hello {contact_first_name}"}
+
+
+def _canned_id(client: httpx.Client, token: str, fallback: int) -> int:
+    """A canned reply this client just added (an admin can), else `fallback` (refused)."""
+    form = _canned_form()
+    client.post("/inbox/canned", data={**form, "csrf_token": token})
+    found = re.search(
+        rf'id="canned-(\d+)" data-title="{form["title"]}"', client.get("/inbox/canned").text
+    )
+    return int(found.group(1)) if found else fallback
 
 
 def mutating_routes(routes: list[BaseRoute]) -> set[tuple[str, str]]:
@@ -142,7 +185,7 @@ def test_anonymous_callers_are_refused_on_every_staff_and_admin_route(
         for (method, path), role in ROLES.items():
             if role == PUBLIC:
                 continue
-            url = path.format(conversation_id=1, page_id=1, override_id=1)
+            url = path.format(conversation_id=1, page_id=1, override_id=1, reply_id=1, contact_id=1)
             response = anonymous.request(method, url)
             if path.startswith("/api/"):
                 assert response.status_code == 401, (method, path)

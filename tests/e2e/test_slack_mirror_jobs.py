@@ -101,6 +101,30 @@ async def dana_writes(
     return container, worker, clock, root
 
 
+async def test_a_sync_cut_short_by_an_error_posts_nothing_twice(
+    db_url: str, twilio: TwilioStandIn, slack: SlackStandIn
+) -> None:
+    """A sync records its posts in one transaction, not one per post: when Slack refuses a
+    post halfway through, what went out before it is recorded all the same, and the sync
+    that runs again posts only the rest."""
+    container, worker, clock, root = await dana_writes(db_url, twilio, slack)
+    try:
+        for n in range(1, 4):  # one sync finds the three pending
+            await asyncio.to_thread(receive, container, DANA, f"more {n}")
+        slack.fail_next(status=500, error="internal_error", method="chat.postMessage", after=1)
+        await drain(worker)
+        texts = [m["text"] for m in slack.thread(INBOX, root["ts"])]
+        assert texts == ["Dana Reyes (SMS): Can you call me?", "Dana Reyes (SMS): more 1"]
+        clock.advance(timedelta(minutes=10))  # past the job's backoff
+        await drain(worker)
+        assert [m["text"] for m in slack.thread(INBOX, root["ts"])] == [
+            "Dana Reyes (SMS): Can you call me?",
+            *(f"Dana Reyes (SMS): more {n}" for n in range(1, 4)),
+        ]
+    finally:
+        container.db.dispose()
+
+
 async def test_the_root_shows_at_risk_and_breach_when_the_commitment_moves(
     db_url: str, twilio: TwilioStandIn, slack: SlackStandIn
 ) -> None:

@@ -27,7 +27,7 @@ def test_past_its_due_time_an_unanswered_commitment_is_breached_and_stays_so(
     assert events == ["pending", "at_risk", "breached"]
     assert rig.conversation(conv).commitment_state == "breached"
     assert rig.sent.texts(Channel.SMS, RAJ)[-1] == (
-        "Breached: Brightside Bakery (Lucy Chen, sms), reply was due at 2:00 PM."
+        "Breached: Brightside Bakery (Lucy Chen, sms), reply was due at 2:00 PM EST."
     )
 
     # A late reply is recorded as answered; the breach stands.

@@ -45,7 +45,7 @@ def test_after_hours_the_client_hears_who_is_on_call_and_by_when_and_a_page_open
     assert (ack.direction, ack.author_type, ack.author_name) == ("auto", "system", "Partnerline")
     assert ack.text == (
         "Thanks Dana. It's after hours at Lakeshore Communications, and Raj is on call: "
-        "you'll hear back by 8:05 PM."
+        "you'll hear back by 8:05 PM EST."
     )
     assert rig.sent.texts(Channel.SMS, DANA) == [ack.text]
     page = rig.page_of(conv)
@@ -53,7 +53,7 @@ def test_after_hours_the_client_hears_who_is_on_call_and_by_when_and_a_page_open
     assert page.commitment_id == commitment.id
     [paged] = rig.sent.texts(Channel.SMS, RAJ)
     assert paged.startswith(f'Page {page.id}: Dana Reyes (Acme Robotics) wrote on sms: "Our')
-    assert "Reply due by 8:05 PM." in paged
+    assert "Reply due by 8:05 PM EST." in paged
 
 
 def test_after_hours_a_tier_that_never_pages_acknowledges_with_the_next_business_day(
@@ -68,7 +68,7 @@ def test_after_hours_a_tier_that_never_pages_acknowledges_with_the_next_business
     assert commitment.due_at == datetime(2026, 12, 9, 13, 0, tzinfo=DETROIT)
     assert rig.sent.texts(Channel.SMS, LUCY) == [
         "Thanks Lucy, your message reached Lakeshore Communications. We're out of the office "
-        "right now; you'll hear from us by Wednesday 1:00 PM."
+        "right now; you'll hear from us by Wednesday 1:00 PM EST."
     ]
     assert rig.page_of(conv) is None
     assert [m.channel for m in rig.sent.all()] == [Channel.SMS]  # nobody else was told

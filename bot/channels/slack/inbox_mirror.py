@@ -13,8 +13,10 @@ How it stays correct without a table of its own:
   the root if its text changed. The root is therefore always posted before its thread items.
   One job per conversation, however many messages asked for it: the worker runs it under a
   lease, so one sync of a conversation runs at a time, whichever worker process runs it, and
-  a message committed while it ran has it run once more. Progress is saved after each post,
-  so a sync cut short (429, a crash, a lost lease) repeats at most one post.
+  a message committed while it ran has it run once more. Progress is saved in one
+  transaction every few posts (`UNRECORDED_POSTS`) and when a post fails, so a sync cut
+  short by an error (a 429, a 500) repeats nothing, and one cut short by a crash at most
+  those few posts.
 - The root shows the commitment's due time and state. State changes that record no message
   (at risk, breached) mark their conversation changed in the transaction of the timer that
   moves the commitment (`UnitOfWork.conversation_changed`), and the same hook asks for the
@@ -67,6 +69,9 @@ MIRROR = "slack.mirror"  # the job kind of a conversation's sync; its key, MIRRO
 # such a job left in the database asks for its conversation's sync once.
 REFRESH = "slack.mirror.refresh"
 BATCH = 50
+# Posts made before their progress is recorded (in one transaction): a sync cut short by a
+# crash repeats at most these; one cut short by an error records what it posted first.
+UNRECORDED_POSTS = 5
 HISTORY = 20  # messages a new thread starts with, for conversations older than the mirror
 CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "slack": "Slack", "voice": "voice"}
 
@@ -272,16 +277,7 @@ class SlackInbox:
                 if state is None or state.thread is None:
                     return  # the conversation is gone
             thread = state.thread
-            for message in state.late:  # committed after a later message was mirrored
-                await self._post_item(thread, message, state.conversation)
-                await asyncio.to_thread(self._posted, conversation_id, message, False)
-            for message in state.pending:
-                if message.id not in state.echoes:
-                    await self._post_item(thread, message, state.conversation)
-                await asyncio.to_thread(self._posted, conversation_id, message, True)
-            for message in state.edited:
-                await self._post_item(thread, message, state.conversation, edit=True)
-                await asyncio.to_thread(self._posted, conversation_id, message, False)
+            await self._post_items(conversation_id, thread, state)
             named = []
             if not state.more:
                 break
@@ -292,7 +288,28 @@ class SlackInbox:
                     thread.channel, thread.ts, text, root_blocks(text, self._link(state))
                 )
             )
-            await asyncio.to_thread(self._update_mirror, conversation_id, root=text)
+            await asyncio.to_thread(self._record, conversation_id, [], text)
+
+    async def _post_items(self, conversation_id: int, thread: Posted, state: MirrorState) -> None:
+        """Post what the state says is missing from the thread, recording what was posted
+        every few posts and when a post fails (a 429 or an error ends the sync here)."""
+        todo: list[tuple[MessageView, bool, bool]] = [  # (message, edit, advances the cursor)
+            *((m, False, False) for m in state.late),  # committed after a later one was shown
+            *((m, False, True) for m in state.pending),
+            *((m, True, False) for m in state.edited),
+        ]
+        posted: list[tuple[MessageView, bool]] = []
+        try:
+            for message, edit, advance in todo:
+                if not (advance and message.id in state.echoes):
+                    await self._post_item(thread, message, state.conversation, edit=edit)
+                posted.append((message, advance))
+                if len(posted) >= UNRECORDED_POSTS:
+                    await asyncio.to_thread(self._record, conversation_id, posted, None)
+                    posted = []
+        finally:
+            if posted:
+                await asyncio.to_thread(self._record, conversation_id, posted, None)
 
     async def _post_item(
         self, thread: Posted, message: MessageView, conv: ConversationView, *, edit: bool = False
@@ -316,7 +333,7 @@ class SlackInbox:
         return f"{self.public_url}/inbox/conversations/{state.conversation.id}"
 
     def _load(self, conversation_id: int, named: list[int]) -> MirrorState | None:
-        with self.services.uow() as uow:
+        with self.services.reader() as uow:
             return self._read_state(uow, conversation_id, named)
 
     def _read_state(
@@ -380,21 +397,23 @@ class SlackInbox:
             uow.commit()
             return state
 
-    def _posted(self, conversation_id: int, message: MessageView, advance: bool) -> None:
-        """Mark a message (as posted: that version) as in Slack, so no sync posts it again,
-        and move the cursor."""
+    def _record(
+        self, conversation_id: int, posted: list[tuple[MessageView, bool]], root: str | None
+    ) -> None:
+        """In one transaction: these messages (each as posted: that version) are in Slack, so
+        no sync posts them again; the cursor moves past those that advance it; the root's
+        text as shown, if it changed."""
         now = self.clock.now()
         with self.services.uow() as uow:
-            uow.channel_refs.mark_in_slack(message.id, now)
-            if version_of(message):
-                uow.channel_refs.mark_in_slack(message.id, now, version_of(message))
-            if advance:
-                uow.channel_refs.advance_mirror(conversation_id, now, cursor=message.id)
-            uow.commit()
-
-    def _update_mirror(self, conversation_id: int, *, root: str) -> None:
-        with self.services.uow() as uow:
-            uow.channel_refs.advance_mirror(conversation_id, self.clock.now(), root_text=root)
+            cursor = None
+            for message, advance in posted:
+                uow.channel_refs.mark_in_slack(message.id, now)
+                if version_of(message):
+                    uow.channel_refs.mark_in_slack(message.id, now, version_of(message))
+                if advance:
+                    cursor = max(cursor or 0, message.id)
+            if cursor is not None or root is not None:
+                uow.channel_refs.advance_mirror(conversation_id, now, cursor=cursor, root_text=root)
             uow.commit()
 
     # ------------------------------------------------------------------ lookups

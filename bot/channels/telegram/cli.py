@@ -2,7 +2,8 @@
 
 set-webhook registers PUBLIC_URL/webhooks/telegram with TELEGRAM_WEBHOOK_SECRET as the secret
 token and the update types the bot handles; info prints what Telegram has registered.
-Both talk to TELEGRAM_API_URL, so they work against the stand-in too.
+Both talk to TELEGRAM_API_URL, so they work against the stand-in too. Their arguments are
+declared in bot/cli/telegram.py, which imports this module (and the SDK) only to run one.
 """
 
 from __future__ import annotations
@@ -21,21 +22,6 @@ from bot.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/telegram"
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-def add_telegram_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="telegram_command", required=True)
-    set_hook = sub.add_parser(
-        "set-webhook", help="register PUBLIC_URL/webhooks/telegram with the secret token"
-    )
-    set_hook.add_argument(
-        "--drop-pending-updates",
-        action="store_true",
-        help="discard updates Telegram holds for the bot",
-    )
-    set_hook.set_defaults(func=cmd_set_webhook)
-    info = sub.add_parser("info", help="show the webhook Telegram has registered")
-    info.set_defaults(func=cmd_info)
 
 
 def _fail(message: str) -> int:

@@ -14,7 +14,7 @@ from bot.container import Container
 from bot.http.api.objects import commitment_json, conversation_json, iso, message_json
 from bot.http.api.responses import RowId, errors
 from bot.http.deps import AuthorDep, ContainerDep
-from routing.limits import checked_row_id, clean_text
+from routing.limits import PERSON_NAME, ROW_ID_MAX, checked_row_id, clean_text
 from storage.conversations import ConversationFilter, ConversationView
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=errors(401))
@@ -46,8 +46,21 @@ class TextBody(BaseModel):
         return text
 
 
+class ReplyBody(TextBody):
+    channel: Literal["sms", "telegram", "slack"] | None = None
+
+
 class AssignBody(BaseModel):
     staff: str | None
+
+
+class LinkBody(BaseModel):
+    """`{"client": ID, "name": str}`: the sender becomes that client's new contact;
+    `{"contact": ID}`: their address becomes another identity of that contact."""
+
+    client: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=PERSON_NAME)
+    contact: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
 
 
 @router.get("", responses=errors(400))
@@ -69,7 +82,7 @@ async def list_conversations(
     )
 
     def load() -> dict[str, Any]:
-        with container.services.uow() as uow:
+        with container.services.reader() as uow:
             try:
                 views, next_cursor = uow.conversations.listing(filters, limit, cursor, sort)
             except ValueError as exc:
@@ -99,7 +112,7 @@ async def get_conversation(
     before = None if cursor is None else checked_row_id(cursor, "cursor")
 
     def load() -> dict[str, Any]:
-        with container.services.uow() as uow:
+        with container.services.reader() as uow:
             view = uow.conversations.get(conversation_id)
             if view is None:
                 raise HTTPException(404, detail=f"no conversation {conversation_id}")
@@ -122,9 +135,14 @@ async def get_conversation(
 
 @router.post("/{conversation_id}/reply", status_code=202, responses=errors(400, 404, 409, 413))
 async def reply(
-    conversation_id: RowId, body: TextBody, container: ContainerDep, author: AuthorDep
+    conversation_id: RowId, body: ReplyBody, container: ContainerDep, author: AuthorDep
 ) -> JSONResponse:
-    message = await run_in_threadpool(container.services.reply, conversation_id, body.text, author)
+    """`channel` (optional): reply on another channel the contact has an address on; the
+    message goes to their conversation there (found, or opened on SMS and Telegram), and this
+    conversation counts as answered. Omitted: this conversation's channel."""
+    message = await run_in_threadpool(
+        container.services.reply_on, conversation_id, body.text, author, body.channel
+    )
     return JSONResponse(message_json(message), status_code=202)
 
 
@@ -160,9 +178,25 @@ async def assign(
     return await _with_commitment(container, view)
 
 
+@router.post("/{conversation_id}/link", responses=errors(400, 404, 409))
+async def link(
+    conversation_id: RowId, body: LinkBody, container: ContainerDep, author: AuthorDep
+) -> dict[str, Any]:
+    """An unknown sender's conversation moves to a client, with its messages and its open
+    commitment (that client's tier, from the original message time); 409 if it is not an
+    unknown sender's (a second link changes nothing)."""
+
+    def work() -> ConversationView:
+        return container.services.link(
+            conversation_id, author, client_id=body.client, name=body.name, contact_id=body.contact
+        )
+
+    return await _with_commitment(container, await run_in_threadpool(work))
+
+
 async def _with_commitment(container: Container, view: ConversationView) -> dict[str, Any]:
     def load() -> dict[str, Any]:
-        with container.services.uow() as uow:
+        with container.services.reader() as uow:
             return conversation_json(
                 view, uow.commitments.latest_by_conversation([view.id]).get(view.id)
             )

@@ -7,6 +7,7 @@ from typing import Any
 
 from routing import edits
 from routing.commitments import Commitment, Event
+from storage.contacts import ContactView
 from storage.conversations import UNKNOWN_AUTHOR_NAME, ConversationView, MessageView
 
 
@@ -97,4 +98,27 @@ def message_json(view: MessageView) -> dict[str, Any]:
         # (text null: that text never reached us).
         "edits": edits.public(view.edits),
         "edited_at": view.edits[-1]["at"] if view.edits else None,
+    }
+
+
+def contact_json(view: ContactView) -> dict[str, Any]:
+    """A contact: every identity with its channel; `source` "config" (the configuration
+    file's, read-only here) or "runtime" (made in the app, kept in the database)."""
+    return {
+        "id": view.id,
+        "name": view.name,
+        "client": {"id": view.client_id, "name": view.client_name} if view.client_id else None,
+        "source": view.source,
+        "identities": [
+            {
+                "channel": i.channel,
+                "address": i.address,
+                "source": i.source,
+                "reachable": not (i.opted_out or i.unreachable),
+            }
+            for i in view.identities
+        ],
+        # Where a reply goes by default: the channel they last wrote on.
+        "last_channel": view.last_channel,
+        "created_at": iso(view.created_at),
     }

@@ -55,7 +55,7 @@ async def list_pages(
     before = None if cursor is None else checked_row_id(cursor, "cursor")
 
     def load() -> dict[str, Any]:
-        with container.services.uow() as uow:
+        with container.services.reader() as uow:
             pages = uow.pages.listing(state, limit + 1, before)
             notes = uow.pages.notifications_of([p.id for p in pages[:limit]])
         items = [page_json(p, notes[p.id]) for p in pages[:limit]]
@@ -68,7 +68,7 @@ async def list_pages(
 @router.get("/{page_id}", responses=errors(404))
 async def get_page(page_id: RowId, container: ContainerDep, author: AuthorDep) -> dict[str, Any]:
     def load() -> dict[str, Any]:
-        with container.services.uow() as uow:
+        with container.services.reader() as uow:
             page = uow.pages.get(page_id)
             if page is None:
                 raise HTTPException(404, detail=f"no page {page_id}")

@@ -24,7 +24,8 @@ class ErrorBody(BaseModel):
 _WHY = {
     400: "Malformed or refused: a body that is not JSON, a cursor, time or id that is not one "
     "the API gave out, or a rule of the domain (`code` names it).",
-    401: "No valid bearer token or inbox session.",
+    401: "No valid bearer token or inbox session; or a write with an inbox session lacks its "
+    "X-CSRF-Token header (the detail says which).",
     403: "Needs an admin, or a valid feed token.",
     404: "No such object (an id out of range is simply not found).",
     409: "Conflicts with the object's state: a reply to a contact who cannot be reached on the "

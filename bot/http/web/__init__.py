@@ -14,7 +14,19 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from bot.http.web import conversation, inbox, live, login, oncall_panel
+from bot.http.web import (
+    attachments,
+    canned,
+    client_report,
+    conversation,
+    inbox,
+    live,
+    login,
+    oncall_panel,
+    profile,
+    reports,
+    triage,
+)
 from bot.http.web.guard import CsrfRefused, LoginRequired, login_redirect
 from bot.http.web.templating import render
 
@@ -52,7 +64,19 @@ def install_web(
     """`sandbox`: also serve /sandbox (`partnerline serve --sandbox` only); `dependencies`
     run before every page's own."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (login, inbox, conversation, live, oncall_panel):
+    for module in (
+        login,
+        inbox,
+        conversation,
+        live,
+        oncall_panel,
+        canned,
+        profile,
+        attachments,
+        reports,
+        client_report,
+        triage,
+    ):
         app.include_router(module.router, dependencies=dependencies)
     if sandbox is not None:
         from bot.http.web import sandbox as sandbox_routes

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from bot.container import Container
 from bot.http.api.responses import RowId
 from bot.http.sessions import Staff
+from bot.http.web.canned import canned_replies
 from bot.http.web.guard import FormDep, StaffDep
 from bot.http.web.inbox import CHANNEL_LABELS
 from bot.http.web.inbox_query import inbox_queries
@@ -26,6 +27,8 @@ MAX_TEXT = 10_000
 # Messages shown at once; older ones are a link away, so that a conversation of thousands of
 # notes is not a page of megabytes re-fetched on every live change.
 TIMELINE_PAGE = 200
+# What shows the messages, so marks them read: the page, and its timeline re-read live.
+READS = ("conversation.html", "_timeline.html")
 
 
 def load_conversation(
@@ -33,7 +36,7 @@ def load_conversation(
 ) -> dict[str, Any] | None:
     """The conversation page's context: its newest TIMELINE_PAGE messages before message
     `before` (the latest if None), with the commitment and page events of that stretch."""
-    with container.services.uow() as uow:
+    with container.services.reader() as uow:
         view = uow.conversations.get(conversation_id)
         if view is None:
             return None
@@ -41,6 +44,8 @@ def load_conversation(
         window = uow.conversations.message_window(view.id, last=TIMELINE_PAGE, before=before)
         pages = inbox_queries(uow).pages(conversation_id=view.id)
         activity = uow.conversations.events(view.id)
+        # An unknown sender's page offers "link to client" (bot/http/web/triage.py).
+        known = uow.contacts.of_client(None, 500) if view.client_id is None else []
     names = container.services.staff_names
     timeline = build_timeline(window.messages, history, pages, names, activity)
     if window.earlier and window.messages:  # earlier events go with the earlier messages
@@ -54,8 +59,13 @@ def load_conversation(
         "earlier": str(window.messages[0].id) if window.earlier and window.messages else None,
         "before": before,
         "open_pages": [p for p in pages if p.state == "open"],
+        "newest_shown": window.messages[-1].id if window.messages else None,
         "staff_names": names,
         "channel_labels": CHANNEL_LABELS,
+        # Times also show as the client reads them, where their clock differs.
+        "client_zone": container.directory.terms_of(view.client_id).zone,
+        "link_clients": {c.id: c.name for c in container.directory.clients.values()},
+        "link_contacts": known,
     }
 
 
@@ -66,6 +76,7 @@ async def _page(request: Request, staff: Staff, conversation_id: int, template: 
     except MalformedPayload:
         before = None
     # The whole page starts a live stream; its fragments (head, timeline) do not.
+    # (Without the reader's part: this page's own reading moves it, and is no change to show.)
     since = await live_since(request, conversation_id) if template == "conversation.html" else ""
     context = await run_in_threadpool(load_conversation, container, conversation_id, before)
     if context is None:
@@ -76,6 +87,15 @@ async def _page(request: Request, staff: Staff, conversation_id: int, template: 
             {"what": f"conversation {conversation_id}"},
             status_code=404,
         )
+    if template == "conversation.html":  # the `/` picker's replies, filled for this one
+        canned = canned_replies(container)
+        filled = await run_in_threadpool(canned.for_conversation, context["conv"], staff.author.id)
+        context["canned"] = [{"id": r.id, "title": r.title, "text": r.text} for r in filled]
+    if template in READS and context["newest_shown"] is not None:
+        # Shown, so read: for this staff member alone, up to the newest message on screen.
+        services = container.services
+        newest: int = context["newest_shown"]
+        await run_in_threadpool(services.mark_read, conversation_id, staff.author.id, newest)
     return render(request, template, staff, {**context, "live_since": since})
 
 

@@ -14,6 +14,7 @@ from bot.http.web.guard import StaffDep
 from bot.http.web.inbox_query import VIEW_LABELS, VIEWS, InboxFilter, InboxRow, inbox_queries
 from bot.http.web.live import live_since
 from bot.http.web.templating import render
+from storage.read_markers import UnreadCounts
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,7 +34,7 @@ def _filter(view: str, client: str | None, channel: str | None, q: str | None) -
 def load_rows(
     container: Container, staff: Staff, filters: InboxFilter, cursor: str | None
 ) -> tuple[list[InboxRow], str | None]:
-    with container.services.uow() as uow:
+    with container.services.reader() as uow:
         queries = inbox_queries(uow)
         try:
             views, next_cursor = queries.inbox(filters, staff.author.id, cursor=cursor)
@@ -42,8 +43,16 @@ def load_rows(
         ids = [v.id for v in views]
         commitments = uow.commitments.latest_by_conversation(ids)
         last = queries.last_messages(ids)
-    rows = [InboxRow(v, commitments.get(v.id), last.get(v.id)) for v in views]
+        unread = queries.unread_among(staff.author.id, ids)
+    rows = [InboxRow(v, commitments.get(v.id), last.get(v.id), v.id in unread) for v in views]
     return rows, next_cursor
+
+
+def load_counts(container: Container, staff: Staff, filters: InboxFilter) -> UnreadCounts:
+    """The unread count beside each view (one statement), and with the list when it is
+    re-read live, so the two never disagree."""
+    with container.services.reader() as uow:
+        return inbox_queries(uow).unread_counts(filters, staff.author.id)
 
 
 def _context(
@@ -79,6 +88,8 @@ async def _list_context(
     rows, next_cursor = await run_in_threadpool(load_rows, container, staff, filters, cursor)
     context = _context(container, filters, rows, next_cursor)
     context["cursor"] = cursor
+    if not cursor:  # a further page of the list leaves the counts as they are
+        context["unread"] = await run_in_threadpool(load_counts, container, staff, filters)
     return context
 
 
@@ -92,7 +103,7 @@ async def inbox(
     q: Q = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    since = await live_since(request)
+    since = await live_since(request, staff_id=staff.author.id)
     context = await _list_context(request, staff, view, client, channel, q, cursor)
     return render(request, "inbox.html", staff, {**context, "live_since": since})
 
@@ -110,4 +121,5 @@ async def inbox_rows(
     """The list alone, for htmx: re-read when something changes, or the next page."""
     context = await _list_context(request, staff, view, client, channel, q, cursor)
     name = "_rows_more.html" if cursor else "_rows.html"
-    return render(request, name, staff, context)
+    # The list re-read whole brings the views' unread counts along (htmx out of band).
+    return render(request, name, staff, {**context, "oob": not cursor})

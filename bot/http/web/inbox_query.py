@@ -7,6 +7,7 @@ the inbox keeps the API's orderings and cursors and the two cannot drift apart.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 
 from routing.commitments import Commitment
 from storage.conversations import ConversationFilter, ConversationView, MessageView
+from storage.read_markers import UnreadCounts
 from storage.unit_of_work import UnitOfWork
 
 VIEWS = ("open", "mine", "unassigned", "at_risk", "breached", "closed", "all")
@@ -27,6 +29,7 @@ VIEW_LABELS = {
     "all": "All",
 }
 PAGE_SIZE = 50
+PREVIEW_DIRECTIONS = ("in", "out")  # what a row of the list previews
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,40 @@ class InboxRow:
     conversation: ConversationView
     commitment: Commitment | None
     last_message: MessageView | None
+    unread: bool = False  # for the staff member reading the list (storage/read_markers.py)
+
+
+@dataclass(frozen=True, slots=True)
+class PageAbout:
+    """What a page is about, read from its stored summary (JSON written by
+    bot.usecases.paging.open_page): who wrote, on which channel, what, and when a reply is due."""
+
+    client: str = ""
+    contact: str = ""
+    channel: str = ""
+    text: str = ""
+    due_at: datetime | None = None
+
+
+def page_about(summary: str) -> PageAbout:
+    """The summary's fields; a summary that is not such JSON is shown as its text."""
+    try:
+        data = json.loads(summary) if summary.startswith("{") else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return PageAbout(text=summary)
+    try:
+        due = datetime.fromisoformat(str(data["due_at"])) if data.get("due_at") else None
+    except ValueError:
+        due = None
+    return PageAbout(
+        client=str(data.get("client") or ""),
+        contact=str(data.get("contact") or ""),
+        channel=str(data.get("channel") or ""),
+        text=str(data.get("text") or ""),
+        due_at=due,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +99,10 @@ class PageEntry:
     acknowledged_by: str | None
     resolved_at: datetime | None
     notifications: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def about(self) -> PageAbout:
+        return page_about(self.summary)
 
 
 class InboxQueries:
@@ -87,8 +128,22 @@ class InboxQueries:
         sort = "updated" if view == "closed" else "due_at"
         return self.uow.conversations.listing(conditions, limit, cursor, sort)
 
+    def unread_among(self, staff_id: str, conversation_ids: list[int]) -> set[int]:
+        return self.uow.read_markers.unread_among(staff_id, conversation_ids)
+
+    def unread_counts(self, filters: InboxFilter, staff_id: str) -> UnreadCounts:
+        """Unread conversations for `staff_id` on each view, under the list's other filters."""
+        among = None
+        if filters.client or filters.channel or filters.q:
+            among = self.uow.conversations.matching(
+                ConversationFilter(client=filters.client, channel=filters.channel, q=filters.q)
+            )
+        return self.uow.read_markers.unread_counts(staff_id, among)
+
     def last_messages(self, conversation_ids: list[int]) -> dict[int, MessageView]:
-        return self.uow.conversations.last_messages(conversation_ids)
+        """Each row's headline: what the client wrote last, or the staff reply if newer; never
+        the bot's acknowledgement (after hours it would hide the client's words) or a note."""
+        return self.uow.conversations.last_messages(conversation_ids, PREVIEW_DIRECTIONS)
 
     def pages(
         self, *, conversation_id: int | None = None, state: str | None = None, limit: int = 100

@@ -1,7 +1,8 @@
 """`/inbox/oncall`: who is on call now and next, open pages to acknowledge, overrides.
 
 Overrides change who gets woken up, so only admin accounts may add or remove them here.
-Times in the override form are wall-clock times in the agency's time zone.
+Times in the override form are wall-clock times in the signed-in staff member's zone (their
+profile's, else the agency's), which the form names; the list shows overrides in it too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.container import Container
 from bot.http.api.responses import RowId
 from bot.http.sessions import Staff
 from bot.http.web.guard import FormDep, StaffDep, inbox_target
+from bot.http.web.inbox import CHANNEL_LABELS
 from bot.http.web.inbox_query import inbox_queries
 from bot.http.web.live import live_since
 from bot.http.web.templating import render
@@ -35,7 +37,7 @@ def _oncall(request: Request) -> OnCallService:
 def _load(request: Request) -> dict[str, Any]:
     container: Container = request.app.state.container
     oncall = _oncall(request)
-    with container.services.uow() as uow:
+    with container.services.reader() as uow:
         pages = inbox_queries(uow).pages(state="open", limit=200)
         convs = {p.conversation_id: uow.conversations.get(p.conversation_id) for p in pages}
     return {
@@ -45,8 +47,8 @@ def _load(request: Request) -> dict[str, Any]:
         "overrides": oncall.list_overrides(limit=50, upcoming=True)["items"],
         "rotations": list(oncall.rotations),
         "staff_names": container.directory.staff_names,
-        "zone": container.directory.zone.key,
         "can_ack": hasattr(container.services, "acknowledge"),
+        "channel_labels": CHANNEL_LABELS,
     }
 
 
@@ -89,7 +91,7 @@ async def acknowledge(page_id: RowId, request: Request, staff: StaffDep, form: F
     return _done(request)
 
 
-def _local(value: Any, request: Request) -> datetime:
+def _local(value: Any, staff: Staff) -> datetime:
     if not isinstance(value, str) or not value:
         raise DomainError("override_time", "give both a start and an end")
     try:
@@ -97,7 +99,7 @@ def _local(value: Any, request: Request) -> datetime:
     except ValueError as exc:
         raise DomainError("override_time", f"{value!r} is not a date and time") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=request.app.state.container.directory.zone)
+        parsed = parsed.replace(tzinfo=staff.zone)
     return parsed
 
 
@@ -107,7 +109,7 @@ async def add_override(request: Request, staff: StaffDep, form: FormDep) -> Resp
         return await _panel(request, staff, NOT_ADMIN, status=403)
     oncall = _oncall(request)
     try:
-        start, end = _local(form.get("start"), request), _local(form.get("end"), request)
+        start, end = _local(form.get("start"), staff), _local(form.get("end"), staff)
         await run_in_threadpool(
             oncall.add_override,
             str(form.get("rotation") or ""),

@@ -35,15 +35,23 @@ SANDBOX_SID = "AC" + "5a" * 16
 SANDBOX_NUMBER = "+13135550100"
 
 
+# Addresses that match no contact and no staff member (checked in `personas`): the sandbox's
+# unknown sender, whose messages land with the configuration's [unknown_senders].
+UNKNOWN_ADDRESSES = {"sms": "+13135550177", "telegram": "299999977", "slack": "U0UNKNOWN77"}
+UNKNOWN_NAME = "Unknown sender"
+
+
 @dataclass(frozen=True, slots=True)
 class Persona:
-    """One contact of the configuration on one channel."""
+    """One person to play on one channel: a contact of the configuration, a sender the
+    configuration does not know, or a staff member (whose phone shows the pages they get)."""
 
     key: str  # "sms:+13135550142"
     channel: str
     address: str
     name: str
-    client: str
+    client: str  # the client's name; for the others, what they are
+    role: str = "client"  # client | unknown | staff
 
 
 @dataclass
@@ -101,34 +109,53 @@ class Sandbox:
 
     # ------------------------------------------------------------------ people to play
     def personas(self) -> list[Persona]:
-        people = []
+        """The clients' contacts, then an unknown sender, then the staff, each per channel."""
+        people: list[Persona] = []
+
+        def add(channel: str, address: object, name: str, what: str, role: str) -> None:
+            if address is not None and address != "":
+                key = f"{channel}:{address}"
+                people.append(Persona(key, channel, str(address), name, what, role))
+
         for client in self.config.clients:
             for contact in client.contacts:
-                if contact.sms:
-                    people.append(
-                        Persona(f"sms:{contact.sms}", "sms", contact.sms, contact.name, client.name)
-                    )
-                if contact.slack:
-                    people.append(
-                        Persona(
-                            f"slack:{contact.slack}",
-                            "slack",
-                            contact.slack,
-                            contact.name,
-                            client.name,
-                        )
-                    )
-                if contact.telegram is not None:
-                    address = str(contact.telegram)
-                    people.append(
-                        Persona(
-                            f"telegram:{address}", "telegram", address, contact.name, client.name
-                        )
-                    )
+                add("sms", contact.sms, contact.name, client.name, "client")
+                add("slack", contact.slack, contact.name, client.name, "client")
+                add("telegram", contact.telegram, contact.name, client.name, "client")
+        known = {p.key for p in people} | {
+            f"{channel}:{address}"
+            for staff in self.config.staff
+            for channel, address in (
+                ("sms", staff.sms),
+                ("slack", staff.slack),
+                ("telegram", staff.telegram),
+            )
+        }
+        for channel, address in UNKNOWN_ADDRESSES.items():
+            if f"{channel}:{address}" not in known:
+                add(channel, address, UNKNOWN_NAME, "no client", "unknown")
+        for staff in self.config.staff:
+            add("sms", staff.sms, staff.name, "staff", "staff")
+            add("slack", staff.slack, staff.name, "staff", "staff")
+            add("telegram", staff.telegram, staff.name, "staff", "staff")
         return people
 
     def persona(self, key: str | None) -> Persona | None:
         return next((p for p in self.personas() if p.key == key), None)
+
+    def groups(self) -> list[tuple[str, list[Persona]]]:
+        """The personas under a heading each, for the picker."""
+        headings = {
+            "client": "Clients",
+            "unknown": "A sender no configuration knows",
+            "staff": "Staff: what their phone receives (pages); answer ACK",
+        }
+        people = self.personas()
+        return [
+            (heading, [p for p in people if p.role == role])
+            for role, heading in headings.items()
+            if any(p.role == role for p in people)
+        ]
 
     # ------------------------------------------------------------------ playing one
     def send(self, persona: Persona, text: str) -> int:
@@ -180,7 +207,10 @@ class Sandbox:
             for m in self.telegram.sent_to(persona.address):
                 at = datetime.fromtimestamp(int(m.get("date", 0)), UTC)
                 items.append({"at": at, "text": m.get("text", ""), "mine": False})
-        items.sort(key=lambda i: i["at"])
+        # The stand-ins stamp what they carry to the whole second, and the acknowledgement
+        # follows the client's message within it: compare at that grain, and within one second
+        # the person's own message first (a stable sort keeps each side's own order).
+        items.sort(key=lambda i: (i["at"].replace(microsecond=0), not i["mine"]))
         return items
 
 
@@ -205,6 +235,7 @@ def _context(sandbox: Sandbox, key: str | None) -> dict[str, Any]:
     return {
         "section": "sandbox",
         "personas": personas,
+        "groups": sandbox.groups(),
         "persona": persona,
         "thread": sandbox.thread(persona) if persona else [],
     }

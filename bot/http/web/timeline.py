@@ -80,7 +80,7 @@ def build_timeline(
             TimelineItem(
                 kind="page",
                 at=page.opened_at,
-                text=f"Page #{page.id} opened",
+                text=f"Page #{page.id} opened" + _notified_text(notified),
                 state=page.state,
                 details={"page": page, "notified": notified},
             )
@@ -115,10 +115,34 @@ def build_timeline(
     return items
 
 
+_BY = {"sms": "by SMS", "voice": "by phone call", "telegram": "on Telegram", "slack": "on Slack"}
+
+
+def _notified_text(notified: Sequence[Mapping[str, Any]]) -> str:
+    """The page line's end, ": notified Ana Ortiz on Telegram and Raj Patel by SMS", or ""."""
+    if not notified:
+        return ""
+    parts = [
+        f"{n['name']} {_BY.get(n['channel'], 'on ' + str(n['channel']))}"
+        + (" (scheduled)" if n["state"] == "scheduled" else "")
+        for n in notified
+    ]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ": notified " + listed
+
+
 def _activity_text(event: ConversationEvent, names: Mapping[str, str]) -> str:
     by = names.get(event.actor, "the admin token" if event.actor == "admin" else event.actor)
     if event.kind == "assigned":
         if event.assignee is None:
             return f"Unassigned by {by}"
         return f"Assigned to {names.get(event.assignee, event.assignee)} by {by}"
+    if event.kind in _CONTACT_CHANGES:  # bot/usecases/contacts.py
+        return f"{_CONTACT_CHANGES[event.kind]} by {by}"
     return f"{event.kind.capitalize()} by {by}"
+
+
+_CONTACT_CHANGES = {
+    "linked": "Linked to a client",
+    "merged": "Its contact merged into one person",
+}

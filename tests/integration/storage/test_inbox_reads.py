@@ -102,6 +102,29 @@ def test_last_messages_gives_each_conversations_newest_message(db: Database) -> 
     }
 
 
+def test_the_inbox_previews_the_clients_words_not_the_acknowledgement(db: Database) -> None:
+    dana, asked = conversation(db, "+13135550142", "the robot stopped", T0)
+    with UnitOfWork(db) as uow:  # the after-hours acknowledgement, and a note, after it
+        for direction, author in (("auto", "system"), ("note", "staff")):
+            uow.conversations.add_message(
+                dana,
+                direction=direction,
+                channel="sms",
+                text=f"{direction} text",
+                author_type=author,
+                author_id=None,
+                author_name=None,
+                at=T0 + M,
+                delivery=Delivery.QUEUED if direction == "auto" else None,
+            )
+        uow.commit()
+    with UnitOfWork(db) as uow:
+        assert inbox_queries(uow).last_messages([dana])[dana].id == asked
+    answer = reply(db, dana, "on it", T0 + 2 * M)  # a staff reply, newer, is the headline
+    with UnitOfWork(db) as uow:
+        assert inbox_queries(uow).last_messages([dana])[dana].id == answer
+
+
 def test_recent_pages_are_newest_opened_first_under_their_filters(db: Database) -> None:
     dana, _ = conversation(db, "+13135550142", "down", T0)
     george, _ = conversation(db, "+13135550143", "down too", T0)

@@ -1,4 +1,6 @@
-/* Partnerline inbox: live updates (server-sent events), countdowns, local times. No build step. */
+/* Partnerline inbox: live updates (server-sent events), countdowns. No build step.
+   Absolute times come rendered by the server in the staff member's zone, which they name;
+   the page leaves them as they are, so every device shows one instant alike. */
 (function () {
   "use strict";
 
@@ -25,17 +27,6 @@
     });
   }
 
-  function localTimes(root) {
-    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
-      var t = new Date(el.getAttribute("datetime"));
-      if (isNaN(t)) return;
-      el.title = t.toString();
-      el.textContent = t.toLocaleString([], {
-        month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
-      });
-    });
-  }
-
   var status = null;
   function say(text) { if (status) status.textContent = text; }
 
@@ -59,12 +50,11 @@
     status = document.getElementById("live-status");
     var serverNow = Date.parse(document.body.dataset.now || "");
     if (!isNaN(serverNow)) skew = serverNow - Date.now();
-    localTimes(document);
     tick();
     setInterval(tick, 1000);
     if (document.body.dataset.events) listen(document.body.dataset.events);
-    document.body.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); tick(); });
-    document.body.addEventListener("htmx:afterSettle", function (e) { localTimes(e.target); tick(); });
+    document.body.addEventListener("htmx:afterSwap", tick);
+    document.body.addEventListener("htmx:afterSettle", tick);
     document.body.addEventListener("htmx:afterRequest", function (e) {
       var form = e.target.closest && e.target.closest("form[data-reset]");
       if (form && e.detail.successful && e.detail.xhr.status === 204) {

@@ -1,0 +1,79 @@
+"""Migration 0014 (identity sources) up and down on SQLite and PostgreSQL: the identities of
+the file's contacts are backfilled "config", every other "runtime"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from storage.db import normalise_url
+from storage.migrate import alembic_config, upgrade
+from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sources.db'}"
+        return
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
+        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
+    url = _pg_database_url("sources")
+    try:
+        yield url
+    finally:
+        _drop_pg_database(url)
+
+
+def _run(url: str, *statements: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(normalise_url(url))
+    try:
+        with engine.begin() as conn:
+            rows: list[tuple[object, ...]] = []
+            for statement in statements:
+                result = conn.execute(sa.text(statement))
+                rows = [tuple(r) for r in result] if result.returns_rows else []
+            return rows
+    finally:
+        engine.dispose()
+
+
+def test_0014_backfills_identity_sources_and_goes_back(empty_url: str) -> None:
+    upgrade(empty_url, "0013")
+    _run(
+        empty_url,
+        "INSERT INTO clients (id, name, commitment, account_team, active) "
+        "VALUES ('acme', 'Acme', 'priority', '[]', true)",
+        "INSERT INTO contacts (id, client_id, name, config_key, created_at) VALUES "
+        "(1, 'acme', 'Dana', 'acme/Dana', '2026-12-07 10:00:00'), "
+        "(2, NULL, NULL, NULL, '2026-12-07 10:00:00')",
+        "INSERT INTO channel_identities (contact_id, channel, address, opted_out, unreachable) "
+        "VALUES (1, 'sms', '+13135550142', false, false), "
+        "(1, 'telegram', '200000042', false, false), (2, 'sms', '+13135550177', false, false)",
+    )
+    upgrade(empty_url, "0014")
+    rows = _run(empty_url, "SELECT address, source FROM channel_identities ORDER BY address")
+    assert rows == [
+        ("+13135550142", "config"),
+        ("+13135550177", "runtime"),
+        ("200000042", "config"),
+    ]
+    command.downgrade(alembic_config(empty_url), "0013")
+    assert "source" not in _columns(empty_url)
+    assert len(_run(empty_url, "SELECT id FROM channel_identities")) == 3  # the rows stay
+    upgrade(empty_url)
+    assert "source" in _columns(empty_url)
+
+
+def _columns(url: str) -> set[str]:
+    engine = sa.create_engine(normalise_url(url))
+    try:
+        return {c["name"] for c in sa.inspect(engine).get_columns("channel_identities")}
+    finally:
+        engine.dispose()
