@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select, tuple_, update
+from sqlalchemy import bindparam, case, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from storage.tables import SlackEchoRow, SlackThreadRow
@@ -44,19 +44,23 @@ class MirrorProgress:
     root_text: str | None = None
 
 
+_MIRROR = select(
+    SlackThreadRow.channel, SlackThreadRow.ts, SlackThreadRow.cursor, SlackThreadRow.root_text
+).where(SlackThreadRow.conversation_id == bindparam("conversation_id"))
+
+
 class ChannelRefs:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # ------------------------------------------------------------------ the Slack staff inbox
-    def slack_thread(self, conversation_id: int) -> SlackThread | None:
-        """The root of the conversation's thread in the staff inbox, if it was posted."""
-        row = self.session.execute(
-            select(SlackThreadRow.channel, SlackThreadRow.ts).where(
-                SlackThreadRow.conversation_id == conversation_id
-            )
-        ).first()
-        return SlackThread(row.channel, row.ts) if row is not None else None
+    def slack_mirror(self, conversation_id: int) -> tuple[SlackThread, MirrorProgress] | None:
+        """The root of the conversation's thread in the staff inbox and how far the thread
+        is, in one read; None if no root was posted."""
+        row = self.session.execute(_MIRROR, {"conversation_id": conversation_id}).first()
+        if row is None:
+            return None
+        return SlackThread(row.channel, row.ts), MirrorProgress(row.cursor, row.root_text)
 
     def conversation_of_slack_thread(self, thread: SlackThread) -> int | None:
         """The conversation whose staff-inbox thread has this root."""
@@ -86,14 +90,6 @@ class ChannelRefs:
             ["conversation_id"],
             insert_only=["created_at"],
         )
-
-    def mirror_progress(self, conversation_id: int) -> MirrorProgress:
-        row = self.session.execute(
-            select(SlackThreadRow.cursor, SlackThreadRow.root_text).where(
-                SlackThreadRow.conversation_id == conversation_id
-            )
-        ).first()
-        return MirrorProgress(row.cursor, row.root_text) if row is not None else MirrorProgress()
 
     def advance_mirror(
         self,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.messages import DELIVERY_RANK, Channel, Delivery, delivery_moves_forward
@@ -220,23 +220,15 @@ class Outbox:
         message as it is (the fallback when recording it in full keeps failing)."""
         if row_only and provider_id is not None:
             provider_id = provider_id[:128]  # whatever the provider said, the row must take it
-        values: dict[str, Any] = {
-            "state": SENT,
-            "provider_id": provider_id,
-            "sent_at": now,
-            "locked_until": None,
-        }
-        if item.message_id is not None:
-            # Forward only: a status callback may have come first.
-            values["delivery"] = _forward(OutboxRow.delivery, Delivery.SENT)
-        self.session.execute(update(OutboxRow).where(OutboxRow.id == item.id).values(**values))
+        # Forward only (a status callback may have come first): rows of a message carry its
+        # delivery, the others none.
+        sent = _SENT if item.message_id is None else _SENT_WITH_DELIVERY
+        self.session.execute(sent, {"row": item.id, "provider": provider_id, "at": now})
         if item.message_id is None or row_only:
             return
         if item.part == 0:  # the message's id at the provider is its first part's
             self.session.execute(
-                update(MessageRow)
-                .where(MessageRow.id == item.message_id)
-                .values(provider_id=provider_id)
+                _MESSAGE_PROVIDER, {"message": item.message_id, "provider": provider_id}
             )
         self.settle_message(item.message_id)
 
@@ -308,14 +300,8 @@ class Outbox:
         """Set a message's delivery from its parts': failed if any failed (with that part's
         error), else the least advanced. Parts only ever move forward, so does this."""
         # Locked first: two parts' callbacks at once each see the other's change.
-        self.session.execute(
-            select(MessageRow.id).where(MessageRow.id == message_id).with_for_update()
-        )
-        rows = self.session.execute(
-            select(OutboxRow.part, OutboxRow.delivery, OutboxRow.last_error)
-            .where(OutboxRow.message_id == message_id)
-            .order_by(OutboxRow.part, OutboxRow.id)
-        ).all()
+        self.session.execute(_LOCK_MESSAGE, {"message": message_id})
+        rows = self.session.execute(_PARTS, {"message": message_id}).all()
         if not rows:
             return
         count = len(rows)
@@ -379,3 +365,26 @@ def _forward(column: Any, to: Delivery) -> Any:
     """`column` moved forward to `to` in SQL: kept when it is already as far or further."""
     behind = [d.value for d in Delivery if DELIVERY_RANK[d] < DELIVERY_RANK[to]]
     return case((column.is_(None), to.value), (column.in_(behind), to.value), else_=column)
+
+
+# What recording a send runs, once per row sent: built once (building a statement costs more
+# than running it on SQLite).
+_SENT = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("row"))
+    .values(
+        state=SENT, provider_id=bindparam("provider"), sent_at=bindparam("at"), locked_until=None
+    )
+)
+_SENT_WITH_DELIVERY = _SENT.values(delivery=_forward(OutboxRow.delivery, Delivery.SENT))
+_MESSAGE_PROVIDER = (
+    update(MessageRow)
+    .where(MessageRow.id == bindparam("message"))
+    .values(provider_id=bindparam("provider"))
+)
+_LOCK_MESSAGE = select(MessageRow.id).where(MessageRow.id == bindparam("message")).with_for_update()
+_PARTS = (
+    select(OutboxRow.part, OutboxRow.delivery, OutboxRow.last_error)
+    .where(OutboxRow.message_id == bindparam("message"))
+    .order_by(OutboxRow.part, OutboxRow.id)
+)

@@ -56,6 +56,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/inbox/conversations/{conversation_id}/close"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/reopen"): STAFF,
     ("POST", "/inbox/conversations/{conversation_id}/link"): STAFF,
+    ("POST", "/inbox/contacts/{contact_id}/merge"): STAFF,  # the merge screen's confirm
     ("POST", "/inbox/pages/{page_id}/ack"): STAFF,
     ("POST", "/sandbox/send"): STAFF,
     ("POST", "/inbox/profile"): STAFF,  # one's own time zone

@@ -342,11 +342,11 @@ class SlackInbox:
         conv = uow.conversations.get(conversation_id)
         if conv is None:
             return None
-        root = uow.channel_refs.slack_thread(conversation_id)
-        progress = uow.channel_refs.mirror_progress(conversation_id)
-        thread = Posted(root.channel, root.ts) if root is not None else None
-        if thread is None:
+        mirror = uow.channel_refs.slack_mirror(conversation_id)
+        if mirror is None:
             return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
+        root, progress = mirror
+        thread = Posted(root.channel, root.ts)
         cursor = progress.cursor
         after = uow.conversations.messages_after(conversation_id, cursor, BATCH + 1)
         more = len(after) > BATCH

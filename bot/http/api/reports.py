@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, fields
+from dataclasses import astuple, dataclass, fields
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -368,8 +368,16 @@ def caller_scope(request: Request, reports: ReportService, author_id: str) -> Sc
     return scope_for(reports.directory, author_id, bool(getattr(request.state, "is_admin", False)))
 
 
-@router.get("/summary", response_model=SummaryOut | RowsOut, responses={**_CSV, **errors(400)})
-async def summary(
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a report route was asked: the period, what the caller may see, the format."""
+
+    period: Period
+    scope: Scope
+    format: Format
+
+
+def asked(
     request: Request,
     reports: ReportsDep,
     author: AuthorDep,
@@ -377,48 +385,34 @@ async def summary(
     to: ToQuery = None,
     zone: ZoneQuery = None,
     format: FormatQuery = "json",
-) -> Any:
-    """Promises, speed, after hours and the weekly trend for the period."""
+) -> Asked:
     period = reports.period(first, to, zone)
-    scope = caller_scope(request, reports, author.id)
-    if format != "json":
-        return await _export_commitments(reports, period, scope, format, "commitments")
-    report = await run_in_threadpool(reports.report, period, scope)
-    return summary_out(report)
+    return Asked(period, caller_scope(request, reports, author.id), format)
+
+
+AskedDep = Annotated[Asked, Depends(asked)]
+
+
+@router.get("/summary", response_model=SummaryOut | RowsOut, responses={**_CSV, **errors(400)})
+async def summary(reports: ReportsDep, ask: AskedDep) -> Any:
+    """Promises, speed, after hours and the weekly trend for the period."""
+    if ask.format != "json":
+        return await _export_commitments(reports, ask, "commitments")
+    return summary_out(await run_in_threadpool(reports.report, ask.period, ask.scope))
 
 
 @router.get("/clients", response_model=ClientsOut | RowsOut, responses={**_CSV, **errors(400)})
-async def clients(
-    request: Request,
-    reports: ReportsDep,
-    author: AuthorDep,
-    first: FromQuery = None,
-    to: ToQuery = None,
-    zone: ZoneQuery = None,
-    format: FormatQuery = "json",
-) -> Any:
+async def clients(reports: ReportsDep, ask: AskedDep) -> Any:
     """Promises and response times per client."""
-    period = reports.period(first, to, zone)
-    scope = caller_scope(request, reports, author.id)
-    if format != "json":
-        return await _export_commitments(reports, period, scope, format, "commitments")
-    report = await run_in_threadpool(reports.report, period, scope)
-    return clients_out(report)
+    if ask.format != "json":
+        return await _export_commitments(reports, ask, "commitments")
+    return clients_out(await run_in_threadpool(reports.report, ask.period, ask.scope))
 
 
 @router.get("/staff", response_model=StaffOut | RowsOut, responses={**_CSV, **errors(400)})
-async def staff(
-    request: Request,
-    reports: ReportsDep,
-    author: AuthorDep,
-    first: FromQuery = None,
-    to: ToQuery = None,
-    zone: ZoneQuery = None,
-    format: FormatQuery = "json",
-) -> Any:
+async def staff(reports: ReportsDep, ask: AskedDep) -> Any:
     """On-call hours, pages, nights woken per person, and each rotation's fairness."""
-    period = reports.period(first, to, zone)
-    scope = caller_scope(request, reports, author.id)
+    period, scope, format = ask.period, ask.scope, ask.format
     if format != "json":
         lines = reports.notification_lines(period, scope)
         if format == "rows":
@@ -431,9 +425,11 @@ async def staff(
 
 
 async def _export_commitments(
-    reports: ReportService, period: Period, scope: Scope, format: Format, name: str
+    reports: ReportService, ask: Asked, name: str
 ) -> StreamingResponse | RowsOut | JSONResponse:
-    lines = reports.commitment_lines(period, scope)
-    if format == "rows":
-        return await run_in_threadpool(export, format, name, CommitmentLine, lines, period.zone)
-    return export(format, name, CommitmentLine, lines, period.zone)
+    lines = reports.commitment_lines(ask.period, ask.scope)
+    if ask.format == "rows":
+        return await run_in_threadpool(
+            export, ask.format, name, CommitmentLine, lines, ask.period.zone
+        )
+    return export(ask.format, name, CommitmentLine, lines, ask.period.zone)

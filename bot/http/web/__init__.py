@@ -22,6 +22,7 @@ from bot.http.web import (
     inbox,
     live,
     login,
+    merge,
     oncall_panel,
     profile,
     reports,
@@ -76,6 +77,7 @@ def install_web(
         reports,
         client_report,
         triage,
+        merge,
     ):
         app.include_router(module.router, dependencies=dependencies)
     if sandbox is not None:

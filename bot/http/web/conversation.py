@@ -13,6 +13,7 @@ from bot.container import Container
 from bot.http.api.responses import RowId
 from bot.http.sessions import Staff
 from bot.http.web.canned import canned_replies
+from bot.http.web.contact_card import contact_card
 from bot.http.web.guard import FormDep, StaffDep
 from bot.http.web.inbox import CHANNEL_LABELS
 from bot.http.web.inbox_query import inbox_queries
@@ -21,6 +22,7 @@ from bot.http.web.templating import render
 from bot.http.web.timeline import build_timeline
 from routing.errors import DomainError, MalformedPayload
 from routing.limits import checked_row_id
+from storage.conversations import MessageView
 
 router = APIRouter(include_in_schema=False)
 MAX_TEXT = 10_000
@@ -46,6 +48,7 @@ def load_conversation(
         activity = uow.conversations.events(view.id)
         # An unknown sender's page offers "link to client" (bot/http/web/triage.py).
         known = uow.contacts.of_client(None, 500) if view.client_id is None else []
+        card = contact_card(uow, view)
     names = container.services.staff_names
     timeline = build_timeline(window.messages, history, pages, names, activity)
     if window.earlier and window.messages:  # earlier events go with the earlier messages
@@ -66,6 +69,7 @@ def load_conversation(
         "client_zone": container.directory.terms_of(view.client_id).zone,
         "link_clients": {c.id: c.name for c in container.directory.clients.values()},
         "link_contacts": known,
+        "card": card,
     }
 
 
@@ -166,10 +170,31 @@ async def reply(
     text = _text(form)
     if (bad := _too_long(request, staff, text)) is not None:
         return bad
+    chosen = form.get("channel")  # the composer's select, when the contact has several
+    channel = chosen if isinstance(chosen, str) and chosen else None
     services = request.app.state.container.services
-    return await _act(
-        request, staff, conversation_id, lambda: services.reply(conversation_id, text, staff.author)
+    sent: list[MessageView] = []
+    response = await _act(
+        request,
+        staff,
+        conversation_id,
+        lambda: sent.append(services.reply_on(conversation_id, text, staff.author, channel)),
     )
+    if sent and sent[0].conversation_id != conversation_id and request.headers.get("hx-request"):
+        # Gone out in their conversation on the other channel: say where, with a link.
+        # (X-Form-Sent: inbox.js empties the composer as after a 204.)
+        context = {"sent": sent[0], "channel_labels": CHANNEL_LABELS}
+        notice = render(request, "_flash.html", staff, context)
+        notice.headers.update(
+            {
+                "HX-Retarget": "#flash",
+                "HX-Reswap": "innerHTML",
+                "HX-Trigger": "pl:changed",
+                "X-Form-Sent": "1",
+            }
+        )
+        return notice
+    return response
 
 
 @router.post("/inbox/conversations/{conversation_id}/notes")

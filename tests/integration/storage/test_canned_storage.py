@@ -3,9 +3,7 @@ title uniqueness held by the database itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,26 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from storage.canned import CannedReplyRepository
 from storage.db import Database, normalise_url
 from storage.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the test migrates it up and down)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'canned.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
-        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    url = _pg_database_url("canned")
-    try:
-        yield url
-    finally:
-        _drop_pg_database(url)
 
 
 def _tables(url: str) -> set[str]:

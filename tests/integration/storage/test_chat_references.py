@@ -4,9 +4,7 @@ messages (storage/pages.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,6 @@ from storage.outbox import OutboxItem
 from storage.tables import SlackEchoRow, SlackThreadRow
 from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -45,12 +42,12 @@ def test_a_thread_is_found_both_ways_and_its_progress_never_goes_back(database: 
     with UnitOfWork(database) as uow:
         conv = _conversation(uow)
         refs = uow.channel_refs
-        assert refs.slack_thread(conv) is None and refs.mirror_progress(conv) == MirrorProgress()
+        assert refs.slack_mirror(conv) is None
         refs.save_slack_thread(conv, ROOT, MirrorProgress(cursor=3, root_text="Acme · Dana"), T0)
         uow.commit()
     with UnitOfWork(database) as uow:
         refs = uow.channel_refs
-        assert refs.slack_thread(conv) == ROOT
+        assert refs.slack_mirror(conv) == (ROOT, MirrorProgress(3, "Acme · Dana"))
         assert refs.conversation_of_slack_thread(ROOT) == conv
         assert refs.conversation_of_slack_thread(SlackThread("C0INBOX000", "1.2")) is None
         refs.advance_mirror(conv, T1, cursor=9)
@@ -58,7 +55,10 @@ def test_a_thread_is_found_both_ways_and_its_progress_never_goes_back(database: 
         refs.advance_mirror(conv, T1, root_text="Acme · Dana · closed")
         uow.commit()
     with UnitOfWork(database) as uow:
-        assert uow.channel_refs.mirror_progress(conv) == MirrorProgress(9, "Acme · Dana · closed")
+        assert uow.channel_refs.slack_mirror(conv) == (
+            ROOT,
+            MirrorProgress(9, "Acme · Dana · closed"),
+        )
         # One typed row holds the root and the progress.
         [row] = uow.session.execute(select(SlackThreadRow)).scalars().all()
         assert (row.conversation_id, row.channel, row.ts) == (conv, ROOT.channel, ROOT.ts)
@@ -74,9 +74,8 @@ def test_a_root_posted_again_replaces_the_thread_and_its_progress(database: Data
         uow.commit()
     with UnitOfWork(database) as uow:
         refs = uow.channel_refs
-        assert refs.slack_thread(conv) == again
+        assert refs.slack_mirror(conv) == (again, MirrorProgress(2, "new"))
         assert refs.conversation_of_slack_thread(again) == conv
-        assert refs.mirror_progress(conv) == MirrorProgress(2, "new")
         row = uow.session.get(SlackThreadRow, conv)
         assert row is not None and (row.created_at, row.updated_at) == (T0, T1)
 
@@ -232,23 +231,6 @@ THREAD_2 = SlackThread("C0INBOX000", "1700000000.000200")
 UNRECOGNISED = ["telegram:page:3", "slack:echo:abc", "slack:thread:x", "slack:echo:10:v0"]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (a migration test migrates it step by step)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
-        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    url = _pg_database_url("refs")  # a database of its own, beside the per-worker ones
-    try:
-        yield url
-    finally:
-        _drop_pg_database(url)
-
-
 def _old_rows(url: str) -> dict[str, dict[str, Any]]:
     """Conversations 1-3, messages 10-12, commitment 4, and channel_refs of every scheme as
     the code before 0009 wrote them; the refs, by key."""
@@ -356,10 +338,9 @@ def test_the_migration_turns_channel_refs_into_typed_rows(empty_url: str) -> Non
             assert sorted(tuple(e) for e in echoes) == [(10, 0), (11, 0), (11, 2)]
             # What the mirror asks of them reads as it read the keys.
             refs = uow.channel_refs
-            assert refs.slack_thread(1) == THREAD_1 and refs.slack_thread(3) is None
+            assert refs.slack_mirror(1) == (THREAD_1, MirrorProgress(11, "Acme · Dana"))
+            assert refs.slack_mirror(3) is None
             assert refs.conversation_of_slack_thread(THREAD_2) == 2
-            assert refs.mirror_progress(1) == MirrorProgress(11, "Acme · Dana")
-            assert refs.mirror_progress(3) == MirrorProgress()
             assert refs.in_slack([10, 11, 12]) == {10, 11}
             assert refs.versions_in_slack([(11, 1), (11, 2)]) == {(11, 2)}
         assert "channel_refs" not in sa.inspect(db.engine).get_table_names()

@@ -3,32 +3,11 @@ the file's contacts are backfilled "config", every other "runtime"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from storage.db import normalise_url
 from storage.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'sources.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
-        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    url = _pg_database_url("sources")
-    try:
-        yield url
-    finally:
-        _drop_pg_database(url)
 
 
 def _run(url: str, *statements: str) -> list[tuple[object, ...]]:

@@ -3,11 +3,8 @@ the inbox's unread counts under its filters, and migration 0011 that made the ta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -15,7 +12,6 @@ from bot.http.web.inbox_query import InboxFilter, inbox_queries
 from storage.db import Database, normalise_url
 from storage.migrate import alembic_config, upgrade
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
 from tests.integration.storage.test_inbox_reads import conversation, db, reply
 
 __all__ = ["db"]  # the fixture, shared with test_inbox_reads
@@ -105,23 +101,6 @@ def test_a_page_of_the_list_costs_the_same_statements_for_2_rows_or_12(db: Datab
         conversation(db, f"+1313555{n:04d}", "Hello", T0 + n * M)
     rows, many = _statements_for_a_page(db)
     assert rows == 12 and many == few
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (a migration test migrates it step by step)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
-        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    url = _pg_database_url("markers")
-    try:
-        yield url
-    finally:
-        _drop_pg_database(url)
 
 
 def _tables(url: str) -> set[str]:

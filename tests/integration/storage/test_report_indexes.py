@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from storage.db import normalise_url
 from storage.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
 
 REPORT_INDEXES = {
     "commitments": {"ix_commitments_started", "ix_commitments_conversation_started"},
@@ -19,23 +14,6 @@ REPORT_INDEXES = {
     "page_notifications": {"ix_page_notifications_sent"},
     "messages": {"ix_messages_auto_created"},
 }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the test migrates it up and down)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'reports.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
-        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    url = _pg_database_url("reports")
-    try:
-        yield url
-    finally:
-        _drop_pg_database(url)
 
 
 def _indexes(url: str) -> dict[str, set[str]]:

@@ -4,9 +4,7 @@ without losing the login."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,27 +15,9 @@ from bot.usecases.accounts import StaffAccounts, zone_names
 from storage.accounts import StaffAccountRepository
 from storage.db import Database, normalise_url
 from storage.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL, REQUIRE_PG, _drop_pg_database, _pg_database_url
 
 OLD = "0009"  # storage/migrations/versions/20261207_0200_typed_channel_refs.py
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (a migration test migrates it step by step)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("PARTNERLINE_REQUIRE_POSTGRES=1 but PARTNERLINE_TEST_DATABASE_URL unset")
-        pytest.skip("PostgreSQL skipped: PARTNERLINE_TEST_DATABASE_URL is not set")
-    url = _pg_database_url("prefs")
-    try:
-        yield url
-    finally:
-        _drop_pg_database(url)
 
 
 def _account_columns(url: str) -> set[str]:

@@ -55,12 +55,24 @@
     if (document.body.dataset.events) listen(document.body.dataset.events);
     document.body.addEventListener("htmx:afterSwap", tick);
     document.body.addEventListener("htmx:afterSettle", tick);
+    // The composer's channel select (several channels): the reply box's label names it.
+    var channelName = function () {
+      var select = document.getElementById("reply-channel");
+      var name = document.getElementById("reply-channel-name");
+      if (select && name) name.textContent = select.options[select.selectedIndex].text;
+    };
+    document.body.addEventListener("change", function (e) {
+      if (e.target.id === "reply-channel") channelName();
+    });
+    document.body.addEventListener("reset", function () { setTimeout(channelName, 0); }, true);
     document.body.addEventListener("htmx:afterRequest", function (e) {
       var form = e.target.closest && e.target.closest("form[data-reset]");
-      if (form && e.detail.successful && e.detail.xhr.status === 204) {
+      var xhr = e.detail.xhr;
+      // X-Form-Sent: done, and the answer is a notice for the flash area (keep it).
+      if (form && e.detail.successful && (xhr.status === 204 || xhr.getResponseHeader("X-Form-Sent"))) {
         form.reset();
         var flash = document.getElementById("flash");
-        if (flash) flash.textContent = "";
+        if (flash && xhr.status === 204) flash.textContent = "";
       }
     });
     document.body.addEventListener("htmx:responseError", function (e) {
