@@ -463,10 +463,10 @@ def main(argv: list[str] | None = None) -> int:
             env = e2e_env(database_url, f"http://127.0.0.1:{port}", config, creds, twilio, slack)
             base = ["--config", str(config)]
             if workers == 0:
-                commands = [[PARTNERLINE, "serve", *base, "--port", str(port)]]
+                commands = [[*PARTNERLINE, "serve", *base, "--port", str(port)]]
             else:
-                commands = [[PARTNERLINE, "web", *base, "--port", str(port)]]
-                commands += [[PARTNERLINE, "worker", *base]] * workers
+                commands = [[*PARTNERLINE, "web", *base, "--port", str(port)]]
+                commands += [[*PARTNERLINE, "worker", *base]] * workers
             try:
                 migrate(env)
                 rows.extend(

@@ -47,7 +47,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTNERLINE = str(Path(sys.executable).with_name("partnerline"))
+# The checkout's own code (run from ROOT), not whatever the environment's `partnerline`
+# script imports: an A/B run of two checkouts with one virtualenv measures each.
+PARTNERLINE = [sys.executable, "-m", "bot.cli"]
 CONFIG = ROOT / "examples" / "agency.toml"
 WEBHOOK_PATH = "/webhooks/twilio/sms"
 AGENCY_NUMBER = "+13135550100"
@@ -385,7 +387,7 @@ def product_env(database_url: str, public_url: str, creds: Credentials) -> dict[
 def migrate(env: dict[str, str]) -> None:
     try:
         done = subprocess.run(
-            [PARTNERLINE, "db", "upgrade"],
+            [*PARTNERLINE, "db", "upgrade"],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -561,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     def product(name: str, database_url: str, stored: Callable[[], list[str]]) -> None:
         port = free_port()
         env = product_env(database_url, f"http://127.0.0.1:{port}", creds)
-        cmd = [PARTNERLINE, "web", "--config", str(CONFIG), "--port", str(port)]
+        cmd = [*PARTNERLINE, "web", "--config", str(CONFIG), "--port", str(port)]
         try:
             migrate(env)
             result = measure(name, cmd, env, port, creds, args, logs, stored)

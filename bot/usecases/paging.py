@@ -174,7 +174,7 @@ class Paging:
                 self._nobody_paged(uow, page, policy, now)
             return
         # Nobody to wait for: the next step of this round runs at once (see the module text).
-        reached = any(policy.notify.get(person) for person in people)
+        reached = any(self._rules(policy, person) for person in people)
         at_once = not reached and following.round == position.round
         self._schedule_step(uow, page.id, following, now if at_once else now + step.wait, now)
 
@@ -206,6 +206,15 @@ class Paging:
             delivery=None,
         )
 
+    def _rules(self, policy: esc.Policy, staff_id: str) -> tuple[esc.NotifyRule, ...]:
+        """How to reach a person the page's step found on call: as the page copied it when it
+        opened; someone it never knew (added by a reload since, and on call now) the way the
+        configuration says now, rather than nobody."""
+        if staff_id in policy.notify:
+            return tuple(policy.notify[staff_id])
+        person = self.staff.get(staff_id)
+        return tuple(person.notify) if person is not None else ()
+
     def _notify_step(
         self,
         uow: UnitOfWork,
@@ -220,7 +229,7 @@ class Paging:
         if not people:
             log.warning("page %s step %s: nobody to notify", page.id, position.step)
         for staff_id in people:
-            for rule in policy.notify.get(staff_id, ()):
+            for rule in self._rules(policy, staff_id):
                 at = f"r{position.round}:s{position.step}{tag}"
                 key = f"page:{page.id}:{at}:{staff_id}:{rule.channel}"
                 due = now + rule.delay

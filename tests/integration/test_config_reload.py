@@ -23,7 +23,6 @@ from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 from storage.unit_of_work import UnitOfWork
 from tests.integration.storage.test_read_markers import _tables
-from tests.integration.storage.test_read_markers import empty_url as empty_url  # a fixture
 from tests.usecases.rig import DANA, RAJ, STORY_CONFIG, TUESDAY_EVENING, Rig, build_rig
 
 LEE = "+13135550105"
@@ -106,6 +105,37 @@ def test_an_open_page_keeps_its_policy_and_the_next_page_follows_the_new_rotatio
     rig.advance_to(TUESDAY_EVENING + timedelta(seconds=3 + 29))
     waiting = rig.page_of(thames)
     assert waiting is not None and waiting.step == 1
+
+
+def test_someone_an_open_page_never_knew_is_reached_when_on_call_at_its_next_step(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """The open page copied everyone's notify rules when it opened; Lee, added by a reload,
+    is not among them. Covering leadership when its step 3 runs, she is paged the way the
+    file now says, not skipped (nobody paged at that step)."""
+    acme = rig.client_writes(DANA, "The robot arm stopped.")
+    opened = rig.page_of(acme)
+    assert opened is not None
+    config = tmp_path / "agency.toml"
+    config.write_text(grown(STORY_CONFIG.read_text()))
+    assert Reloader(rig.container).reload_file(str(config)) == []
+    assert "lee" not in opened.policy["notify"]
+    with rig.services.uow() as uow:
+        uow.overrides.add(
+            "leadership",
+            "lee",
+            TUESDAY_EVENING,
+            TUESDAY_EVENING + timedelta(hours=1),
+            created_by="admin",
+            at=TUESDAY_EVENING,
+        )
+        uow.commit()
+    rig.advance_to(TUESDAY_EVENING + timedelta(seconds=3))  # step 2
+    rig.advance_to(TUESDAY_EVENING + timedelta(seconds=6))  # step 3: leadership
+    page = rig.page_of(acme)
+    assert page is not None and page.step == 3
+    [reached] = rig.sent.texts(Channel.SMS, LEE)
+    assert reached.startswith(f"Page {opened.id}: Dana Reyes (Acme Robotics)")
 
 
 def test_a_file_with_problems_changes_nothing_and_says_why(
