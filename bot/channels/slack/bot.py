@@ -39,7 +39,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
@@ -125,7 +125,6 @@ class SlackBot:
         self.services = deps.services
         self.desk = ChatDesk(deps.services, deps.clock, Channel.SLACK)
         self.adapter = adapter
-        self.staff_by_slack = deps.directory.staff_by_slack
         self._names: dict[str, str] = {}  # Slack names found with users.info
         slack = deps.config.channels.slack
         self.staff_channel: str | None = slack.staff_channel if slack else None
@@ -170,6 +169,11 @@ class SlackBot:
     async def stop(self) -> None:
         """Nothing is held open: slack_sdk opens an HTTP session per call."""
         return None
+
+    @property
+    def staff_by_slack(self) -> Mapping[str, StaffEntry]:
+        """Staff by Slack id, as the configuration in force says (a reload changes it)."""
+        return self.deps.directory.staff_by_slack
 
     def _add_listeners(self) -> None:
         app = self.app

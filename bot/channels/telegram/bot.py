@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -80,7 +81,6 @@ class TelegramBot:
         self.services = deps.services
         self.desk = ChatDesk(deps.services, deps.clock, Channel.TELEGRAM)
         self.adapter = adapter
-        self.staff_by_telegram = deps.directory.staff_by_telegram
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
@@ -159,7 +159,7 @@ class TelegramBot:
     def _add_handlers(self) -> None:
         private = filters.ChatType.PRIVATE
         fresh = filters.UpdateType.MESSAGE  # not edits: an edited command is not a new one
-        staff = filters.User(user_id=list(self.staff_by_telegram), allow_empty=False)
+        staff = _FromStaff(self._staff)
         handlers = [
             CallbackQueryHandler(self._on_ack_button, pattern=rf"^{ACK_PREFIX}\d+$"),
             CallbackQueryHandler(self._on_other_button),
@@ -178,7 +178,10 @@ class TelegramBot:
         return self.deps.clock.now()
 
     def _staff(self, user_id: int | None) -> StaffEntry | None:
-        return self.staff_by_telegram.get(user_id) if user_id is not None else None
+        """The staff member with this Telegram id, as the configuration in force says (a
+        reload adds and removes people: nothing here is read once at start)."""
+        by_id = self.deps.directory.staff_by_telegram
+        return by_id.get(user_id) if user_id is not None else None
 
     # ------------------------------------------------------------------ clients
     async def _on_client_message(self, update: Update, context: Context) -> None:
@@ -391,3 +394,15 @@ async def stop_telegram(apps: ChatApps) -> None:
     bot = telegram_of(apps)
     if bot is not None:
         await bot.stop()
+
+
+class _FromStaff(filters.MessageFilter):
+    """A message from a staff member, looked up when the message comes."""
+
+    def __init__(self, staff: Callable[[int | None], StaffEntry | None]) -> None:
+        super().__init__(name="staff")
+        self._staff = staff
+
+    def filter(self, message: Message) -> bool:
+        user = message.from_user
+        return user is not None and self._staff(user.id) is not None
