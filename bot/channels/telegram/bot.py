@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -177,11 +177,14 @@ class TelegramBot:
     def _now(self) -> datetime:
         return self.deps.clock.now()
 
+    @property
+    def staff_by_telegram(self) -> Mapping[int, StaffEntry]:
+        """Staff by Telegram id, as the configuration in force says (a reload adds and
+        removes people: nothing here is read once at start)."""
+        return self.deps.directory.staff_by_telegram
+
     def _staff(self, user_id: int | None) -> StaffEntry | None:
-        """The staff member with this Telegram id, as the configuration in force says (a
-        reload adds and removes people: nothing here is read once at start)."""
-        by_id = self.deps.directory.staff_by_telegram
-        return by_id.get(user_id) if user_id is not None else None
+        return self.staff_by_telegram.get(user_id) if user_id is not None else None
 
     # ------------------------------------------------------------------ clients
     async def _on_client_message(self, update: Update, context: Context) -> None:
