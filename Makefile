@@ -31,9 +31,11 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench.hours
+	$(BIN)/python -m bench.simulate
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.timers
 	$(BIN)/python -m bench.inbox
+	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.e2e
 
 clean:

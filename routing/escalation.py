@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from routing.rotations import Override, Rotation, offset_on_call, on_call
+
 # Several pages for one person on one channel within this window go out as one message.
 COALESCE_WINDOW = timedelta(minutes=2)
 
@@ -109,6 +111,24 @@ def resolve_targets(
             raise ValueError(f"unknown escalation target {target!r}")
         people.extend(p for p in found if p is not None and p not in people)
     return people
+
+
+def on_call_lookup(
+    rotations: Mapping[str, Rotation], now: datetime, overrides: Sequence[Override] = ()
+) -> Callable[[str, int], str | None]:
+    """The `on_call(rotation, offset)` that `resolve_targets` takes, at `now`: who holds a
+    rotation (offset 0) or N shifts after; None for nobody, or a rotation not configured.
+    The live worker (bot.usecases.paging) and coverage (routing.coverage) both ask this."""
+
+    def who(rotation_id: str, offset: int) -> str | None:
+        rotation = rotations.get(rotation_id)
+        if rotation is None:
+            return None
+        if offset == 0:
+            return on_call(rotation, now, overrides).staff
+        return offset_on_call(rotation, now, offset, overrides)
+
+    return who
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,9 @@ class CommitmentFact:
     answered_by: str | None = None  # staff id of the first answer
     closed_at: datetime | None = None  # closed before any answer
     first: bool = True
+    # The open seconds it waited by its tier's calendar, recorded when it was answered;
+    # None: computed from the calendars the report is given.
+    business_seconds: float | None = None
 
     def outcome(self, as_of: datetime) -> Outcome:
         if self.answered_at is not None and self.answered_at <= as_of:
@@ -238,17 +241,17 @@ class Tally:
         """met / (met + breached); None while nothing is decided."""
         return self.met / self.decided if self.decided else None
 
-    def add(self, outcome: Outcome, late_answer: bool) -> None:
-        self.started += 1
+    def add(self, outcome: Outcome, late_answer: bool, count: int = 1) -> None:
+        self.started += count
         if outcome is Outcome.MET:
-            self.met += 1
+            self.met += count
         elif outcome is Outcome.BREACHED:
-            self.breached += 1
-            self.late_answers += late_answer
+            self.breached += count
+            self.late_answers += count if late_answer else 0
         elif outcome is Outcome.UNANSWERED:
-            self.unanswered += 1
+            self.unanswered += count
         else:
-            self.pending += 1
+            self.pending += count
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,17 +284,23 @@ class Response:
     business: timedelta | None
 
 
+def business_seconds(calendar: OpenTime, start: datetime, end: datetime) -> float:
+    """The open seconds of `calendar` in [start, end) (through its epoch API: the same open
+    time, without a datetime per bisection)."""
+    return calendar.between_epoch(start.timestamp(), end.timestamp())
+
+
 def response(fact: CommitmentFact, as_of: datetime, calendars: Mapping[str, OpenTime]) -> Response:
     answered = fact.answered_by_then(as_of)
     if answered is None:
         return Response(None, None)
     wall = max(answered - fact.started_at, _ZERO)
+    if fact.business_seconds is not None:
+        return Response(wall, timedelta(seconds=fact.business_seconds))
     calendar = calendars.get(fact.tier)
     if calendar is None:
         return Response(wall, None)
-    # The epoch API: the same open time, without a datetime per bisection.
-    seconds = calendar.between_epoch(fact.started_at.timestamp(), answered.timestamp())
-    return Response(wall, timedelta(seconds=seconds))
+    return Response(wall, timedelta(seconds=business_seconds(calendar, fact.started_at, answered)))
 
 
 def hours_key(fact: CommitmentFact) -> str:
@@ -406,6 +415,26 @@ def week_of(t: datetime, zone: tzinfo) -> date:
     return local - timedelta(days=local.weekday())
 
 
+def period_weeks(period: Period) -> list[date]:
+    """The Monday of every week the period touches, in its zone, oldest first."""
+    week = week_of(period.start, period.zone)
+    last = week_of(period.end - timedelta(microseconds=1), period.zone)
+    out = []
+    while week <= last:
+        out.append(week)
+        week += timedelta(days=7)
+    return out
+
+
+def week_bounds(period: Period) -> list[datetime]:
+    """When each of the period's weeks after its first begins (Monday 00:00 in its zone), in
+    UTC: an instant's week is how many of these it is at or after."""
+    return [
+        datetime.combine(monday, time(0), period.zone).astimezone(UTC)
+        for monday in period_weeks(period)[1:]
+    ]
+
+
 def weekly_trend(
     facts: Iterable[CommitmentFact],
     period: Period,
@@ -422,9 +451,7 @@ def weekly_trend(
         if item.fact.first:
             firsts[week].append(item.response)
     points = []
-    week = week_of(period.start, period.zone)
-    last = week_of(period.end - timedelta(microseconds=1), period.zone)
-    while week <= last:
+    for week in period_weeks(period):
         tally = tallies.get(week, Tally())
         walls = sorted(r.wall for r in firsts.get(week, []) if r.wall is not None)
         business = sorted(r.business for r in firsts.get(week, []) if r.business is not None)
@@ -437,8 +464,118 @@ def weekly_trend(
                 nearest_rank(business, 0.9),
             )
         )
-        week += timedelta(days=7)
     return points
+
+
+# ---------------------------------------------------------------------------------- summed
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCount:
+    """How many commitments of a period share a client, tier, channel, answerer, hours,
+    week and outcome: what the database sums for `promise_figures` (storage/reports.py)."""
+
+    client_id: str | None
+    tier: str
+    channel: str
+    staff: str | None  # who answered, if answered by `as_of`
+    after_hours: bool
+    week: int  # index in period_weeks(period)
+    outcome: Outcome
+    late: bool  # breached, then answered
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSample:
+    """One answered commitment's response times (its business time None: no calendar)."""
+
+    first: bool
+    client_id: str | None
+    week: int  # index in period_weeks(period)
+    wall: timedelta
+    business: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpreads:
+    """A period's speed figures: overall, per client, each week's p90 first response
+    (wall-clock, business; weeks with no answer absent), and every response, first and next
+    together (wall-clock, business)."""
+
+    speed: Speed
+    by_client: dict[str | None, Speed]
+    week_first_p90: dict[int, tuple[timedelta | None, timedelta | None]]
+    every: tuple[Spread, Spread]
+
+
+def response_spreads(samples: Iterable[ResponseSample]) -> ResponseSpreads:
+    """The spreads of `ResponseSpreads` from every answered commitment of a period."""
+    everyone: list[tuple[bool, Response]] = []
+    by_client: defaultdict[str | None, list[tuple[bool, Response]]] = defaultdict(list)
+    weeks: defaultdict[int, list[Response]] = defaultdict(list)
+    for sample in samples:
+        r = Response(sample.wall, sample.business)
+        everyone.append((sample.first, r))
+        by_client[sample.client_id].append((sample.first, r))
+        if sample.first:
+            weeks[sample.week].append(r)
+    week_p90 = {}
+    for week, rs in weeks.items():
+        walls = sorted(r.wall for r in rs if r.wall is not None)
+        business = sorted(r.business for r in rs if r.business is not None)
+        week_p90[week] = (nearest_rank(walls, 0.9), nearest_rank(business, 0.9))
+    every = (
+        spread(r.wall for _, r in everyone if r.wall is not None),
+        spread(r.business for _, r in everyone if r.business is not None),
+    )
+    return ResponseSpreads(
+        _speed(everyone), {c: _speed(rs) for c, rs in by_client.items()}, week_p90, every
+    )
+
+
+_NO_SPEED = Speed(*(Spread(0, None, None, None),) * 4)
+
+
+def summed_figures(
+    counts: Iterable[OutcomeCount], spreads: ResponseSpreads, period: Period
+) -> tuple[PromiseFigures, list[WeekPoint]]:
+    """`promise_figures` and `weekly_trend` from what the database summed: the same figures
+    (the tests compare them) without a row per commitment."""
+    total = Tally()
+    by_client: defaultdict[str | None, Tally] = defaultdict(Tally)
+    by_tier: defaultdict[str, Tally] = defaultdict(Tally)
+    by_channel: defaultdict[str, Tally] = defaultdict(Tally)
+    by_staff: defaultdict[str | None, Tally] = defaultdict(Tally)
+    by_hours: defaultdict[str, Tally] = defaultdict(Tally)
+    by_week: defaultdict[int, Tally] = defaultdict(Tally)
+    for c in counts:
+        for tally in (
+            total,
+            by_client[c.client_id],
+            by_tier[c.tier],
+            by_channel[c.channel],
+            by_staff[c.staff],
+            by_hours["after_hours" if c.after_hours else "in_hours"],
+        ):
+            tally.add(c.outcome, c.late, c.count)
+        by_week[c.week].add(c.outcome, False, c.count)
+    figures = PromiseFigures(
+        total=total,
+        by_client=dict(by_client),
+        by_tier=dict(by_tier),
+        by_channel=dict(by_channel),
+        by_staff=dict(by_staff),
+        by_hours=dict(by_hours),
+        speed=spreads.speed,
+        speed_by_client={c: spreads.by_client.get(c, _NO_SPEED) for c in by_client},
+    )
+    points = []
+    for n, week in enumerate(period_weeks(period)):
+        tally = by_week.get(n, Tally())
+        wall, business = spreads.week_first_p90.get(n, (None, None))
+        points.append(WeekPoint(week, tally.started, tally.attainment, wall, business))
+    return figures, points
 
 
 # ---------------------------------------------------------------------------------- after hours
@@ -457,11 +594,13 @@ class AfterHoursFigures:
 
 def after_hours_figures(
     pages: Iterable[PageFact],
-    acknowledgements: Iterable[datetime],
+    acknowledgements: Iterable[datetime] | int,
     period: Period,
     as_of: datetime,
 ) -> AfterHoursFigures:
-    """Acknowledgements sent and pages opened in `period`, as of `as_of`."""
+    """Acknowledgements sent and pages opened in `period`, as of `as_of`. `acknowledgements`:
+    when each was sent, or how many were sent in the period by `as_of` (counted by the
+    database)."""
     opened = [p for p in pages if period.holds(p.opened_at) and p.opened_at <= as_of]
     acked = [p for p in opened if p.acknowledged_at is not None and p.acknowledged_at <= as_of]
     acked_ids = {p.id for p in acked}
@@ -470,7 +609,9 @@ def after_hours_figures(
     for p in acked:
         at_step[p.step] += 1
     return AfterHoursFigures(
-        acknowledgements=sum(1 for t in acknowledgements if period.holds(t) and t <= as_of),
+        acknowledgements=acknowledgements
+        if isinstance(acknowledgements, int)
+        else sum(1 for t in acknowledgements if period.holds(t) and t <= as_of),
         pages_opened=len(opened),
         time_to_acknowledge=spread(
             p.acknowledged_at - p.opened_at for p in acked if p.acknowledged_at is not None
@@ -561,6 +702,36 @@ def night_of(t: datetime, zone: tzinfo) -> date | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """One person's page notifications sent in a period: how many, of how many pages, and
+    on how many nights (22:00-07:00 in their zone)."""
+
+    staff: str
+    notifications: int
+    pages: int
+    nights: int
+
+
+def paged(pages: Iterable[PageFact], period: Period, zones: Mapping[str, tzinfo]) -> list[Paged]:
+    """`Paged` per person from the pages and their notifications (`zones`: each person's,
+    `period.zone` for anyone missing); what the database counts on PostgreSQL."""
+    notes: defaultdict[str, int] = defaultdict(int)
+    received: defaultdict[str, set[int]] = defaultdict(set)
+    nights: defaultdict[str, set[date]] = defaultdict(set)
+    for page in pages:
+        for note in page.notifications:
+            if not period.holds(note.sent_at):
+                continue
+            assert note.sent_at is not None
+            notes[note.staff] += 1
+            received[note.staff].add(page.id)
+            night = night_of(note.sent_at, zones.get(note.staff, period.zone))
+            if night is not None:
+                nights[note.staff].add(night)
+    return [Paged(s, n, len(received[s]), len(nights.get(s, ()))) for s, n in notes.items()]
+
+
 def cost_to_people(
     stretches: Iterable[OnCallStretch],
     pages: Iterable[PageFact],
@@ -575,6 +746,19 @@ def cost_to_people(
     `rotations`: each rotation's members; `zones`: each person's zone (`period.zone` for anyone
     missing); `holiday`: the agency's closed days; `staff`: people to list even with nothing.
     """
+    return cost_of(stretches, paged(pages, period, zones), period, rotations, zones, holiday, staff)
+
+
+def cost_of(
+    stretches: Iterable[OnCallStretch],
+    paging: Iterable[Paged],
+    period: Period,
+    rotations: Mapping[str, Sequence[str]],
+    zones: Mapping[str, tzinfo],
+    holiday: Callable[[date], bool],
+    staff: Iterable[str] = (),
+) -> CostFigures:
+    """`cost_to_people`, the notifications already counted per person (`paging`)."""
     people: dict[str, PersonCost] = {s: PersonCost(s) for s in staff}
 
     def person(staff_id: str) -> PersonCost:
@@ -586,25 +770,18 @@ def cost_to_people(
         cost = person(stretch.staff)
         for kind, length in split.items():
             cost.on_call[kind] += length
-    received: defaultdict[str, set[int]] = defaultdict(set)
-    nights: defaultdict[str, set[date]] = defaultdict(set)
-    for page in pages:
-        for note in page.notifications:
-            if not period.holds(note.sent_at):
-                continue
-            assert note.sent_at is not None
-            person(note.staff).notifications += 1
-            received[note.staff].add(page.id)
-            night = night_of(note.sent_at, zones.get(note.staff, period.zone))
-            if night is not None:
-                nights[note.staff].add(night)
-    for staff_id, ids in received.items():
-        person(staff_id).pages_received = len(ids)
-    for staff_id, dates in nights.items():
-        person(staff_id).nights_woken = len(dates)
+    received: dict[str, int] = {}
+    for p in paging:
+        cost = person(p.staff)
+        cost.notifications, cost.pages_received, cost.nights_woken = (
+            p.notifications,
+            p.pages,
+            p.nights,
+        )
+        received[p.staff] = p.pages
     fairness = []
     for rotation, members in rotations.items():
-        counts = {m: len(received.get(m, ())) for m in dict.fromkeys(members)}
+        counts = {m: received.get(m, 0) for m in dict.fromkeys(members)}
         mean = sum(counts.values()) / len(counts) if counts else 0
         fairness.append(Fairness(rotation, counts, max(counts.values()) / mean if mean else None))
     return CostFigures(dict(sorted(people.items())), fairness)

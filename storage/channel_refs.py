@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, case, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from storage.tables import SlackEchoRow, SlackThreadRow
-from storage.upsert import insert_new, upsert
+from storage.upsert import insert_new_many, upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +123,14 @@ class ChannelRefs:
 
     def mark_in_slack(self, message_id: int, now: datetime, version: int = 0) -> None:
         """The message (its text after its `version`-th edit) is in Slack: not to be posted."""
-        insert_new(
+        self.mark_versions_in_slack([(message_id, version)], now)
+
+    def mark_versions_in_slack(self, versions: Sequence[tuple[int, int]], now: datetime) -> None:
+        """These (message id, version) are in Slack (see `mark_in_slack`), in one statement."""
+        insert_new_many(
             self.session,
             SlackEchoRow.__table__,
-            {"message_id": message_id, "version": version, "created_at": now},
+            [{"message_id": m, "version": v, "created_at": now} for m, v in versions],
         )
 
     def in_slack(self, message_ids: Iterable[int]) -> frozenset[int]:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from routing.commitments import Commitment, Event, State
-from storage.tables import CommitmentEventRow, CommitmentRow, ConversationRow
+from storage.tables import CommitmentEventRow, CommitmentRow, ConversationRow, MessageRow
 from storage.upsert import insert_ignore
+
+# Any commitment on a conversation yet: a new one is its first when there is none.
+_ANY_ON_CONVERSATION = (
+    select(CommitmentRow.id).where(CommitmentRow.conversation_id == bindparam("conv")).limit(1)
+)
+# Who answered: the author of the staff message recorded at the instant of the answer (the
+# reports' definition, storage/reports.py).
+_ANSWERER = (
+    select(MessageRow.author_id)
+    .where(
+        MessageRow.conversation_id == bindparam("conv"),
+        MessageRow.direction == "out",
+        MessageRow.created_at == bindparam("at", type_=MessageRow.created_at.type),
+    )
+    .order_by(MessageRow.id)
+    .limit(1)
+)
 
 
 def _to_domain(row: CommitmentRow) -> Commitment:
@@ -38,6 +55,8 @@ class CommitmentRepository:
     def start(self, c: Commitment, trigger_message_id: int | None) -> Commitment | None:
         """Insert the commitment unless one already awaits a reply on that conversation
         (a racing message made it first); None in that case."""
+        earlier = self.session.execute(_ANY_ON_CONVERSATION, {"conv": c.conversation_id})
+        first = earlier.first() is None
         new_id = insert_ignore(
             self.session,
             CommitmentRow.__table__,
@@ -51,6 +70,7 @@ class CommitmentRepository:
                 "due_at": c.due_at,
                 "at_risk_at": c.at_risk_at,
                 "trigger_message_id": trigger_message_id,
+                "first_of_conversation": first,
             },
         )
         if new_id is None:
@@ -87,10 +107,22 @@ class CommitmentRepository:
         row = self.session.execute(query).scalar_one_or_none()
         return None if row is None else _to_domain(row)
 
-    def save(self, c: Commitment, events: Sequence[Event]) -> None:
+    def save(
+        self, c: Commitment, events: Sequence[Event], *, business_seconds: float | None = None
+    ) -> None:
+        """Its new state and times; when this records its answer, who answered (for the
+        reports) and `business_seconds`, the open time it waited by its tier's calendar."""
         assert c.id is not None
         row = self.session.get(CommitmentRow, c.id)
         assert row is not None
+        if c.answered_at is not None and row.answered_at is None:
+            self.session.flush()  # the answer's message, if the caller just added it
+            row.answered_by = self.session.execute(
+                _ANSWERER, {"conv": c.conversation_id, "at": c.answered_at}
+            ).scalar()
+            row.business_seconds = business_seconds
+        elif c.answered_at is None:
+            row.answered_by = row.business_seconds = None
         row.state = c.state.value
         row.awaiting = c.awaiting_reply
         row.met_at, row.breached_at = c.met_at, c.breached_at
@@ -109,6 +141,37 @@ class CommitmentRepository:
         row.due_at, row.at_risk_at = c.due_at, c.at_risk_at
         self._mirror(c)
         self.session.flush()
+
+    def unmeasured(
+        self, tiers: Collection[str], after_id: int, limit: int
+    ) -> list[tuple[int, str, datetime, datetime]]:
+        """Answered commitments of `tiers` with no business time recorded (answered before
+        migration 0016), by id after `after_id`: (id, tier, started_at, answered_at)."""
+        rows = self.session.execute(
+            select(
+                CommitmentRow.id,
+                CommitmentRow.tier,
+                CommitmentRow.started_at,
+                CommitmentRow.answered_at,
+            )
+            .where(
+                CommitmentRow.id > after_id,
+                CommitmentRow.answered_at.is_not(None),
+                CommitmentRow.business_seconds.is_(None),
+                CommitmentRow.tier.in_(list(tiers)),
+            )
+            .order_by(CommitmentRow.id)
+            .limit(limit)
+        )
+        return [(r.id, r.tier, r.started_at, r.answered_at) for r in rows]
+
+    def record_business_seconds(self, seconds: Mapping[int, float]) -> None:
+        """The business time each commitment (by id) waited for its answer."""
+        if seconds:
+            self.session.execute(
+                update(CommitmentRow),
+                [{"id": i, "business_seconds": s} for i, s in seconds.items()],
+            )
 
     def add_events(self, commitment_id: int, events: Iterable[Event]) -> None:
         for event in events:

@@ -162,8 +162,33 @@ _FIRST_IDENTITY = func.coalesce(
     .correlate(ConversationRow)
     .scalar_subquery(),
 )
+# Columns, not rows: a view is read on every sync of the Slack mirror and for every line of
+# the inbox, and loading four ORM objects for it cost several times the query.
 _BASE_QUERY = (
-    select(ConversationRow, ContactRow, ClientRow, _IDENTITY)
+    select(
+        ConversationRow.id,
+        ConversationRow.status,
+        ConversationRow.channel,
+        ConversationRow.chat_id,
+        ConversationRow.client_id,
+        ClientRow.id.label("known_client"),
+        ClientRow.name.label("client_name"),
+        ContactRow.id.label("contact_id"),
+        ContactRow.name.label("contact_name"),
+        _IDENTITY.id.label("identity_id"),
+        _IDENTITY.address,
+        _IDENTITY.opted_out,
+        _IDENTITY.unreachable,
+        ConversationRow.assignee,
+        ConversationRow.created_at,
+        ConversationRow.updated_at,
+        ConversationRow.commitment_id,
+        ConversationRow.commitment_state,
+        ConversationRow.due_at,
+        ConversationRow.followup_error,
+        ConversationRow.followup_failed_at,
+    )
+    .select_from(ConversationRow)
     .join(ContactRow, ContactRow.id == ConversationRow.contact_id)
     .outerjoin(ClientRow, ClientRow.id == ConversationRow.client_id)
     .outerjoin(
@@ -179,36 +204,44 @@ _BY_ID = _BASE_QUERY.where(ConversationRow.id == bindparam("conversation_id"))
 
 
 class ConversationRepository:
-    def __init__(self, session: Session, recorded: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        recorded: list[int] | None = None,
+        conversation_of: dict[int, int] | None = None,
+    ) -> None:
         self.session = session
         self.recorded = recorded if recorded is not None else []
+        # The conversation of messages recorded (or announced) by this transaction.
+        self.conversation_of = conversation_of if conversation_of is not None else {}
 
     def _base_query(self) -> Any:
         return _BASE_QUERY, _IDENTITY
 
     @staticmethod
     def _view(row: Any) -> ConversationView:
-        conv, contact, client, identity = row
+        """A view from a row of `_BASE_QUERY`."""
+        identified = row.identity_id is not None
         return ConversationView(
-            id=conv.id,
-            status=conv.status,
-            channel=conv.channel,
-            chat_id=conv.chat_id,
-            client_id=conv.client_id,
-            client_name=client.name if client is not None else UNKNOWN_CLIENT_NAME,
-            contact_id=contact.id,
-            contact_name=contact.name,
-            address=identity.address if identity is not None else conv.chat_id,
-            assignee=conv.assignee,
-            created_at=conv.created_at,
-            updated_at=conv.updated_at,
-            opted_out=bool(identity is not None and identity.opted_out),
-            unreachable=bool(identity is not None and identity.unreachable),
-            commitment_id=conv.commitment_id,
-            commitment_state=conv.commitment_state,
-            due_at=conv.due_at,
-            followup_error=conv.followup_error,
-            followup_failed_at=conv.followup_failed_at,
+            id=row.id,
+            status=row.status,
+            channel=row.channel,
+            chat_id=row.chat_id,
+            client_id=row.client_id,
+            client_name=row.client_name if row.known_client is not None else UNKNOWN_CLIENT_NAME,
+            contact_id=row.contact_id,
+            contact_name=row.contact_name,
+            address=row.address if identified else row.chat_id,
+            assignee=row.assignee,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            opted_out=bool(identified and row.opted_out),
+            unreachable=bool(identified and row.unreachable),
+            commitment_id=row.commitment_id,
+            commitment_state=row.commitment_state,
+            due_at=row.due_at,
+            followup_error=row.followup_error,
+            followup_failed_at=row.followup_failed_at,
         )
 
     def get(self, conversation_id: int) -> ConversationView | None:
@@ -451,6 +484,7 @@ class ConversationRepository:
         )
         self.session.flush()
         self.recorded.append(row.id)
+        self.conversation_of[row.id] = conversation_id
         return message_view(row)
 
     def set_status(self, conversation_id: int, status: str, at: datetime) -> None:
@@ -524,21 +558,6 @@ class ConversationRepository:
                 .with_for_update()
             )
 
-    def answered_after(self, conversation_id: int, message_id: int) -> bool:
-        """Whether the agency answered in this conversation after that message was filed."""
-        return (
-            self.session.execute(
-                select(MessageRow.id)
-                .where(
-                    MessageRow.conversation_id == conversation_id,
-                    MessageRow.direction == "out",
-                    MessageRow.id > message_id,
-                )
-                .limit(1)
-            ).first()
-            is not None
-        )
-
     def set_followup_error(
         self, conversation_id: int, error: str, failed_at: datetime | None
     ) -> None:
@@ -573,15 +592,18 @@ class ConversationRepository:
     # Messages as recorded (no parts, the author's name as written): what the Slack staff
     # inbox mirrors.
     def conversations_of_messages(self, message_ids: Sequence[int]) -> Sequence[tuple[int, int]]:
-        """(message id, conversation id) of each of these messages, by message id."""
-        if not message_ids:
-            return []
-        rows = self.session.execute(
-            select(MessageRow.id, MessageRow.conversation_id).where(
-                MessageRow.id.in_(list(message_ids))
-            )
-        ).all()
-        return sorted((int(m), int(c)) for m, c in rows)
+        """(message id, conversation id) of each of these messages, by message id; read only
+        for those this transaction does not know (`conversation_of`)."""
+        known = [(m, self.conversation_of[m]) for m in message_ids if m in self.conversation_of]
+        unknown = [m for m in message_ids if m not in self.conversation_of]
+        rows = (
+            self.session.execute(
+                select(MessageRow.id, MessageRow.conversation_id).where(MessageRow.id.in_(unknown))
+            ).all()
+            if unknown
+            else []
+        )
+        return sorted([*known, *((int(m), int(c)) for m, c in rows)])
 
     def messages_after(
         self, conversation_id: int, after_id: int, limit: int
@@ -611,17 +633,15 @@ class ConversationRepository:
         ).scalars()
         return [message_view(r) for r in rows]
 
-    def newest_message_ids(self, conversation_id: int, limit: int) -> Sequence[int]:
-        """The ids of the conversation's `limit` newest messages (by id), newest first."""
-        return [
-            int(i)
-            for i in self.session.execute(
-                select(MessageRow.id)
-                .where(MessageRow.conversation_id == conversation_id)
-                .order_by(MessageRow.id.desc())
-                .limit(limit)
-            ).scalars()
-        ]
+    def newest_messages(self, conversation_id: int, limit: int) -> Sequence[MessageView]:
+        """The conversation's `limit` newest messages (by id), newest first."""
+        rows = self.session.execute(
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id)
+            .order_by(MessageRow.id.desc())
+            .limit(limit)
+        ).scalars()
+        return [message_view(r) for r in rows]
 
     def latest_on_chat(
         self, channel: Channel, chat_id: str, contact_id: int | None = None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 
 def normalise_url(url: str) -> URL:
@@ -80,6 +80,25 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     return engine
 
 
+def _synchronize_only_what_is_loaded(state: ORMExecuteState) -> None:
+    """An UPDATE or DELETE through the session brings the objects it loaded up to date
+    ("evaluate", the default), which costs an evaluator per statement; the repositories
+    rarely hold any object of the table they update, and then there is nothing to bring
+    up to date."""
+    if not (state.is_update or state.is_delete):
+        return
+    if "synchronize_session" in state.execution_options:
+        return
+    mapper = state.bind_mapper
+    if mapper is None:
+        return
+    target = mapper.class_
+    held = state.session.identity_map.keys()  # (class, primary key, token) of each object
+    if any(key[0] is target for key in held):
+        return
+    state.update_execution_options(synchronize_session=False)
+
+
 # The execution option of a reading engine (`Database.read_session`).
 READ_ONLY = "partnerline_read_only"
 
@@ -94,6 +113,8 @@ class Database:
         self.readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        for factory in (self.sessions, self.readers):
+            event.listen(factory, "do_orm_execute", _synchronize_only_what_is_loaded)
         self.sqlite = is_sqlite(self.engine)
         # SQLite admits one writer at a time; queueing threads here is far cheaper than
         # letting them spin in SQLite's busy handler.

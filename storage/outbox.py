@@ -299,8 +299,10 @@ class Outbox:
     def settle_message(self, message_id: int) -> None:
         """Set a message's delivery from its parts': failed if any failed (with that part's
         error), else the least advanced. Parts only ever move forward, so does this."""
-        # Locked first: two parts' callbacks at once each see the other's change.
-        self.session.execute(_LOCK_MESSAGE, {"message": message_id})
+        # Locked first: two parts' callbacks at once each see the other's change (PostgreSQL;
+        # a SQLite transaction that writes holds the database's one write lock already).
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(_LOCK_MESSAGE, {"message": message_id})
         rows = self.session.execute(_PARTS, {"message": message_id}).all()
         if not rows:
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -17,9 +17,20 @@ from storage.upsert import insert_ignore
 
 
 class SqlRouterStore:
-    def __init__(self, session: Session, recorded: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        recorded: list[int] | None = None,
+        conversation_of: dict[int, int] | None = None,
+    ) -> None:
         self.session = session
         self.recorded = recorded if recorded is not None else []
+        # The conversation of messages recorded by this transaction (UnitOfWork's).
+        self.conversation_of = conversation_of if conversation_of is not None else {}
+        # Made by this transaction, so known without reading them back: contacts (which can
+        # have no conversation yet) and conversations with the time they were stamped at.
+        self._new_contacts: set[int] = set()
+        self._opened_at: dict[int, datetime] = {}
 
     def claim_delivery(self, channel: Channel, key: str, at: datetime) -> bool:
         row_id = insert_ignore(
@@ -45,16 +56,43 @@ class SqlRouterStore:
             .join(ContactRow, ContactRow.id == IdentityRow.contact_id)
             .where(IdentityRow.channel == channel.value, IdentityRow.address == address)
         ).first()
+        return None if row is None else _contact_ref(*row)
+
+    def for_followup(
+        self, conversation_id: int, channel: Channel, address: str, message_id: int
+    ) -> FollowupFacts | None:
+        """What a filed message's follow-up decides from, in one read: its conversation, its
+        sender, whether staff answered after it, whether a follow-up failure is shown (None:
+        the conversation is gone). On PostgreSQL, lock the conversation first (a statement
+        of its own, so that this read sees what the lock waited for)."""
+        answered = (
+            select(MessageRow.id)
+            .where(
+                MessageRow.conversation_id == ConversationRow.id,
+                MessageRow.direction == "out",
+                MessageRow.id > message_id,
+            )
+            .exists()
+        )
+        row = self.session.execute(
+            select(ConversationRow, IdentityRow, ContactRow, answered)
+            .select_from(ConversationRow)
+            .outerjoin(
+                IdentityRow,
+                (IdentityRow.channel == channel.value) & (IdentityRow.address == address),
+            )
+            .outerjoin(ContactRow, ContactRow.id == IdentityRow.contact_id)
+            .where(ConversationRow.id == conversation_id)
+        ).first()
         if row is None:
             return None
-        identity, contact = row
-        return ContactRef(
-            id=contact.id,
-            client_id=contact.client_id,
-            name=contact.name,
-            identity_id=identity.id,
-            opted_out=identity.opted_out,
-            unreachable=identity.unreachable,
+        conversation, identity, contact, was_answered = row
+        return FollowupFacts(
+            conversation=conversation_ref(conversation),
+            contact=None if identity is None else _contact_ref(identity, contact),
+            answered=bool(was_answered),
+            error_shown=conversation.followup_error is not None
+            and conversation.followup_failed_at is None,
         )
 
     def add_contact(
@@ -89,6 +127,7 @@ class SqlRouterStore:
             existing = self.find_contact(channel, address)
             assert existing is not None, "identity vanished after a conflict"
             return existing
+        self._new_contacts.add(contact.id)
         return ContactRef(id=contact.id, client_id=client_id, name=name, identity_id=identity_id)
 
     def adopt_contact(
@@ -117,6 +156,12 @@ class SqlRouterStore:
     def conversation_for(
         self, contact: ContactRef, channel: Channel, chat_id: str, at: datetime
     ) -> tuple[ConversationRef, bool]:
+        # Read first (the common case: it exists); a contact made by this transaction has
+        # none yet, and a conversation made here is known without reading it back.
+        if contact.id not in self._new_contacts:
+            found = self._find_conversation(contact.id, channel, chat_id)
+            if found is not None:
+                return found, False
         new_id = insert_ignore(
             self.session,
             ConversationRow.__table__,
@@ -131,14 +176,33 @@ class SqlRouterStore:
                 "last_message_at": at,
             },
         )
+        if new_id is None:  # a concurrent message of the same chat made it first
+            found = self._find_conversation(contact.id, channel, chat_id)
+            assert found is not None, "conversation vanished after a conflict"
+            return found, False
+        self._opened_at[new_id] = at
+        made = ConversationRef(
+            id=new_id,
+            contact_id=contact.id,
+            client_id=contact.client_id,
+            channel=channel,
+            chat_id=chat_id,
+            status="open",
+            assignee=None,
+        )
+        return made, True
+
+    def _find_conversation(
+        self, contact_id: int, channel: Channel, chat_id: str
+    ) -> ConversationRef | None:
         row = self.session.execute(
             select(ConversationRow).where(
-                ConversationRow.contact_id == contact.id,
+                ConversationRow.contact_id == contact_id,
                 ConversationRow.channel == channel.value,
                 ConversationRow.chat_id == chat_id,
             )
-        ).scalar_one()
-        return conversation_ref(row), new_id is not None
+        ).scalar_one_or_none()
+        return None if row is None else conversation_ref(row)
 
     def conversation(self, conversation_id: int) -> ConversationRef | None:
         row = self.session.get(ConversationRow, conversation_id)
@@ -186,13 +250,15 @@ class SqlRouterStore:
             created_at=msg.received_at,
         )
         self.session.add(row)
-        self.session.execute(
-            update(ConversationRow)
-            .where(ConversationRow.id == conversation.id)
-            .values(updated_at=msg.received_at, last_message_at=msg.received_at)
-        )
+        if self._opened_at.get(conversation.id) != msg.received_at:  # else made with these
+            self.session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.id == conversation.id)
+                .values(updated_at=msg.received_at, last_message_at=msg.received_at)
+            )
         self.session.flush()
         self.recorded.append(row.id)
+        self.conversation_of[row.id] = conversation.id
         return row.id
 
     def apply_edit(self, message_id: int, edit: Edit) -> bool:
@@ -204,6 +270,7 @@ class SqlRouterStore:
         self._touch(row.conversation_id, edit.at)
         self.session.flush()
         self.recorded.append(row.id)  # what shows messages (the Slack mirror) shows the edit
+        self.conversation_of[row.id] = row.conversation_id
         return True
 
     def fill_original(self, message_id: int, text: str) -> bool:
@@ -258,6 +325,25 @@ def _name(name: str | None) -> str | None:
 
 def _attachments(msg: InboundMessage) -> list[dict[str, object]]:
     return [{k: v for k, v in asdict(a).items() if v is not None} for a in msg.attachments]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupFacts:
+    conversation: ConversationRef
+    contact: ContactRef | None
+    answered: bool  # staff replied after the message
+    error_shown: bool  # a failure of a follow-up still being retried is shown to staff
+
+
+def _contact_ref(identity: IdentityRow, contact: ContactRow) -> ContactRef:
+    return ContactRef(
+        id=contact.id,
+        client_id=contact.client_id,
+        name=contact.name,
+        identity_id=identity.id,
+        opted_out=identity.opted_out,
+        unreachable=identity.unreachable,
+    )
 
 
 def conversation_ref(row: ConversationRow) -> ConversationRef:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -279,6 +281,15 @@ class CommitmentRow(Base):
     answered_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     trigger_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # What the reports read, kept as the commitment is started and answered (migration
+    # 0016): no earlier commitment on its conversation; who wrote the first answer; the open
+    # seconds of its tier's calendar from its start to that answer (None: not answered, or
+    # answered before 0016 and not backfilled).
+    first_of_conversation: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    business_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class CommitmentEventRow(Base):

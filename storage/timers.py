@@ -201,16 +201,15 @@ class Timers:
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         rows = self.session.execute(query).scalars().all()
-        jobs = []
-        for row in rows:
-            until = now + lease
-            self.session.execute(
-                update(TimerRow)
-                .where(TimerRow.id == row.id)
-                .values(locked_until=until, due_at=until)
-            )
-            jobs.append(replace(_timer(row), locked_until=until))
-        return jobs
+        if not rows:
+            return []
+        until = now + lease
+        self.session.execute(  # one statement for the batch
+            update(TimerRow)
+            .where(TimerRow.id.in_([row.id for row in rows]))
+            .values(locked_until=until, due_at=until)
+        )
+        return [replace(_timer(row), locked_until=until) for row in rows]
 
     def _held(self, job: Timer) -> Any:
         """The job's row while this worker's lease on it is the one recorded."""

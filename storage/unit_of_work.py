@@ -61,6 +61,9 @@ class UnitOfWork:
         self._before_commit = tuple(before_commit)
         self._committed = False
         self.new_messages: list[int] = []
+        # The conversation of each of `new_messages` that the code recording it knew, so
+        # that the hooks need not read it back.
+        self.conversation_of: dict[int, int] = {}
         self.changed_conversations: set[int] = set()
         self.run_hooks = True
 
@@ -68,10 +71,13 @@ class UnitOfWork:
         self._cm = self.db.read_session() if self.read_only else self.db.session()
         self.session = self._cm.__enter__()
         self.new_messages = []
+        self.conversation_of = {}
         self.changed_conversations = set()
-        self.conversations = ConversationRepository(self.session, self.new_messages)
+        self.conversations = ConversationRepository(
+            self.session, self.new_messages, self.conversation_of
+        )
         self.commitments = CommitmentRepository(self.session)
-        self.router_store = SqlRouterStore(self.session, self.new_messages)
+        self.router_store = SqlRouterStore(self.session, self.new_messages, self.conversation_of)
         self.outbox = Outbox(self.session)
         self.timers = Timers(self.session)
         self.inbound = InboundQueue(self.session)
@@ -92,9 +98,11 @@ class UnitOfWork:
         must not depend on them; its follow-up runs them (`announce`)."""
         self.run_hooks = False
 
-    def announce(self, message_ids: list[int]) -> None:
-        """Hand messages filed by an earlier transaction to this one's before-commit hooks."""
+    def announce(self, message_ids: list[int], conversation_id: int) -> None:
+        """Hand messages of a conversation filed by an earlier transaction to this one's
+        before-commit hooks."""
         self.new_messages.extend(i for i in message_ids if i not in self.new_messages)
+        self.conversation_of.update(dict.fromkeys(message_ids, conversation_id))
 
     def conversation_changed(self, conversation_id: int) -> None:
         """Say that a conversation's state moved with no new message (a commitment fell at
@@ -117,6 +125,7 @@ class UnitOfWork:
     def _end_part(self) -> None:
         # Cleared in place: the repositories append to the same list.
         self.new_messages.clear()
+        self.conversation_of.clear()
         self.changed_conversations.clear()
         self.run_hooks = True
 

@@ -66,6 +66,13 @@ def insert_new(session: Session, table: FromClause, values: dict[str, Any]) -> b
     return session.execute(stmt, values).first() is not None
 
 
+def insert_new_many(session: Session, table: FromClause, rows: Sequence[dict[str, Any]]) -> None:
+    """`insert_new` of several rows with the same columns, in one statement."""
+    if rows:
+        key = tuple(column.name for column in table.primary_key)
+        session.execute(_ignoring(_dialect(session), cast(Table, table), key), list(rows))
+
+
 def upsert(
     session: Session,
     table: FromClause,

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli.check import cmd_check
+from bot.cli.check import add_check_arguments, cmd_check
 from bot.cli.common import CliError, add_config_argument
 from bot.cli.contacts import add_contacts_arguments
 from bot.cli.db import add_db_arguments
@@ -21,6 +21,7 @@ from bot.cli.oncall import add_oncall_arguments, cmd_oncall
 from bot.cli.reload import cmd_reload
 from bot.cli.report import add_report_arguments
 from bot.cli.serve import add_web_arguments, cmd_serve, cmd_web, cmd_worker
+from bot.cli.simulate import add_simulate_arguments
 from bot.cli.telegram import add_telegram_arguments
 from bot.cli.users import add_users_arguments
 from bot.log_safety import protect_logs
@@ -56,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_argument(worker)
     worker.set_defaults(func=cmd_worker)
 
-    check = sub.add_parser("check", help="validate a configuration file")
-    add_config_argument(check)
+    check = sub.add_parser("check", help="validate a configuration file (and its coverage)")
+    add_check_arguments(check)
     check.set_defaults(func=cmd_check)
 
     reload = sub.add_parser(
@@ -79,8 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     telegram = sub.add_parser("telegram", help="Telegram webhook set-up")
     add_telegram_arguments(telegram)
 
-    report = sub.add_parser("report", help="promise reports (a client's month as HTML)")
+    report = sub.add_parser(
+        "report", help="promise reports (a client's month as HTML; backfill after 0016)"
+    )
     add_report_arguments(report)
+
+    simulate = sub.add_parser(
+        "simulate", help="what-if: replay a period's messages under a proposed configuration"
+    )
+    add_simulate_arguments(simulate)
 
     db = sub.add_parser("db", help="database maintenance")
     add_db_arguments(db)

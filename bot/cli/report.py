@@ -4,6 +4,10 @@ client_report.py), written to a file that opens and prints without a server.
 
 It reads DATABASE_URL as the running service does, and the configuration for the client's
 promise, zone and the calendars. `--out -` prints the page instead.
+
+`partnerline report backfill` records, once after migration 0016, the business time of the
+commitments answered before it (by the calendars of the configuration given), so that the
+reports sum them in the database instead of computing them as they read.
 """
 
 from __future__ import annotations
@@ -27,6 +31,34 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_config_argument(client)
     client.set_defaults(func=cmd_report_client)
+    backfill = sub.add_parser(
+        "backfill", help="record the business time of commitments answered before 0016"
+    )
+    add_config_argument(backfill)
+    backfill.set_defaults(func=cmd_report_backfill)
+
+
+def cmd_report_backfill(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    from bot.config.directory import build_directory
+    from bot.settings import Settings
+    from bot.usecases.reports import ReportService
+    from routing.clock import SystemClock
+    from storage.db import Database
+    from storage.unit_of_work import UnitOfWork
+
+    settings = Settings()
+    require_migrated(settings, why=" (the commitments live there)")
+    db = Database(settings.database_url)
+    try:
+        reports = ReportService(
+            build_directory(config), lambda: UnitOfWork(db, read_only=True), SystemClock()
+        )
+        done = reports.backfill(lambda: UnitOfWork(db))
+    finally:
+        db.dispose()
+    print(f"recorded the business time of {done} answered commitments")
+    return 0
 
 
 def cmd_report_client(args: argparse.Namespace) -> int:

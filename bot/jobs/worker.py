@@ -158,24 +158,46 @@ class Worker:
         due = await asyncio.to_thread(self._due_now)
         routed = await asyncio.to_thread(self.route_inbound) if due.inbound else 0
         fired = await asyncio.to_thread(self.fire_due_timers) if due.timers or routed else 0
+        sends = self.batch if due.outbox or routed or fired else 0
+        jobs = self.batch if self.job_handlers and (due.timers or routed or fired) else 0
+        # The first round of both claimed in one transaction (one commit, not two).
+        items, leased = await asyncio.to_thread(self._claim_work, sends, jobs)
         # Sends and jobs (the Slack mirror) at once: an acknowledgement does not wait for
         # the mirror's posts, nor the mirror for a slow provider.
         sent, ran = await asyncio.gather(
-            self._rounds(self.drain_outbox) if due.outbox or routed or fired else _none(),
-            self._rounds(self.run_jobs) if due.timers or routed or fired else _none(),
+            self._rounds(self.drain_outbox, items) if sends else _none(),
+            self._rounds(self.run_jobs, leased) if jobs else _none(),
         )
         return routed > 0 or fired > 0 or sent > 0 or ran > 0
 
-    async def _rounds(self, run: Callable[[int], Awaitable[int]], limit: int = 200) -> int:
-        """Claim-and-run rounds of `self.batch` while each finds a full batch, up to `limit`:
-        a backlog is worked off in this cycle, not a batch a cycle."""
+    async def _rounds(
+        self, run: Callable[[int, Any], Awaitable[int]], first: list[Any], limit: int = 200
+    ) -> int:
+        """Run-and-claim rounds of `self.batch`, the first on what was claimed already
+        (`first`), while each finds a full batch, up to `limit`: a backlog is worked off in
+        this cycle, not a batch a cycle."""
         done = 0
+        claimed: list[Any] | None = first
         while done < limit:
-            count = await run(self.batch)
+            count = await run(self.batch, claimed)
+            claimed = None
             done += count
             if count < self.batch:
                 break
         return done
+
+    def _claim_work(self, sends: int, jobs: int) -> tuple[list[OutboxItem], list[Timer]]:
+        """Claim up to `sends` outbox rows and `jobs` jobs, in one transaction, leased."""
+        with self.uow() as uow:
+            now = self.clock.now()
+            lease = timedelta(seconds=self.retry.lease_seconds)
+            items = uow.outbox.claim(now, lease, sends) if sends else []
+            leased = uow.timers.claim_jobs(now, self.job_handlers, lease, jobs) if jobs else []
+            # Nothing claimed, nothing to commit: a commit notifies the wakeup, and an idle
+            # worker that woke itself on every empty claim would never sleep.
+            if items or leased:
+                uow.commit()
+        return items, leased
 
     def _due_now(self) -> Due:
         now = self.clock.now()
@@ -210,13 +232,18 @@ class Worker:
         A client message ("message" kind) is never given up: filing it depends on nothing but
         the database, so it is retried, at most every `cap_seconds`, until it is filed; other
         kinds (buttons, commands) give up after `max_attempts`.
+
+        Another batch only after a full one: after one that was not, what arrives meanwhile
+        is for the next cycle, whose look at what is due costs less than an empty claim (a
+        write transaction on SQLite).
         """
         routed = 0
         while routed < limit:
             now = self.clock.now()
             failures: list[tuple[PendingInbound, Exception]] = []
+            size = min(self.batch, limit - routed)
             with self.uow() as uow:
-                entries = uow.inbound.claim(now, min(self.batch, limit - routed))
+                entries = uow.inbound.claim(now, size)
                 if not entries:
                     return routed
                 for entry in entries:
@@ -236,6 +263,8 @@ class Worker:
             routed += len(entries)
             for entry, error in failures:
                 self._inbound_failed(entry, error, now)
+            if len(entries) < size:
+                break
         return routed
 
     def _inbound_failed(self, entry: PendingInbound, exc: Exception, now: datetime) -> None:
@@ -251,15 +280,16 @@ class Worker:
     # ------------------------------------------------------------------ timers
     def fire_due_timers(self, limit: int = 200) -> int:
         """Fire due timers, a batch to a transaction, each timer in a part of its own (a
-        savepoint) with everything it causes: one that fails is undone alone."""
+        savepoint) with everything it causes: one that fails is undone alone. Until none is
+        due: a timer can make one due at once (a paging step that names nobody passes to the
+        next in the same cycle)."""
         fired = 0
         while fired < limit:
             now = self.clock.now()
             failures: list[tuple[Timer, Exception]] = []
+            size = min(self.batch, limit - fired)
             with self.uow() as uow:
-                timers = uow.timers.claim_due(
-                    now, min(self.batch, limit - fired), skip_kinds=self.job_handlers
-                )
+                timers = uow.timers.claim_due(now, size, skip_kinds=self.job_handlers)
                 if not timers:
                     return fired
                 for timer in timers:
@@ -305,11 +335,12 @@ class Worker:
             log.exception("showing the failure of timer %s (%s) failed", timer.id, timer.key)
 
     # ------------------------------------------------------------------ jobs
-    async def run_jobs(self, batch: int = 10) -> int:
-        """Run the due jobs: different keys at once, each key by one worker at a time."""
+    async def run_jobs(self, batch: int = 10, claimed: list[Timer] | None = None) -> int:
+        """Run the due jobs (`claimed` already, else claimed here): different keys at once,
+        each key by one worker at a time."""
         if not self.job_handlers:
             return 0
-        jobs = await asyncio.to_thread(self._claim_jobs, batch)
+        jobs = claimed if claimed is not None else await asyncio.to_thread(self._claim_jobs, batch)
         if not jobs:
             return 0
         results = await asyncio.gather(
@@ -323,16 +354,7 @@ class Worker:
         return len(jobs)
 
     def _claim_jobs(self, batch: int) -> list[Timer]:
-        with self.uow() as uow:
-            jobs = uow.timers.claim_jobs(
-                self.clock.now(),
-                self.job_handlers,
-                timedelta(seconds=self.retry.lease_seconds),
-                batch,
-            )
-            if jobs:  # an empty claim commits nothing, or the worker would wake itself
-                uow.commit()
-        return jobs
+        return self._claim_work(0, batch)[1]
 
     async def _run_job(self, job: Timer) -> None:
         handler = self.job_handlers[job.kind]
@@ -433,10 +455,11 @@ class Worker:
         self._show_failure(job, error, retry_at is None, now)
 
     # ------------------------------------------------------------------ outbox
-    async def drain_outbox(self, batch: int = 10) -> int:
-        """Send what is due: different recipients at once, each recipient's rows one at a
-        time and in order (the claim takes only the first in line, storage/outbox.py)."""
-        items = await asyncio.to_thread(self._claim, batch)
+    async def drain_outbox(self, batch: int = 10, claimed: list[OutboxItem] | None = None) -> int:
+        """Send what is due (`claimed` already, else claimed here): different recipients at
+        once, each recipient's rows one at a time and in order (the claim takes only the
+        first in line, storage/outbox.py)."""
+        items = claimed if claimed is not None else await asyncio.to_thread(self._claim, batch)
         if not items:
             return 0
         results = await asyncio.gather(
@@ -448,15 +471,7 @@ class Worker:
         return len(items)
 
     def _claim(self, batch: int) -> list[OutboxItem]:
-        with self.uow() as uow:
-            items = uow.outbox.claim(
-                self.clock.now(), timedelta(seconds=self.retry.lease_seconds), batch
-            )
-            # Nothing claimed, nothing to commit: a commit notifies the wakeup, and an idle
-            # worker that woke itself on every empty claim would never sleep.
-            if items:
-                uow.commit()
-        return items
+        return self._claim_work(batch, 0)[0]
 
     async def _send(self, item: OutboxItem) -> None:
         if item.id in self._recording:

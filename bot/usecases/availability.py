@@ -13,12 +13,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from adapters.text_parts import split_for
+from bot.usecases import decisions
+from bot.usecases.decisions import first_reachable
 from bot.usecases.directory import ClientTerms, Directory
-from bot.usecases.paging import Paging, first_reachable
+from bot.usecases.paging import Paging
 from routing import commitments as cm
 from routing.commitments_policy import due_for, should_page
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.plain_time import due_in_words
+from routing.reports import business_seconds
 from routing.router import Ingested, Outcome
 from storage.conversations import ConversationView
 from storage.timers import Timer
@@ -59,9 +62,8 @@ class Availability:
         repo = uow.commitments
         if repo.awaiting(conv.id) is not None:
             return None
-        terms = self.terms(conv.client_id)
-        policy = self.policies[terms.tier]
-        due = due_for(policy, msg.received_at)
+        promise = decisions.promise_for(self.directory, conv.client_id, msg.received_at)
+        terms, due = promise.terms, promise.due
         started = repo.start(
             cm.Commitment(
                 id=None,
@@ -82,9 +84,9 @@ class Availability:
             f"commitment:{started.id}:at_risk", AT_RISK, due.at_risk_at, now, payload
         )
         uow.timers.schedule(f"commitment:{started.id}:breach", BREACH, due.due_at, now, payload)
-        if due.after_hours:
+        if promise.acknowledge:
             self._acknowledge(uow, ingested, terms, started, now)
-        if self.paging is not None and should_page(policy, due.after_hours):
+        if self.paging is not None and promise.page:
             self.paging.open_page(uow, conv, started, msg, now)
         return started
 
@@ -151,18 +153,20 @@ class Availability:
         c: cm.Commitment,
         now: datetime,
     ) -> None:
-        template = self.directory.auto_replies[terms.tier]
-        contact = ingested.contact
         conv = ingested.conversation
         assert conv is not None
-        if not template or contact is None or contact.opted_out or contact.unreachable:
+        if not self.directory.auto_replies[terms.tier]:
             return
-        text = template.format(
-            contact_first_name=(contact.name or "there").split()[0],
-            agency=self.directory.agency,
-            due_local=due_in_words(c.due_at, now, terms.zone),
-            oncall_first_name=self._oncall_name(uow, conv.client_id, now),
+        text = decisions.acknowledgement(
+            self.directory,
+            terms,
+            ingested.contact,
+            c.due_at,
+            now,
+            self._oncall_name(uow, conv.client_id, now),
         )
+        if text is None:
+            return
         message = uow.conversations.add_message(
             conv.id,
             direction="auto",
@@ -184,9 +188,8 @@ class Availability:
             message_id=message.id,
         )
 
-    def _oncall_name(self, uow: UnitOfWork, client_id: str | None, now: datetime) -> str:
-        name = self.paging.first_oncall_name(uow, client_id, now) if self.paging else None
-        return name or "our on-call lead"
+    def _oncall_name(self, uow: UnitOfWork, client_id: str | None, now: datetime) -> str | None:
+        return self.paging.first_oncall_name(uow, client_id, now) if self.paging else None
 
     def client_payload(self, channel: Channel, text: str) -> dict[str, object]:
         payload: dict[str, object] = {"text": text}
@@ -201,10 +204,18 @@ class Availability:
         if current is None:
             return
         answered, events = cm.answer(current, now)
-        repo.save(answered, events)
+        repo.save(answered, events, business_seconds=self.business_seconds(answered))
         uow.timers.cancel_prefix(f"commitment:{current.id}:")
         if self.paging is not None:
             self.paging.resolve_for_conversation(uow, conversation_id, now)
+
+    def business_seconds(self, c: cm.Commitment) -> float | None:
+        """The open seconds of its tier's calendar from its start to its answer (the
+        reports' business response time); None when unanswered or the tier is unknown."""
+        policy = self.policies.get(c.tier)
+        if c.answered_at is None or policy is None:
+            return None
+        return business_seconds(policy.calendar, c.started_at, c.answered_at)
 
     def on_close(self, uow: UnitOfWork, conversation_id: int, now: datetime) -> None:
         repo = uow.commitments

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.usecases.decisions import first_reachable
 from bot.usecases.directory import Directory
-from bot.usecases.paging import first_reachable
 from routing.plain_time import due_in_words
 from routing.rotations import Rotation, handoff_at, on_call, shift_at, shifts_between
 from storage.timers import Timer

@@ -86,21 +86,21 @@ class InboundCases(PageCases):
         message_id = int(timer.payload["message_id"])
         conversation_id = int(timer.payload["conversation_id"])
         uow.conversations.lock(conversation_id)  # a staff reply now waits, or went first
-        conversation = uow.router_store.conversation(conversation_id)
-        if conversation is None:
+        facts = uow.router_store.for_followup(conversation_id, msg.channel, msg.address, message_id)
+        if facts is None:
             return
         ingested = Ingested(
             Outcome(timer.payload["outcome"]),
             message_id=message_id,
-            contact=uow.router_store.find_contact(msg.channel, msg.address),
-            conversation=conversation,
+            contact=facts.contact,
+            conversation=facts.conversation,
         )
         # Staff who answered before this ran (a retried follow-up) owe no new promise.
-        answered = uow.conversations.answered_after(conversation.id, message_id)
-        if self.availability is not None and not answered:
+        if self.availability is not None and not facts.answered:
             self.availability.on_client_message(uow, ingested, msg, now)
-        uow.conversations.clear_followup_error(conversation.id, given_up_too=False)
-        uow.announce([message_id])
+        if facts.error_shown:  # nearly never: an UPDATE only when there is a flag to clear
+            uow.conversations.clear_followup_error(conversation_id, given_up_too=False)
+        uow.announce([message_id], conversation_id)
 
     def follow_up_failed(
         self, uow: UnitOfWork, timer: Timer, error: str, final: bool, now: datetime

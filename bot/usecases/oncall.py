@@ -21,8 +21,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.usecases.coverage import gaps_ahead
 from bot.usecases.directory import Directory
 from routing.clock import Clock
+from routing.coverage import Gap
 from routing.errors import DomainError, MalformedPayload, NotFound
 from routing.limits import checked_row_id
 from routing.rotations import (
@@ -121,6 +123,15 @@ class OnCallService:
             return whole_periods(
                 self.rotations[rotation_id], a, b, lambda x, y: repo.list_for(rotation_id, x, y)
             )
+
+    # ------------------------------------------------------------------ coverage
+    def coverage_gaps(self, at: datetime | None = None) -> list[Gap]:
+        """The coverage gaps of the 90 days from `at` (default now), with the overrides stored
+        in the database (bot.usecases.coverage; `partnerline check` sees the file alone)."""
+        at = _aware(at, "at") if at is not None else self.clock.now().astimezone(UTC)
+        with self.uow() as uow:
+            overrides = OverrideRepository(uow.session).all_active(at)
+        return gaps_ahead(self.directory, at, overrides)
 
     # ------------------------------------------------------------------ overrides
     def add_override(

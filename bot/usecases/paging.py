@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.usecases import decisions
+from bot.usecases.decisions import staff_target
 from bot.usecases.directory import Directory
 from routing import escalation as esc
 from routing.commitments import Commitment
-from routing.directory import StaffEntry
 from routing.errors import Conflict, NotFound
 from routing.messages import Channel, InboundMessage
 from routing.plain_time import due_in_words
-from routing.rotations import (
-    offset_on_call,
-    on_call,
-)
 from routing.router import ConversationRef
 from storage.pages import ACKNOWLEDGED, OPEN, SCHEDULED, PageRecord
 from storage.timers import Timer
@@ -40,27 +38,6 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 PAGE_STEP, PAGE_NOTIFY = "page.step", "page.notify"
-
-
-def staff_target(staff: StaffEntry, channel: str) -> tuple[Channel, str] | None:
-    """Where to reach a person on one of their notify channels."""
-    if channel == "voice" and staff.sms:
-        return Channel.VOICE, staff.sms
-    if channel == "sms" and staff.sms:
-        return Channel.SMS, staff.sms
-    if channel == "telegram" and staff.telegram is not None:
-        return Channel.TELEGRAM, str(staff.telegram)
-    if channel == "slack" and staff.slack:
-        return Channel.SLACK, staff.slack
-    return None
-
-
-def first_reachable(staff: StaffEntry) -> tuple[Channel, str] | None:
-    for rule in staff.notify:
-        found = staff_target(staff, "sms" if rule.channel == "voice" else rule.channel)
-        if found is not None:
-            return found
-    return None
 
 
 class Paging:
@@ -79,18 +56,8 @@ class Paging:
         self.public_url = public_url.rstrip("/") if public_url else None
 
     # ------------------------------------------------------------------ who
-    def _on_call(self, uow: UnitOfWork, now: datetime) -> Any:
-        overrides = uow.overrides.all_active(now)
-
-        def who(rotation_id: str, offset: int) -> str | None:
-            rotation = self.rotations.get(rotation_id)
-            if rotation is None:
-                return None
-            if offset == 0:
-                return on_call(rotation, now, overrides).staff
-            return offset_on_call(rotation, now, offset, overrides)
-
-        return who
+    def _on_call(self, uow: UnitOfWork, now: datetime) -> Callable[[str, int], str | None]:
+        return esc.on_call_lookup(self.rotations, now, uow.overrides.all_active(now))
 
     def policy_for(self, client_id: str | None) -> esc.Policy | None:
         return self.directory.escalations.get(client_id or "")
@@ -103,13 +70,7 @@ class Paging:
         policy = self.policy_for(client_id)
         if policy is None:
             return None
-        who = self._on_call(uow, now)
-        for step in policy.steps:
-            people = esc.resolve_targets(step.targets, policy.account_team, who)
-            staff = self.staff.get(people[0]) if people else None
-            if staff is not None:
-                return staff.first_name
-        return None
+        return decisions.first_oncall_name(policy, self.staff, self._on_call(uow, now))
 
     # ------------------------------------------------------------------ opening and steps
     def open_page(
@@ -168,15 +129,13 @@ class Paging:
         step = policy.steps[position.step - 1]
         people = self._notify_step(uow, page, policy, step, position, now, tag="")
         uow.pages.set_position(page.id, position.step, position.round)
-        following = esc.next_position(policy, position)
+        # Nobody to wait for: the next step of this round runs at once (see the module text).
+        following = decisions.after_step(policy, position, people, self.staff, now)
         if following is None:
             if not uow.pages.notifications_of([page.id])[page.id]:
                 self._nobody_paged(uow, page, policy, now)
             return
-        # Nobody to wait for: the next step of this round runs at once (see the module text).
-        reached = any(self._rules(policy, person) for person in people)
-        at_once = not reached and following.round == position.round
-        self._schedule_step(uow, page.id, following, now if at_once else now + step.wait, now)
+        self._schedule_step(uow, page.id, following[0], following[1], now)
 
     def _nobody_paged(
         self, uow: UnitOfWork, page: PageRecord, policy: esc.Policy, now: datetime
@@ -206,15 +165,6 @@ class Paging:
             delivery=None,
         )
 
-    def _rules(self, policy: esc.Policy, staff_id: str) -> tuple[esc.NotifyRule, ...]:
-        """How to reach a person the page's step found on call: as the page copied it when it
-        opened; someone it never knew (added by a reload since, and on call now) the way the
-        configuration says now, rather than nobody."""
-        if staff_id in policy.notify:
-            return tuple(policy.notify[staff_id])
-        person = self.staff.get(staff_id)
-        return tuple(person.notify) if person is not None else ()
-
     def _notify_step(
         self,
         uow: UnitOfWork,
@@ -225,30 +175,28 @@ class Paging:
         now: datetime,
         tag: str,
     ) -> list[str]:
-        people = esc.resolve_targets(step.targets, policy.account_team, self._on_call(uow, now))
+        people = decisions.step_people(policy, step, self._on_call(uow, now))
         if not people:
             log.warning("page %s step %s: nobody to notify", page.id, position.step)
-        for staff_id in people:
-            for rule in self._rules(policy, staff_id):
-                at = f"r{position.round}:s{position.step}{tag}"
-                key = f"page:{page.id}:{at}:{staff_id}:{rule.channel}"
-                due = now + rule.delay
-                note_id = uow.pages.schedule_notification(
-                    key=key,
-                    page_id=page.id,
-                    staff_id=staff_id,
-                    channel=rule.channel,
-                    step=position.step,
-                    due_at=due,
+        for staff_id, rule, due in decisions.step_notices(policy, people, self.staff, now):
+            at = f"r{position.round}:s{position.step}{tag}"
+            key = f"page:{page.id}:{at}:{staff_id}:{rule.channel}"
+            note_id = uow.pages.schedule_notification(
+                key=key,
+                page_id=page.id,
+                staff_id=staff_id,
+                channel=rule.channel,
+                step=position.step,
+                due_at=due,
+            )
+            if note_id is not None:
+                uow.timers.schedule(
+                    f"page:{page.id}:note:{note_id}",
+                    PAGE_NOTIFY,
+                    due,
+                    now,
+                    {"note_id": note_id},
                 )
-                if note_id is not None:
-                    uow.timers.schedule(
-                        f"page:{page.id}:note:{note_id}",
-                        PAGE_NOTIFY,
-                        due,
-                        now,
-                        {"note_id": note_id},
-                    )
         return people
 
     def fire_notify(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:

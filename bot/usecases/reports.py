@@ -32,18 +32,18 @@ from routing.reports import (
     OnCallStretch,
     OpenTime,
     Outcome,
+    OutcomeCount,
     Period,
     PromiseFigures,
+    ResponseSpreads,
     Spread,
     WeekPoint,
-    after_hours_figures,
+    business_seconds,
     commitment_line,
-    cost_to_people,
+    cost_of,
     notification_lines,
-    promise_figures,
-    score,
-    spread,
-    weekly_trend,
+    summed_figures,
+    week_bounds,
 )
 from routing.rotations import shifts_between
 from storage.overrides import OverrideRepository
@@ -212,33 +212,31 @@ class ReportService:
     def report(self, period: Period, scope: Scope = EVERYTHING) -> Report:
         as_of = self.clock.now().astimezone(UTC)
         clients = scope.clients
+        bounds = week_bounds(period)
         with self.reader() as uow:
             reader = ReportReader(uow.session)
-            facts = reader.commitments(period.start, period.end, clients)
-            pages = reader.pages(period.start, period.end, clients)
-            acks = [at for at, _ in reader.acknowledgements(period.start, period.end, clients)]
-            stretches = self._stretches(uow, period)
+            counts, spreads = reader.period_figures(
+                period.start, period.end, as_of, bounds, self.calendars, clients
+            )
             zones = self._zones(reader)
+            after_hours, paging = reader.after_hours(period, as_of, zones, clients)
+            stretches = self._stretches(uow, period)
         rotations = {rid: r.members for rid, r in self.directory.rotations.items()}
         people = list(self.directory.staff)
         if scope.staff is not None:
             stretches = [s for s in stretches if s.staff == scope.staff]
             rotations = {rid: m for rid, m in rotations.items() if scope.staff in m}
             people = [scope.staff]
-        cost = cost_to_people(
-            stretches, pages, period, rotations, zones, self.holiday, staff=people
-        )
+        cost = cost_of(stretches, paging, period, rotations, zones, self.holiday, staff=people)
         if scope.staff is not None:
             cost = CostFigures({scope.staff: cost.people[scope.staff]}, cost.fairness)
-        # Pages loaded for their notifications to the people on call also count as opened
-        # only when they opened in the period: after_hours_figures sees to that.
-        scored = score(facts, period, as_of, self.calendars)
+        promises, trend = summed_figures(counts, spreads, period)
         return Report(
             period=period,
             as_of=as_of,
-            promises=promise_figures(facts, period, as_of, self.calendars, scored),
-            trend=weekly_trend(facts, period, as_of, self.calendars, scored),
-            after_hours=after_hours_figures(pages, acks, period, as_of),
+            promises=promises,
+            trend=trend,
+            after_hours=after_hours,
             cost=cost,
             names=self.names(),
         )
@@ -265,6 +263,27 @@ class ReportService:
             except (ZoneInfoNotFoundError, ValueError):
                 continue  # a zone this machine no longer knows: the report's
         return zones
+
+    # ------------------------------------------------------------------ upkeep
+    def backfill(self, writer: Callable[[], UnitOfWork], batch: int = 5000) -> int:
+        """Record the business time of commitments answered before migration 0016 (the live
+        path records it as it answers), by the calendars of the configuration in force, a
+        batch a transaction; how many. Until then the reports compute it as they read."""
+        done = last = 0
+        while True:
+            with writer() as uow:
+                rows = uow.commitments.unmeasured(self.calendars, last, batch)
+                if not rows:
+                    return done
+                uow.commitments.record_business_seconds(
+                    {
+                        cid: business_seconds(self.calendars[tier], started, answered)
+                        for cid, tier, started, answered in rows
+                    }
+                )
+                uow.commit()
+            done += len(rows)
+            last = rows[-1][0]
 
     # ------------------------------------------------------------------ row-level exports
     def commitment_lines(
@@ -305,15 +324,24 @@ class ReportService:
         only = frozenset({client_id})
         with self.reader() as uow:
             reader = ReportReader(uow.session)
-            facts = reader.commitments(period.start, period.end, only)
-            acks = reader.acknowledgements(period.start, period.end, only)
+            counts, spreads = reader.period_figures(
+                period.start,
+                period.end,
+                as_of,
+                week_bounds(period),
+                self.calendars,
+                only,
+                every=True,
+            )
+            breached = reader.breached(period.start, period.end, as_of, only)
+            acks = reader.acknowledgements(period.start, period.end, as_of, only)
         return client_month_of(
             client_id,
             client.name,
             self.directory.agency,
             f"{year:04d}-{number:02d}",
-            facts,
-            len(acks),
+            (counts, spreads, breached),
+            acks,
             period,
             as_of,
             self.calendars,
@@ -325,24 +353,20 @@ def client_month_of(
     client_name: str,
     agency: str,
     month: str,
-    facts: list[CommitmentFact],
+    read: tuple[list[OutcomeCount], ResponseSpreads, list[CommitmentFact]],
     acknowledgements: int,
     period: Period,
     as_of: datetime,
     calendars: dict[str, OpenTime],
 ) -> ClientMonth:
-    lines = [commitment_line(f, as_of, calendars) for f in facts if period.holds(f.started_at)]
-    walls = [timedelta(seconds=x.response_seconds) for x in lines if x.response_seconds is not None]
-    business = [
-        timedelta(seconds=x.business_response_seconds)
-        for x in lines
-        if x.business_response_seconds is not None
-    ]
-    breaches = sorted(
-        (x for x in lines if x.outcome == Outcome.BREACHED.value),
-        key=lambda x: -(x.late_by_seconds or 0),
-    )[:NOTABLE_BREACHES]
-    after = [x for x in lines if x.after_hours]
+    """The month from what the database summed (`read`: the outcome counts, the response
+    spreads and the breached commitments of the month)."""
+    counts, spreads, breached = read
+    promises, _weeks = summed_figures(counts, spreads, period)
+    lines = [commitment_line(f, as_of, calendars) for f in breached]
+    # The latest-answered first (a stable sort: of equals, the earliest started).
+    breaches = sorted(lines, key=lambda x: -(x.late_by_seconds or 0))[:NOTABLE_BREACHES]
+    after = [c for c in counts if c.after_hours]
     return ClientMonth(
         client_id=client_id,
         client_name=client_name,
@@ -350,11 +374,12 @@ def client_month_of(
         month=month,
         period=period,
         as_of=as_of,
-        promises=promise_figures(facts, period, as_of, calendars),
-        response=spread(walls),
-        response_business=spread(business),
-        after_hours_contacts=len(after),
-        after_hours_answered=sum(1 for x in after if x.answered_at is not None),
+        promises=promises,
+        response=spreads.every[0],
+        response_business=spreads.every[1],
+        after_hours_contacts=sum(c.count for c in after),
+        # Answered by `as_of`: in time, or late.
+        after_hours_answered=sum(c.count for c in after if c.outcome is Outcome.MET or c.late),
         acknowledgements=acknowledgements,
         breaches=sorted(breaches, key=lambda x: x.started_at),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,24 @@ def browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+TIMEOUT = 10_000  # ms, for anything that must appear without a reload
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A desktop-sized browser context whose clock reads the agency's zone (Detroit)."""
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 760}, timezone_id="America/Detroit", locale="en-US"
+    )
+    context.set_default_timeout(TIMEOUT)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    return context.new_page()

@@ -40,18 +40,6 @@ def web(db_url: str, twilio: TwilioStandIn, tmp_path: Path) -> Iterator[RunningA
         yield running
 
 
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 760}, timezone_id="America/Detroit", locale="en-US"
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context
-    finally:
-        context.close()
-
-
 def sign_in(page: Any, web: RunningApp, login: str) -> None:
     page.goto(web.url + "/inbox")
     page.get_by_label("Login").fill(login)

@@ -19,7 +19,7 @@ from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import OffsetClock
 from tests.browser.inbox_support import add_login, csrf_from, signed_in
-from tests.browser.test_inbox_browser import MONDAY_MORNING, TIMEOUT, send_sms, sign_in, wait_live
+from tests.browser.test_inbox_browser import MONDAY_MORNING, send_sms, sign_in, wait_live
 from tests.e2e.test_sms_flow import conversations, eventually
 from tests.e2e.test_telegram_flow import TOKEN, deliver, telegram_app
 from tests.support.app import RunningApp
@@ -48,16 +48,6 @@ def web(db_url: str, twilio: TwilioStandIn, tg: TelegramStandIn) -> Iterator[Run
     with telegram_app(db_url, twilio, tg, OffsetClock(MONDAY_MORNING)) as running:
         add_login(running.container, "ana", "ana")  # staff, not an admin
         yield running
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 760}, locale="en-US")
-    context.set_default_timeout(TIMEOUT)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def _new_contact(web: RunningApp, name: str, channel: str, address: str) -> int:

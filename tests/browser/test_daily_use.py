@@ -15,12 +15,12 @@ import pytest
 from adapters.standins.twilio import TwilioStandIn
 from bot.usecases.services import Author
 from routing.clock import OffsetClock
+from tests.browser.conftest import TIMEOUT
 from tests.browser.inbox_support import add_login, csrf_from, inbox_app, signed_in
 from tests.browser.test_inbox_browser import (
     DANA,
     LUCY,
     MONDAY_MORNING,
-    TIMEOUT,
     send_sms,
     sign_in,
     wait_live,

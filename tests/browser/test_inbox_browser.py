@@ -27,7 +27,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 MONDAY_MORNING = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("America/Detroit"))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DANA, LUCY, GEORGE = "+13135550142", "+13135550150", "+447700900123"
-TIMEOUT = 10_000  # ms, for anything that must appear without a reload
 
 
 @pytest.fixture
@@ -35,18 +34,6 @@ def web(db_url: str, twilio: TwilioStandIn) -> Iterator[RunningApp]:
     with inbox_app(db_url, twilio.url, clock=OffsetClock(MONDAY_MORNING)) as running:
         add_login(running.container, "jim", "jim", admin=True)
         yield running
-
-
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 760}, timezone_id="America/Detroit", locale="en-US"
-    )
-    context.set_default_timeout(TIMEOUT)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 _sids = iter(range(1, 10_000))
@@ -71,9 +58,13 @@ def wait_live(page: Any) -> None:
     page.locator("body[data-live='on']").wait_for(state="attached")
 
 
-def save(page: Any, name: str, tmp_path: Path) -> None:
+def save(page: Any, name: str, tmp_path: Path, at: Any = None) -> None:
+    """The window, scrolled to the top of the page (or of `at`, a locator), as `name`."""
     path = tmp_path / name
-    page.evaluate("window.scrollTo(0, 0)")
+    if at is None:
+        page.evaluate("window.scrollTo(0, 0)")
+    else:
+        at.evaluate("element => element.scrollIntoView()")
     page.screenshot(path=str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("PARTNERLINE_SCREENSHOTS") == "docs":

@@ -13,8 +13,9 @@ import pytest
 
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import FrozenClock
+from tests.browser.conftest import TIMEOUT
 from tests.browser.inbox_support import add_login, inbox_app
-from tests.browser.test_inbox_browser import TIMEOUT, save, sign_in
+from tests.browser.test_inbox_browser import save, sign_in
 from tests.e2e.test_reports_api import MONDAY, make_day
 from tests.support.app import RunningApp
 

@@ -20,7 +20,7 @@ from adapters.standins.twilio import TwilioStandIn
 from bot.http.web.sandbox import ensure_sandbox_login
 from routing.clock import OffsetClock
 from tests.browser.inbox_support import add_login, inbox_app, sandbox_app
-from tests.browser.test_inbox_browser import DANA, TIMEOUT, save, send_sms, sign_in, wait_live
+from tests.browser.test_inbox_browser import DANA, save, send_sms, sign_in, wait_live
 from tests.e2e.test_sms_flow import eventually
 from tests.support.app import RunningApp
 
@@ -35,18 +35,6 @@ def web(db_url: str, twilio: TwilioStandIn) -> Iterator[RunningApp]:
     with inbox_app(db_url, twilio.url, clock=OffsetClock(MONDAY_NIGHT)) as running:
         add_login(running.container, "jim", "jim", admin=True)
         yield running
-
-
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 760}, timezone_id="America/Detroit", locale="en-US"
-    )
-    context.set_default_timeout(TIMEOUT)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def test_after_hours_staff_read_the_clients_words(
@@ -84,6 +72,9 @@ def test_after_hours_staff_read_the_clients_words(
     after_hours = page.locator("table.oncall tr", has=page.locator("th", has_text="after-hours"))
     assert after_hours.locator("td").nth(0).inner_text() == "Raj Patel"
     assert after_hours.locator("td").nth(2).inner_text() == "Jim Miller"
+    # The example agency's escalation reaches someone at every hour of the next 90 days.
+    page.get_by_role("heading", name="Coverage gaps (next 90 days)").wait_for()
+    assert page.locator("ul.gaps li").all_inner_texts() == ["No gaps in the next 90 days."]
     save(page, "oncall-after-hours.png", tmp_path)
 
     # The conversation: whom the page notified, as a sentence.

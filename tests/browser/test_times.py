@@ -19,8 +19,9 @@ import pytest
 
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import FrozenClock
+from tests.browser.conftest import TIMEOUT
 from tests.browser.inbox_support import add_login, csrf_from, inbox_app, signed_in
-from tests.browser.test_inbox_browser import TIMEOUT, sign_in
+from tests.browser.test_inbox_browser import sign_in
 from tests.e2e.test_sms_flow import eventually
 from tests.support.app import RunningApp
 

@@ -14,7 +14,6 @@ from routing.clock import OffsetClock
 from tests.browser.inbox_support import add_login, inbox_app
 from tests.browser.test_inbox_browser import (
     MONDAY_MORNING,
-    TIMEOUT,
     send_sms,
     sign_in,
     wait_live,
@@ -32,16 +31,6 @@ def web(db_url: str, twilio: TwilioStandIn) -> Iterator[RunningApp]:
     with inbox_app(db_url, twilio.url, clock=OffsetClock(MONDAY_MORNING)) as running:
         add_login(running.container, "ana", "ana")  # staff, not an admin
         yield running
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 760}, locale="en-US")
-    context.set_default_timeout(TIMEOUT)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def _unknown(web: RunningApp, sender: str, body: str) -> dict[str, Any]:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from adapters.standins.twilio import TwilioStandIn
 from bot.usecases.reports import report_path, report_token, report_token_valid
 from routing.clock import FrozenClock
+from storage.tables import CommitmentRow
 from tests.browser.inbox_support import add_login, inbox_app, signed_in
 from tests.e2e.test_reports_api import MONDAY, make_day
 from tests.support.app import EXAMPLE_CONFIG, LOOPBACK_TLS, RunningApp
@@ -118,3 +120,39 @@ def test_the_command_writes_the_same_page(
         [*command[:-1], "nobody", *options], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert wrong.returncode == 1 and "no client 'nobody'" in wrong.stderr
+
+
+def test_the_backfill_command_records_business_times_the_live_path_did(
+    web: RunningApp, db_url: str, clock: FrozenClock
+) -> None:
+    """As after migration 0016: answers with no business time recorded, filled once by
+    `partnerline report backfill` with what the live path recorded; the report is the same
+    before and after."""
+    path = report_path(SECRET, "brightside", "2026-12", clock.now() + timedelta(1))
+    served = figures(get(web, path).text)
+    answered = sa.select(CommitmentRow.id, CommitmentRow.business_seconds).where(
+        CommitmentRow.answered_at.is_not(None)
+    )
+    db = web.container.db
+    with db.session() as session:
+        recorded = dict(session.execute(answered).all())
+        assert len(recorded) == 2 and None not in recorded.values()
+        session.execute(sa.update(CommitmentRow).values(business_seconds=None))
+        session.commit()
+    assert figures(get(web, path).text) == served  # computed from the calendars meanwhile
+    env = {**os.environ, "DATABASE_URL": db_url}
+    env.pop("PARTNERLINE_CONFIG", None)
+    command = [sys.executable, "-m", "bot.cli", "report", "backfill"]
+    run = subprocess.run(
+        [*command, "--config", str(EXAMPLE_CONFIG)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "recorded the business time of 2 answered commitments" in run.stdout
+    with db.session() as session:
+        assert dict(session.execute(answered).all()) == recorded
+    assert figures(get(web, path).text) == served

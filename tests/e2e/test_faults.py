@@ -272,6 +272,7 @@ def sleep_until(instant: float) -> None:
     time.sleep(max(0.0, instant - time.monotonic()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_replies_written_through_a_two_minute_twilio_outage_arrive_once_in_order(
     db_url: str, tmp_path: Path, started: list[Partnerline]

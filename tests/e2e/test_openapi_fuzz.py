@@ -22,7 +22,7 @@ from tests.e2e.test_escalation import DANA, GEORGE, STORY_CONFIG, TUESDAY_EVENIN
 from tests.e2e.test_sms_flow import eventually
 from tests.support.app import ADMIN_TOKEN, RunningApp, running_app
 
-EXAMPLES = 25
+EXAMPLES = 15
 
 
 @pytest.fixture

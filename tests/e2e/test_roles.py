@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 from bot.bootstrap import create_app
 from routing.clock import FrozenClock
 from tests.browser.inbox_support import add_login, csrf_from, sandbox_app, signed_in
-from tests.support.app import RunningApp
+from tests.support.app import EXAMPLE_CONFIG, RunningApp
 
 MONDAY_MORNING = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("America/Detroit"))
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -68,6 +68,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/overrides/{override_id}"): ADMIN,
     ("POST", "/inbox/overrides"): ADMIN,
     ("POST", "/inbox/overrides/{override_id}/delete"): ADMIN,
+    ("POST", "/inbox/simulate"): ADMIN,  # what-if: nothing applied, but it costs a run
 }
 
 OVERRIDE = {
@@ -77,6 +78,14 @@ OVERRIDE = {
     "end": "2026-12-08T17:00:00-05:00",
 }
 INBOX_OVERRIDE = {**OVERRIDE, "start": "2026-12-08T09:00", "end": "2026-12-08T17:00"}
+# The example agency proposed as it is, against a week of a few synthetic messages a day.
+WHAT_IF = {
+    "text": EXAMPLE_CONFIG.read_text(encoding="utf-8"),
+    "from": "2026-11-30",
+    "to": "2026-12-06",
+    "traffic": "synthetic",
+    "per_day": "5",
+}
 
 # How each admin-only route is called: (client, csrf token, an existing override id) ->
 # response, and the status that means it worked.
@@ -113,6 +122,10 @@ ADMIN_CALLS: dict[tuple[str, str], tuple[Call, int]] = {
             f"/inbox/canned/{_canned_id(c, t, oid)}/delete", data={"csrf_token": t}
         ),
         303,
+    ),
+    ("POST", "/inbox/simulate"): (
+        lambda c, t, _: c.post("/inbox/simulate", data={**WHAT_IF, "csrf_token": t}),
+        200,
     ),
 }
 _canned_titles = iter(range(1, 10_000))

@@ -22,7 +22,7 @@ from storage.config_versions import VersionWatch, checksum
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 from storage.unit_of_work import UnitOfWork
-from tests.integration.storage.test_read_markers import _tables
+from tests.support.schema import table_names
 from tests.usecases.rig import DANA, RAJ, STORY_CONFIG, TUESDAY_EVENING, Rig, build_rig
 
 LEE = "+13135550105"
@@ -183,8 +183,8 @@ def test_the_version_row_moves_only_when_the_text_changes(database: Database) ->
 
 def test_the_migration_adds_and_removes_the_table(empty_url: str) -> None:
     upgrade(empty_url, "0014")
-    assert "config_versions" not in _tables(empty_url)
+    assert "config_versions" not in table_names(empty_url)
     upgrade(empty_url, "0015")
-    assert "config_versions" in _tables(empty_url)
+    assert "config_versions" in table_names(empty_url)
     command.downgrade(alembic_config(empty_url), "0014")
-    assert "config_versions" not in _tables(empty_url)
+    assert "config_versions" not in table_names(empty_url)

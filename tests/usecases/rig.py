@@ -131,14 +131,15 @@ class Rig:
         return found[0] if found else None
 
 
-def build_rig(database: Database, start: datetime) -> Rig:
+def build_rig(database: Database, start: datetime, config: Path = STORY_CONFIG) -> Rig:
     """Container and worker as bot.bootstrap builds them, on `database`, with the clock at
-    `start`; the configuration's clients synced in as `partnerline` does at start-up."""
+    `start`; the configuration's clients synced in as `partnerline` does at start-up.
+    `config`: another agency than the story's (the simulator's faithfulness test)."""
     clock = FrozenClock(start)
     sent = Recorders()
     settings = Settings(database_url=database.url, public_url=None)
     container = build_container(
-        settings, load_config(STORY_CONFIG), clock=clock, adapters=sent.adapters, db=database
+        settings, load_config(config), clock=clock, adapters=sent.adapters, db=database
     )
     sync_config(container)
     return Rig(container, build_worker(container), clock, sent)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
 from bot.usecases.reports import ReportService, Scope, scope_for
 from bot.usecases.services import Author
 from routing.errors import DomainError, NotFound
 from routing.reports import Kind, Period
 from storage.reports import ReportReader
+from storage.tables import CommitmentRow
 from storage.unit_of_work import UnitOfWork
 from tests.usecases.rig import ANA_AUTHOR, DANA, DETROIT, LUCY, TUESDAY_EVENING, Rig
 
@@ -150,10 +151,32 @@ def test_reads_are_a_bounded_number_of_queries(rig: Rig) -> None:
         service(rig).report(WEEK)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    # Commitments, pages, notifications, acknowledgements, staff zones, and the overrides of
-    # each of the two rotations.
-    assert len(selects) == 7, selects
+    selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    # The commitments summed and their response times (one statement on PostgreSQL), pages,
+    # notifications, acknowledgements, staff zones, and the overrides of each of the two
+    # rotations.
+    assert len(selects) == 8, selects
+
+
+def test_answers_record_their_business_time_and_a_backfill_records_the_same(rig: Rig) -> None:
+    make_history(rig)
+    reports = service(rig)
+    before = reports.report(WEEK)
+    answered = select(CommitmentRow.id, CommitmentRow.business_seconds).where(
+        CommitmentRow.answered_at.is_not(None)
+    )
+    with rig.services.uow() as uow:
+        recorded = dict(uow.session.execute(answered).all())
+        # Ana's answer after hours: none of business time; Jim's late one: five hours.
+        assert sorted(recorded.values()) == [0.0, 5 * 3600.0]
+        uow.session.execute(update(CommitmentRow).values(business_seconds=None))
+        uow.commit()
+    # Answered before migration 0016: the report computes them from the calendars.
+    assert reports.report(WEEK).promises == before.promises
+    assert reports.backfill(rig.services.uow) == 2
+    assert reports.backfill(rig.services.uow) == 0
+    with rig.services.uow() as uow:
+        assert dict(uow.session.execute(answered).all()) == recorded
 
 
 def test_periods_and_months_are_checked(rig: Rig) -> None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -272,11 +272,10 @@ class SlackInbox:
                     )
                 )
                 state = await asyncio.to_thread(
-                    self._save_root, conversation_id, posted, text, named
+                    self._save_root, state.conversation, posted, text, named
                 )
-                if state is None or state.thread is None:
-                    return  # the conversation is gone
             thread = state.thread
+            assert thread is not None  # found, or just saved
             await self._post_items(conversation_id, thread, state)
             named = []
             if not state.more:
@@ -346,9 +345,23 @@ class SlackInbox:
         if mirror is None:
             return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
         root, progress = mirror
+        after = uow.conversations.messages_after(conversation_id, progress.cursor, BATCH + 1)
+        return self._state(uow, conv, root, progress, after, named)
+
+    def _state(
+        self,
+        uow: UnitOfWork,
+        conv: ConversationView,
+        root: SlackThread,
+        progress: MirrorProgress,
+        after: Sequence[MessageView],
+        named: list[int],
+    ) -> MirrorState:
+        """The state of a thread whose root and progress are known, from the messages after
+        its cursor (`after`: up to BATCH + 1 of them, by id)."""
+        conversation_id = conv.id
         thread = Posted(root.channel, root.ts)
         cursor = progress.cursor
-        after = uow.conversations.messages_after(conversation_id, cursor, BATCH + 1)
         more = len(after) > BATCH
         pending = list(after[:BATCH])
         late_ids = [i for i in named if i <= cursor]
@@ -379,21 +392,22 @@ class SlackInbox:
         return [v for v in views if (v.id, version_of(v)) not in found]
 
     def _save_root(
-        self, conversation_id: int, posted: Posted, text: str, named: list[int]
-    ) -> MirrorState | None:
+        self, conv: ConversationView, posted: Posted, text: str, named: list[int]
+    ) -> MirrorState:
         """Remember the root; its thread starts with the conversation's last few messages.
-        The state to go on from, read in the same transaction."""
+        The state to go on from, read in the same transaction: the root and progress are
+        what it writes, and the conversation as loaded before the root was posted will do
+        (whatever changes it asks for another sync, which shows the change)."""
         now = self.clock.now()
         with self.services.uow() as uow:
-            recent = uow.conversations.newest_message_ids(conversation_id, HISTORY + 1)
-            cursor = recent[HISTORY] if len(recent) > HISTORY else 0
-            uow.channel_refs.save_slack_thread(
-                conversation_id,
-                SlackThread(posted.channel, posted.ts),
-                MirrorProgress(cursor=cursor, root_text=text),
-                now,
-            )
-            state = self._read_state(uow, conversation_id, named)
+            recent = uow.conversations.newest_messages(conv.id, HISTORY + 1)
+            cursor = recent[HISTORY].id if len(recent) > HISTORY else 0
+            root = SlackThread(posted.channel, posted.ts)
+            progress = MirrorProgress(cursor=cursor, root_text=text)
+            uow.channel_refs.save_slack_thread(conv.id, root, progress, now)
+            # The messages after the cursor: the newest HISTORY at most, fewer than BATCH.
+            after = list(reversed(recent[:HISTORY]))
+            state = self._state(uow, conv, root, progress, after, named)
             uow.commit()
             return state
 
@@ -406,12 +420,14 @@ class SlackInbox:
         now = self.clock.now()
         with self.services.uow() as uow:
             cursor = None
+            shown: list[tuple[int, int]] = []
             for message, advance in posted:
-                uow.channel_refs.mark_in_slack(message.id, now)
+                shown.append((message.id, 0))
                 if version_of(message):
-                    uow.channel_refs.mark_in_slack(message.id, now, version_of(message))
+                    shown.append((message.id, version_of(message)))
                 if advance:
                     cursor = max(cursor or 0, message.id)
+            uow.channel_refs.mark_versions_in_slack(shown, now)
             if cursor is not None or root is not None:
                 uow.channel_refs.advance_mirror(conversation_id, now, cursor=cursor, root_text=root)
             uow.commit()

@@ -26,6 +26,7 @@ from bot.http.web import (
     oncall_panel,
     profile,
     reports,
+    simulate_page,
     triage,
 )
 from bot.http.web.guard import CsrfRefused, LoginRequired, login_redirect
@@ -78,6 +79,7 @@ def install_web(
         client_report,
         triage,
         merge,
+        simulate_page,
     ):
         app.include_router(module.router, dependencies=dependencies)
     if sandbox is not None:

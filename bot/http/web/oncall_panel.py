@@ -1,4 +1,5 @@
-"""`/inbox/oncall`: who is on call now and next, open pages to acknowledge, overrides.
+"""`/inbox/oncall`: who is on call now and next, open pages to acknowledge, overrides, and the
+coverage gaps of the next 90 days (stored overrides included).
 
 Overrides change who gets woken up, so only admin accounts may add or remove them here.
 Times in the override form are wall-clock times in the signed-in staff member's zone (their
@@ -45,6 +46,9 @@ def _load(request: Request) -> dict[str, Any]:
         "pages": pages,
         "page_conversations": convs,
         "overrides": oncall.list_overrides(limit=50, upcoming=True)["items"],
+        # With the stored overrides; affected clients by name (issue 17: coverage gaps).
+        "gaps": oncall.coverage_gaps(),
+        "client_names": {c.id: c.name for c in container.directory.clients.values()},
         "rotations": list(oncall.rotations),
         "staff_names": container.directory.staff_names,
         "can_ack": hasattr(container.services, "acknowledge"),

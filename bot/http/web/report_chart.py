@@ -4,12 +4,15 @@ Bars are each week's attainment (0-100 %, left scale); the line is the week's p9
 response in hours (right scale). Only presentation attributes are used (the inbox's CSP
 allows no inline style), and the drawing scales to its container's width (viewBox), so it
 reads at 375 px as on a desktop.
+
+`grouped_bars_svg` draws counts the same way, a group of bars per week (the what-if report:
+pages and breaches under two configurations, bot/http/web/simulation_report.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from html import escape
 
 from markupsafe import Markup
@@ -88,10 +91,7 @@ def trend_svg(points: Sequence[WeekPoint], title: str = "Weekly trend") -> Marku
                 f"{hours_text(p.first_p90)}</title></circle>"
             )
         if i % every == 0:
-            parts.append(
-                f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                f'font-size="12" fill="{INK}">{p.week.strftime("%b %d")}</text>'
-            )
+            parts.append(_week_label(p.week, x + slot / 2))
     if len(line) > 1:
         parts.append(
             f'<polyline points="{" ".join(line)}" fill="none" stroke="{LINE}" stroke-width="2"/>'
@@ -103,6 +103,85 @@ def trend_svg(points: Sequence[WeekPoint], title: str = "Weekly trend") -> Marku
     )
     parts.append("</svg>")
     return Markup("".join(parts))  # every text in it was escaped above
+
+
+def grouped_bars_svg(
+    weeks: Sequence[date],
+    series: Sequence[tuple[str, str, Sequence[int]]],
+    title: str,
+    ident: str,
+) -> Markup:
+    """One group of bars per week, one bar per series (`(name, colour, counts)`, the counts
+    one per week); a count scale on the left, the names in a legend under the plot. `ident`
+    keeps the title's id apart from another chart's on the same page. No namespace
+    attribute: the drawing is meant to sit inside an HTML page, which needs none (and the
+    standalone what-if report names no URL at all)."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    n = max(len(weeks), 1)
+    slot = plot_w / n
+    top = _nice_count(max((v for _, _, values in series for v in values), default=0))
+    ident = escape(ident)
+    described = "; ".join(
+        f"week of {week.isoformat()}: "
+        + ", ".join(f"{name} {values[i]}" for name, _, values in series)
+        for i, week in enumerate(weeks)
+    )
+    parts = [
+        f'<svg class="trend" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'aria-labelledby="{ident}-title {ident}-desc">',
+        f'<title id="{ident}-title">{escape(title)}</title>',
+        f'<desc id="{ident}-desc">{escape(described)}</desc>',
+    ]
+    for share in (0, 0.5, 1):
+        y = TOP + plot_h * (1 - share)
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{GRID}" stroke-width="1"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
+            f'fill="{INK}">{top * share:g}</text>'
+        )
+    bar = slot * 0.8 / max(len(series), 1)
+    every = max(1, round(n / 8))
+    for i, week in enumerate(weeks):
+        x = LEFT + slot * i
+        for j, (name, colour, values) in enumerate(series):
+            h = plot_h * values[i] / top
+            parts.append(
+                f'<rect class="bar" x="{x + slot * 0.1 + bar * j:.1f}" '
+                f'y="{TOP + plot_h - h:.1f}" width="{bar * 0.9:.1f}" height="{h:.1f}" '
+                f'fill="{colour}"><title>week of {escape(week.isoformat())}: '
+                f"{escape(name)} {values[i]}</title></rect>"
+            )
+        if i % every == 0:
+            parts.append(_week_label(week, x + slot / 2))
+    x = LEFT
+    for name, colour, _ in series:
+        parts.append(
+            f'<rect x="{x}" y="{HEIGHT - 16}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="{HEIGHT - 6}" font-size="12" fill="{INK}">'
+            f"{escape(name)}</text>"
+        )
+        x += 14 + 7 * len(name) + 18
+    parts.append("</svg>")
+    return Markup("".join(parts))  # every text in it was escaped above
+
+
+def _week_label(week: date, x: float) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
+        f'font-size="12" fill="{INK}">{week.strftime("%b %d")}</text>'
+    )
+
+
+def _nice_count(most: int) -> int:
+    """A round top for a count scale: 1, 2, 5, 10, 20, 50, ... at least `most`."""
+    top = 1
+    while top < most:
+        for factor in (2, 5 / 2, 2):
+            top = round(top * factor)
+            if top >= most:
+                break
+    return top
 
 
 def _nice(hours: float) -> int:

@@ -6,28 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from storage.canned import CannedReplyRepository
-from storage.db import Database, normalise_url
+from storage.db import Database
 from storage.migrate import alembic_config, upgrade
+from tests.support.schema import table_names
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 
 
-def _tables(url: str) -> set[str]:
-    engine = sa.create_engine(normalise_url(url))
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_0012_adds_canned_replies_and_takes_them_away(empty_url: str) -> None:
     upgrade(empty_url, "0011")
-    assert "canned_replies" not in _tables(empty_url)
+    assert "canned_replies" not in table_names(empty_url)
     upgrade(empty_url, "0012")
     db = Database(empty_url)
     try:
@@ -43,6 +35,6 @@ def test_0012_adds_canned_replies_and_takes_them_away(empty_url: str) -> None:
     finally:
         db.dispose()
     command.downgrade(alembic_config(empty_url), "0011")
-    assert "canned_replies" not in _tables(empty_url)
+    assert "canned_replies" not in table_names(empty_url)
     upgrade(empty_url)
-    assert "canned_replies" in _tables(empty_url)
+    assert "canned_replies" in table_names(empty_url)

@@ -8,6 +8,7 @@ from alembic import command
 
 from storage.db import normalise_url
 from storage.migrate import alembic_config, upgrade
+from tests.support.schema import column_names
 
 
 def _run(url: str, *statements: str) -> list[tuple[object, ...]]:
@@ -44,15 +45,7 @@ def test_0014_backfills_identity_sources_and_goes_back(empty_url: str) -> None:
         ("200000042", "config"),
     ]
     command.downgrade(alembic_config(empty_url), "0013")
-    assert "source" not in _columns(empty_url)
+    assert "source" not in column_names(empty_url, "channel_identities")
     assert len(_run(empty_url, "SELECT id FROM channel_identities")) == 3  # the rows stay
     upgrade(empty_url)
-    assert "source" in _columns(empty_url)
-
-
-def _columns(url: str) -> set[str]:
-    engine = sa.create_engine(normalise_url(url))
-    try:
-        return {c["name"] for c in sa.inspect(engine).get_columns("channel_identities")}
-    finally:
-        engine.dispose()
+    assert "source" in column_names(empty_url, "channel_identities")

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from alembic import command
 
 from bot.http.web.inbox_query import InboxFilter, inbox_queries
-from storage.db import Database, normalise_url
+from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 from storage.unit_of_work import UnitOfWork
 from tests.integration.storage.test_inbox_reads import conversation, db, reply
+from tests.support.schema import table_names
 
 __all__ = ["db"]  # the fixture, shared with test_inbox_reads
 
@@ -103,20 +104,12 @@ def test_a_page_of_the_list_costs_the_same_statements_for_2_rows_or_12(db: Datab
     assert rows == 12 and many == few
 
 
-def _tables(url: str) -> set[str]:
-    engine = sa.create_engine(normalise_url(url))
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_the_migration_adds_and_removes_the_table(empty_url: str) -> None:
     upgrade(empty_url, "0010")
-    assert "read_markers" not in _tables(empty_url)
+    assert "read_markers" not in table_names(empty_url)
     upgrade(empty_url, "0011")
-    assert "read_markers" in _tables(empty_url)
+    assert "read_markers" in table_names(empty_url)
     command.downgrade(alembic_config(empty_url), "0010")
-    assert "read_markers" not in _tables(empty_url)
+    assert "read_markers" not in table_names(empty_url)
     upgrade(empty_url)
-    assert "read_markers" in _tables(empty_url)
+    assert "read_markers" in table_names(empty_url)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import command
 
-from storage.db import normalise_url
 from storage.migrate import alembic_config, upgrade
+from tests.support.schema import inspector
 
 REPORT_INDEXES = {
     "commitments": {"ix_commitments_started", "ix_commitments_conversation_started"},
@@ -17,12 +16,8 @@ REPORT_INDEXES = {
 
 
 def _indexes(url: str) -> dict[str, set[str]]:
-    engine = sa.create_engine(normalise_url(url))
-    try:
-        inspector = sa.inspect(engine)
-        return {t: {i["name"] or "" for i in inspector.get_indexes(t)} for t in REPORT_INDEXES}
-    finally:
-        engine.dispose()
+    with inspector(url) as found:
+        return {t: {i["name"] or "" for i in found.get_indexes(t)} for t in REPORT_INDEXES}
 
 
 def test_0013_adds_the_report_indexes_and_takes_them_away(empty_url: str) -> None:

@@ -22,16 +22,21 @@ from routing.reports import (
     NotificationFact,
     OnCallStretch,
     Outcome,
+    OutcomeCount,
     PageFact,
     Period,
+    ResponseSample,
     after_hours_figures,
     commitment_line,
     cost_to_people,
     nearest_rank,
     notification_lines,
     promise_figures,
+    response_spreads,
     split_on_call,
     spread,
+    summed_figures,
+    week_bounds,
     weekly_trend,
 )
 from routing.rotations import Rotation, shifts_between
@@ -496,3 +501,46 @@ def test_cost_to_people_from_a_real_rotation() -> None:
 def test_fairness_is_none_when_nobody_was_paged() -> None:
     figures = cost_to_people([], [], MARCH, {"r": ("a", "b")}, {}, HOLIDAYS.__contains__)
     assert figures.fairness[0].ratio is None
+
+
+# ------------------------------------------------------------------ summed by the database
+
+
+def test_figures_summed_by_group_equal_the_figures_row_by_row() -> None:
+    """What the database sums (routing.reports.OutcomeCount, ResponseSample) gives the same
+    promise figures and weekly trend as reading each commitment, counted here by hand."""
+    facts = [p.fact() for p in march_history()]
+    bounds = week_bounds(MARCH)
+    assert bounds == [local(2026, 3, 9, 0, 0)]  # the second Monday, after the DST change
+    groups: Counter[tuple[object, ...]] = Counter()
+    samples = []
+    for f in facts:
+        if not MARCH.holds(f.started_at):
+            continue
+        week = sum(1 for b in bounds if f.started_at >= b)
+        answered = f.answered_at is not None and f.answered_at <= AS_OF
+        outcome = f.outcome(AS_OF)
+        late = outcome is Outcome.BREACHED and answered
+        staff = f.answered_by if answered else None
+        key = (f.client_id, f.tier, f.channel, staff, f.after_hours, week, outcome, late)
+        groups[key] += 1
+        if answered:
+            assert f.answered_at is not None
+            business = OFFICE.between(f.started_at, f.answered_at)
+            samples.append(
+                ResponseSample(f.first, f.client_id, week, f.answered_at - f.started_at, business)
+            )
+    counts = [OutcomeCount(*key, n) for key, n in groups.items()]  # type: ignore[arg-type]
+    figures, trend = summed_figures(counts, response_spreads(samples), MARCH)
+    assert figures == promise_figures(facts, MARCH, AS_OF, CALENDARS)
+    assert trend == weekly_trend(facts, MARCH, AS_OF, CALENDARS)
+    every = response_spreads(samples).every
+    assert every[0] == spread(s.wall for s in samples)
+    assert every[0].count == 4  # 1, 2, 3 (late) and 6; 8 started before the period
+
+
+def test_acknowledgements_counted_by_the_database_count_as_the_times_do() -> None:
+    pages = pages_history()
+    acks = [local(2026, 3, 7, 23, 0), local(2026, 3, 8, 2, 0), local(2026, 2, 1, 2, 0)]
+    by_times = after_hours_figures(pages, acks, MARCH, AS_OF)
+    assert after_hours_figures(pages, 2, MARCH, AS_OF) == by_times
