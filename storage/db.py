@@ -96,6 +96,9 @@ def _synchronize_only_what_is_loaded(state: ORMExecuteState) -> None:
     held = state.session.identity_map.keys()  # (class, primary key, token) of each object
     if any(key[0] is target for key in held):
         return
+    # Added but not flushed: the statement's autoflush (after this event) makes them loaded.
+    if any(isinstance(added, target) for added in state.session.new):
+        return
     state.update_execution_options(synchronize_session=False)
 
 
