@@ -78,6 +78,7 @@ SLACK_SECRET = "bench-e2e-signing-secret"
 WARMUP = 10  # messages at 5/s, each waited for, before anything is measured
 WARMUP_TIMEOUT_S = 60.0
 MAX_CONNECTIONS = 512  # open loop: a new connection whenever none is idle, up to this
+KEEP_ALIVE_REUSE = 4.0  # seconds an idle connection is reused for: under uvicorn's 5 s
 
 
 # ------------------------------------------------------------------ the stand-in's clock
@@ -183,11 +184,18 @@ class Run:
 
 async def offer(port: int, batch: list[Signed], rate: float, run: Run) -> None:
     """Post `batch` at `rate` a second on schedule, never waiting for an answer to send."""
-    idle: list[RawConnection] = []
+    idle: list[tuple[RawConnection, float]] = []  # with the time each went idle
     tasks: set[asyncio.Task[None]] = set()
 
     async def send(item: Signed) -> None:
-        conn = idle.pop() if idle else None
+        conn: RawConnection | None = None
+        while idle and conn is None:
+            conn, since = idle.pop()
+            # The server may have closed it (uvicorn: 5 s idle), and a POST on a connection
+            # it closed fails unanswered: drop it, as an HTTP client's pool expires its own.
+            if time.monotonic() - since > KEEP_ALIVE_REUSE:
+                await conn.aclose()
+                conn = None
         if conn is None:
             run.connections += 1
             conn = RawConnection(port)
@@ -197,7 +205,7 @@ async def offer(port: int, batch: list[Signed], rate: float, run: Run) -> None:
         except FAILURES as exc:
             status = type(exc).__name__
         else:
-            idle.append(conn)
+            idle.append((conn, time.monotonic()))
         run.statuses[status] = run.statuses.get(status, 0) + 1
 
     start = time.monotonic()
@@ -216,7 +224,7 @@ async def offer(port: int, batch: list[Signed], rate: float, run: Run) -> None:
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks)
-    for conn in idle:
+    for conn, _ in idle:
         await conn.aclose()
 
 
