@@ -23,32 +23,19 @@ from adapters.standins.twilio import TwilioStandIn
 from routing.clock import FrozenClock
 from tests.browser.inbox_support import add_login, csrf_from, inbox_app, signed_in
 from tests.browser.test_inbox_browser import save, sign_in
-from tests.support.app import EXAMPLE_CONFIG, RunningApp
+from tests.support.app import RunningApp
+from tests.support.proposals import with_sam
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 MONDAY_MORNING = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("America/Detroit"))
-SAM = """
-[[staff]]
-id = "sam"
-name = "Sam Stone"
-sms = "+13135550109"
-
-[[rotations]]"""
-ONE_STEP = """[escalations.default]
-steps = [
-  { notify = ["rotation:after-hours"], wait = "10m" },
-]"""
 GAP_TEXT = re.compile(r"\s+")
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    steps = text[text.index("[escalations.default]") : text.index("repeat = 1")]
-    text = text.replace("\n[[rotations]]", SAM, 1).replace(steps, ONE_STEP + "\n")
     path = tmp_path / "agency.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(with_sam(), encoding="utf-8")
     return path
 
 

@@ -19,7 +19,7 @@ from routing.clock import FrozenClock
 from tests.browser.inbox_support import add_login, inbox_app
 from tests.browser.test_inbox_browser import save, sign_in
 from tests.support.app import RunningApp
-from tests.unit.test_simulation_report import proposed_text
+from tests.support.proposals import proposed_text
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),

@@ -28,7 +28,7 @@ from routing.clock import FrozenClock
 from storage.tables import Base
 from tests.browser.inbox_support import add_login, csrf_from, inbox_app, signed_in
 from tests.support.app import EXAMPLE_CONFIG, RunningApp
-from tests.unit.test_simulation_report import proposed_text
+from tests.support.proposals import proposed_text
 
 MONDAY_EVENING = datetime(2026, 12, 7, 19, 0, tzinfo=ZoneInfo("America/Detroit"))
 DANA, GEORGE = "+13135550142", "+447700900123"
@@ -245,3 +245,32 @@ def test_pasted_text_runs_as_a_file_does(web: RunningApp) -> None:
         )
         assert answer.status_code == 200
         assert "Proposed proposed.toml" in text_of(answer.text)
+
+
+def test_malformed_forms_get_a_clear_answer_and_change_nothing(web: RunningApp) -> None:
+    """What the bounds above leave: unreadable fields and files, each a 400 that says which."""
+    before = state(web)
+    good = proposed_text()
+    synthetic = {"from": "2026-12-01", "to": "2026-12-07", "traffic": "synthetic"}
+    asked: list[tuple[str, str, dict[str, str], str]] = [
+        (good, "p.toml", {"from": "7 Dec"}, "From: '7 Dec' is not a date"),
+        (good, "p.toml", {**synthetic, "per_day": "nan"}, "between 1 and 2000 a day"),
+        (good, "p.toml", {**synthetic, "seed": "1.5"}, "needs a number a day and a whole seed"),
+        ("[agency\n", "p.toml", {}, "p.toml:1"),
+    ]
+    with signed_in(web.url, "jim") as jim:
+        for text, name, fields, said in asked:
+            answer = run(jim, text, name, **fields)
+            shown = text_of(answer.text)
+            assert answer.status_code == 400, (fields, answer.status_code, shown[:300])
+            assert said in shown, (fields, shown[:500])
+            assert "Traceback" not in answer.text and 'id="whatif-report"' not in answer.text
+        # Not UTF-8: named by its file and line, as check names a problem.
+        latin = jim.post(
+            PAGE,
+            data={"csrf_token": csrf_from(jim.get(PAGE).text), "from": "2026-12-07"},
+            files={"file": ("p.toml", b'[agency]\nname = "caf\xe9"\n', "application/toml")},
+        )
+        assert latin.status_code == 400
+        assert "p.toml:2: not UTF-8 text" in text_of(latin.text)
+    assert state(web) == before

@@ -26,33 +26,16 @@ from bot.usecases.simulation import traffic as tr
 from bot.usecases.simulation.compare import compare
 from bot.usecases.simulation.result import Comparison
 from tests.support.app import EXAMPLE_CONFIG
+from tests.support.proposals import proposed_text
 
 START, END = date(2026, 11, 9), date(2026, 12, 6)  # four whole weeks, Monday to Sunday
 NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # Monday 10:00 in Detroit
-SAM = """
-[[staff]]
-id = "sam"
-name = "Sam Stone"
-sms = "+13135550109"
-
-[[rotations]]"""
-ONE_STEP = """[escalations.default]
-steps = [
-  { notify = ["rotation:after-hours"], wait = "10m" },
-]"""
 
 
 def directory(text: str, name: str) -> Directory:
     config, problems = check_text(text, name)
     assert config is not None, problems
     return build_directory(config)
-
-
-def proposed_text() -> str:
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    steps = text[text.index("[escalations.default]") : text.index("repeat = 1")]
-    text = text.replace("\n[[rotations]]", SAM, 1).replace(steps, ONE_STEP + "\n")
-    return text.replace('members = ["jim", "ana", "raj"]', 'members = ["sam"]', 1)
 
 
 @pytest.fixture(scope="module")
