@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 # A longer replay is refused: three years of days is more than any what-if needs.
 MAX_DAYS = 3 * 366
+# Synthetic messages in all: 20 times bench.simulate's year (about two minutes of replay), so
+# that a typo in N/day is refused rather than run out of memory.
+MAX_SYNTHETIC = 2_000_000
 
 
 class UsageError(Exception):
@@ -107,7 +110,7 @@ def _simulate(args: argparse.Namespace) -> int:
             proposed,
             start,
             end,
-            _traffic(traffic, args.seed, proposed),
+            _traffic(traffic, args.seed, proposed, (end - start).days + 1),
             reader,
             SystemClock().now(),
             current_name=against,
@@ -126,7 +129,7 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _traffic(spec: str, seed: int | None, directory: Directory) -> Traffic:
+def _traffic(spec: str, seed: int | None, directory: Directory, days: int) -> Traffic:
     from bot.usecases.simulation import traffic as tr
     from bot.usecases.whatif import Traffic
 
@@ -135,6 +138,11 @@ def _traffic(spec: str, seed: int | None, directory: Directory) -> Traffic:
             rate = tr.parse_rate(spec)
         except tr.TrafficError as exc:
             raise UsageError(str(exc)) from None
+        if rate * days > MAX_SYNTHETIC:
+            raise UsageError(
+                f"--traffic {spec!r} for {days} days is {rate * days:,.0f} messages; "
+                f"at most {MAX_SYNTHETIC:,} in all"
+            )
         return Traffic("synthetic", rate, tr.DEFAULT_SEED if seed is None else seed)
     if spec == "db":
         return Traffic("db")

@@ -223,6 +223,7 @@ def test_the_installed_command_writes_the_html_report(
         (["--from", "2026-03-02", "--to", "2026-03-01"], 2, "--to 2026-03-01 is before --from"),
         (["--from", "2020-01-01", "--to", "2026-03-01"], 2, "at most 1098 days"),
         (["--traffic", "synthetic:lots"], 2, "expected synthetic:N/day with N > 0"),
+        (["--traffic", "synthetic:400000/day"], 2, "2,800,000 messages; at most 2,000,000"),
         (["--traffic", "nowhere.csv"], 2, "'nowhere.csv': no such file"),
         (["--traffic", "db", "--seed", "3"], 2, "--seed is for --traffic synthetic:N/day"),
     ],
