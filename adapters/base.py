@@ -29,6 +29,15 @@ class FindsSent(Protocol):
         ...
 
 
+@runtime_checkable
+class HoldsConnections(Protocol):
+    """A channel that keeps connections to its provider open between sends (per loop)."""
+
+    async def aclose(self) -> None:
+        """Close the running loop's connections."""
+        ...
+
+
 class ChannelAdapter(Sender, Protocol):
     """A channel clients write on: its webhooks are verified and parsed, and it sends."""
 

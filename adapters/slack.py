@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ MAX_PART = 3500  # characters of our text per block of the staff mirror and of p
 MAX_PAGE_BUTTONS = 5
 SIGNATURE_MAX_AGE = 60 * 5  # seconds, as Slack documents and Bolt checks
 DELETED_TEXT = "(message deleted)"
+# Connections kept open to the Web API a loop (aiohttp's default too; Slack's limits bind first).
+HTTP_CONNECTIONS = 100
 
 # Message subtypes that carry something a person wrote; the rest (joins, topic changes, bot
 # messages...) are not messages to the agency.
@@ -389,10 +392,37 @@ class SlackAdapter:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._signing_secret = signing_secret
-        self.client = AsyncWebClient(token=token, base_url=api_url, timeout=int(max(1, timeout)))
+        self._token, self._api_url, self._timeout = token, api_url, int(max(1, timeout))
+        # One client a loop, each on a pooled aiohttp session: without one, slack_sdk opens a
+        # session, and a TCP (TLS) connection, per call. A session belongs to its loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncWebClient] = (
+            weakref.WeakKeyDictionary()
+        )
         # Where a client's files may be fetched with the token (fetch_media_async).
         self._file_hosts = frozenset({"files.slack.com", urlsplit(api_url).netloc})
         self._dm_channels: dict[str, str] = {}
+
+    @property
+    def client(self) -> AsyncWebClient:
+        """The Web API client of the running loop (made on first use)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.session is None or client.session.closed:
+            session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS),
+            )
+            client = AsyncWebClient(
+                token=self._token, base_url=self._api_url, timeout=self._timeout, session=session
+            )
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's pooled session (at shutdown)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None and client.session is not None:
+            await client.session.close()
 
     # --- inbound (Bolt does this in the running app; kept for the shared protocol) ------------
 
@@ -510,7 +540,7 @@ class SlackAdapter:
         url = attachment.get("url")
         if not isinstance(url, str) or urlsplit(url).netloc not in self._file_hosts:
             return None
-        headers = {"Authorization": f"Bearer {self.client.token}"}
+        headers = {"Authorization": f"Bearer {self._token}"}
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,

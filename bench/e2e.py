@@ -21,6 +21,9 @@ the time from the first webhook to the last acknowledgement, at least `--seconds
 from webhook sent to acknowledgement at the stand-in (p50/p90/p99/max), unacknowledged after
 the drain, duplicates, Slack mirror calls, and CPU per message (user + system of the
 product's processes, from /proc, over the rate's window, divided by acknowledged messages).
+The mirror runs beside the acknowledgements and may lag them: the run then waits (up to
+`--mirror-drain` s) until it has made no Slack call for 1.5 s, and prints how long after the
+last acknowledgement its last call came, and CPU a message and Slack calls up to then.
 For scale it then runs `bench.ingest` (bare FastAPI endpoint and `partnerline web` on SQLite)
 and prints its table.
 
@@ -77,6 +80,7 @@ SLACK_TOKEN = "xoxb-bench-e2e"
 SLACK_SECRET = "bench-e2e-signing-secret"
 WARMUP = 10  # messages at 5/s, each waited for, before anything is measured
 WARMUP_TIMEOUT_S = 60.0
+QUIET_S = 1.5  # no Slack call for this long: the mirror caught up
 MAX_CONNECTIONS = 512  # open loop: a new connection whenever none is idle, up to this
 KEEP_ALIVE_REUSE = 4.0  # seconds an idle connection is reused for: under uvicorn's 5 s
 
@@ -228,6 +232,18 @@ async def offer(port: int, batch: list[Signed], rate: float, run: Run) -> None:
         await conn.aclose()
 
 
+def wait_quiet(slack: SlackStandIn, timeout: float, quiet: float = QUIET_S) -> float:
+    """Wait until the mirror has made no Slack call for `quiet` seconds (it caught up), or
+    `timeout` seconds; the time of its last call seen."""
+    deadline = time.monotonic() + timeout
+    count, last = len(slack.requests), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last < quiet:
+        time.sleep(0.05)
+        if len(slack.requests) != count:
+            count, last = len(slack.requests), time.monotonic()
+    return last
+
+
 def wait_acks(twilio: TimedTwilio, senders: list[str], timeout: float) -> None:
     """Return once every sender has its acknowledgement, or after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -252,6 +268,10 @@ class Figures:
     cpu_ms: float | None
     slack_calls: int
     note: str
+    acked: int = 0
+    slack_all: int = 0  # Slack calls until the mirror went quiet
+    mirror_after: float | None = None  # its last call, seconds after the last acknowledgement
+    cpu_all_ms: float | None = None  # CPU a message until then: the mirror's catch-up too
 
     def pct(self, q: float) -> str:
         if not self.latencies:
@@ -292,13 +312,15 @@ def figures(
         cpu_ms=cpu / len(acked) * 1000 if cpu is not None and acked else None,
         slack_calls=slack_calls,
         note=", ".join(notes),
+        acked=len(acked),
     )
 
 
 def print_table(rows: list[Figures]) -> None:
     header = (
         f"{'setup':<28}{'offered/s':>10}{'acked/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'max ms':>9}{'unacked':>9}{'dup':>5}{'cpu ms/msg':>12}{'slack':>7}  notes"
+        f"{'max ms':>9}{'unacked':>9}{'dup':>5}{'cpu ms/msg':>12}{'slack':>7}"
+        f"{'mirror +s':>10}{'cpu all':>9}{'slack all':>10}  notes"
     )
     print(header)
     print("-" * len(header))
@@ -307,8 +329,13 @@ def print_table(rows: list[Figures]) -> None:
         print(
             f"{f.setup:<28}{f.offered:>10.1f}{f.acked_rate:>9.1f}{f.pct(0.5):>9}{f.pct(0.9):>9}"
             f"{f.pct(0.99):>9}{f.pct(1.0):>9}{f.unacked:>9}{f.duplicates:>5}{cpu:>12}"
-            f"{f.slack_calls:>7}  {f.note}"
+            f"{f.slack_calls:>7}{_opt(f.mirror_after, '.1f'):>10}{_opt(f.cpu_all_ms, '.1f'):>9}"
+            f"{f.slack_all:>10}  {f.note}"
         )
+
+
+def _opt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 # ------------------------------------------------------------------ one setup
@@ -379,15 +406,23 @@ def measure_setup(
             asyncio.run(offer(port, batch, rate, run))
             wait_acks(twilio, senders, args.drain)
             cpu1 = cpu_of(pids)
+            acked_at = max((twilio.arrivals[s] for s in senders if s in twilio.arrivals), default=0)
+            slack_acked = len(slack.requests) - slack_before
+            quiet_at = wait_quiet(slack, args.mirror_drain)
+            cpu2 = cpu_of(pids)
             cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
             row = figures(
                 setup,
                 run,
                 twilio,
                 cpu,
-                len(slack.requests) - slack_before,
+                slack_acked,
                 twilio.duplicates - dup_before,
             )
+            row.slack_all = len(slack.requests) - slack_before
+            row.mirror_after = max(0.0, quiet_at - acked_at) if acked_at else None
+            if cpu0 is not None and cpu2 is not None and row.acked:
+                row.cpu_all_ms = (cpu2 - cpu0) / row.acked * 1000
             rows.append(row)
             print(f"  {setup} at {rate:g}/s: acked {row.acked_rate:.1f}/s, p99 {row.pct(0.99)} ms")
     return rows
@@ -443,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="20,40", help="offered messages a second, comma list")
     parser.add_argument("--seconds", type=float, default=20.0, help="offered for, per rate")
     parser.add_argument("--drain", type=float, default=10.0, help="wait for the rest, at most")
+    parser.add_argument(
+        "--mirror-drain", type=float, default=60.0, help="then for the mirror, at most"
+    )
     parser.add_argument("--workers", type=int, default=2, help="`partnerline worker`s on postgres")
     parser.add_argument("--setups", default="sqlite,postgres", help="any of sqlite, postgres")
     parser.add_argument("--ingest-requests", type=int, default=1000, help="0: skip bench.ingest")
@@ -501,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         "latency: webhook sent -> acknowledgement created at the Twilio stand-in; acked/s:"
         " acknowledgements / (first webhook -> last acknowledgement, at least the offered"
         " seconds); cpu: product processes only, per acknowledged message; slack: Web API"
-        " calls the mirror made in the window"
+        " calls the mirror made in the window; mirror +s: its last call, after the last"
+        " acknowledgement; cpu all, slack all: until the mirror went quiet (1.5 s without a call)"
     )
     if args.ingest_requests > 0:
         print()

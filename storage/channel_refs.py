@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, select, tuple_, update
+from sqlalchemy import Table, bindparam, case, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from storage.tables import SlackEchoRow, SlackThreadRow
@@ -47,6 +48,32 @@ class MirrorProgress:
 _MIRROR = select(
     SlackThreadRow.channel, SlackThreadRow.ts, SlackThreadRow.cursor, SlackThreadRow.root_text
 ).where(SlackThreadRow.conversation_id == bindparam("conversation_id"))
+
+
+_IN_SLACK = select(SlackEchoRow.message_id).where(
+    SlackEchoRow.message_id.in_(bindparam("ids", expanding=True)), SlackEchoRow.version == 0
+)
+
+
+def _advance(cursor: bool, root_text: bool) -> Any:
+    """`advance_mirror`'s UPDATE, Core (no object of the table is ever loaded)."""
+    table = cast(Table, SlackThreadRow.__table__).c
+    changes: dict[str, Any] = {"updated_at": bindparam("now")}
+    if cursor:
+        to: Any = bindparam("to")
+        changes["cursor"] = case((table.cursor < to, to), else_=table.cursor)
+    if root_text:
+        changes["root_text"] = bindparam("text")
+    return (
+        update(cast(Table, SlackThreadRow.__table__))
+        .where(table.conversation_id == bindparam("conv"))
+        .values(changes)
+        .returning(table.conversation_id)
+    )
+
+
+# Built once each (storage/upsert.py says why): by (cursor given, root text given).
+_ADVANCE = {(c, r): _advance(c, r) for c in (False, True) for r in (False, True)}
 
 
 class ChannelRefs:
@@ -103,19 +130,9 @@ class ChannelRefs:
         row is locked first, and the cursor never goes backwards, whatever a slower sync
         thinks: one UPDATE locks the row and compares with the cursor it holds then (on
         PostgreSQL, one waiting for another's lock re-reads the row when it is released)."""
-        changes: dict[str, object] = {"updated_at": now}
-        if cursor is not None:
-            changes["cursor"] = case(
-                (SlackThreadRow.cursor < cursor, cursor), else_=SlackThreadRow.cursor
-            )
-        if root_text is not None:
-            changes["root_text"] = root_text
         found = self.session.execute(
-            update(SlackThreadRow)
-            .where(SlackThreadRow.conversation_id == conversation_id)
-            .values(changes)
-            .returning(SlackThreadRow.conversation_id)
-            .execution_options(synchronize_session=False)
+            _ADVANCE[(cursor is not None, root_text is not None)],
+            {"conv": conversation_id, "now": now, "to": cursor, "text": root_text},
         ).first()
         if found is None:
             # Progress belongs to a root; recording it without one would be lost silently.
@@ -138,11 +155,7 @@ class ChannelRefs:
         ids = list(message_ids)
         if not ids:
             return frozenset()
-        found = self.session.execute(
-            select(SlackEchoRow.message_id).where(
-                SlackEchoRow.message_id.in_(ids), SlackEchoRow.version == 0
-            )
-        ).scalars()
+        found = self.session.execute(_IN_SLACK, {"ids": ids}).scalars()
         return frozenset(found)
 
     def versions_in_slack(self, versions: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:

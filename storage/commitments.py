@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from routing.commitments import Commitment, Event, State
 from storage.tables import CommitmentEventRow, CommitmentRow, ConversationRow, MessageRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, update_row
 
 # Any commitment on a conversation yet: a new one is its first when there is none.
+_AWAITING = select(CommitmentRow).where(
+    CommitmentRow.conversation_id == bindparam("conv"), CommitmentRow.awaiting.is_(True)
+)
+_AWAITING_LOCKED = _AWAITING.with_for_update()
+_ADD_EVENT = insert(cast(Table, CommitmentEventRow.__table__))
 _ANY_ON_CONVERSATION = (
     select(CommitmentRow.id).where(CommitmentRow.conversation_id == bindparam("conv")).limit(1)
 )
@@ -81,23 +87,18 @@ class CommitmentRepository:
         return started
 
     def _mirror(self, c: Commitment) -> None:
-        self.session.execute(
-            update(ConversationRow)
-            .where(ConversationRow.id == c.conversation_id)
-            .values(
-                commitment_id=c.id,
-                commitment_state=c.state.value,
-                due_at=c.due_at if c.awaiting_reply else None,
-            )
+        update_row(
+            self.session,
+            ConversationRow,
+            c.conversation_id,
+            commitment_id=c.id,
+            commitment_state=c.state.value,
+            due_at=c.due_at if c.awaiting_reply else None,
         )
 
     def awaiting(self, conversation_id: int, *, lock: bool = False) -> Commitment | None:
-        query = select(CommitmentRow).where(
-            CommitmentRow.conversation_id == conversation_id, CommitmentRow.awaiting.is_(True)
-        )
-        if lock:
-            query = query.with_for_update()
-        row = self.session.execute(query).scalar_one_or_none()
+        query = _AWAITING_LOCKED if lock else _AWAITING
+        row = self.session.execute(query, {"conv": conversation_id}).scalar_one_or_none()
         return None if row is None else _to_domain(row)
 
     def get(self, commitment_id: int, *, lock: bool = False) -> Commitment | None:
@@ -174,11 +175,12 @@ class CommitmentRepository:
             )
 
     def add_events(self, commitment_id: int, events: Iterable[Event]) -> None:
-        for event in events:
-            self.session.add(
-                CommitmentEventRow(commitment_id=commitment_id, state=str(event.state), at=event.at)
-            )
-        self.session.flush()
+        rows = [
+            {"commitment_id": commitment_id, "state": str(event.state), "at": event.at}
+            for event in events
+        ]
+        if rows:  # Core, in one statement: nothing reads them back as objects
+            self.session.execute(_ADD_EVENT, rows)
 
     def history(self, conversation_id: int) -> list[tuple[Commitment, list[Event]]]:
         rows = (

@@ -23,6 +23,7 @@ from storage.tables import (
     IdentityRow,
     MessageRow,
 )
+from storage.upsert import insert_row, update_row
 
 UNKNOWN_CLIENT_NAME = "Unknown senders"
 UNKNOWN_CLIENT_FILTER = "-"  # `client=-`: the unknown senders' conversations
@@ -201,6 +202,21 @@ _BASE_QUERY = (
     )
 )
 _BY_ID = _BASE_QUERY.where(ConversationRow.id == bindparam("conversation_id"))
+# A conversation's messages as rows of columns (Core: read once per sync of its Slack
+# thread, never as objects), built once.
+_MESSAGE_COLUMNS = select(*MessageRow.__table__.c)
+_MESSAGES_AFTER = (
+    _MESSAGE_COLUMNS.where(
+        MessageRow.conversation_id == bindparam("conv"), MessageRow.id > bindparam("after")
+    )
+    .order_by(MessageRow.id)
+    .limit(bindparam("limit"))
+)
+_NEWEST_MESSAGES = (
+    _MESSAGE_COLUMNS.where(MessageRow.conversation_id == bindparam("conv"))
+    .order_by(MessageRow.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 class ConversationRepository:
@@ -463,7 +479,8 @@ class ConversationRepository:
     ) -> MessageView:
         """`provider_id`, `attachments`: for a message that is in its channel already (a staff
         member's own message in a client's shared Slack channel)."""
-        row = MessageRow(
+        view = MessageView(
+            id=0,
             conversation_id=conversation_id,
             direction=direction,
             channel=channel,
@@ -471,21 +488,33 @@ class ConversationRepository:
             author_type=author_type,
             author_id=author_id,
             author_name=author_name,
-            provider_id=provider_id,
-            delivery=delivery.value if delivery else None,
-            attachments=list(attachments),
             created_at=at,
+            delivery=delivery.value if delivery else None,
+            error=None,
+            provider_id=provider_id,
+            attachments=list(attachments),
         )
-        self.session.add(row)
-        self.session.execute(
-            update(ConversationRow)
-            .where(ConversationRow.id == conversation_id)
-            .values(updated_at=at)
+        message_id = insert_row(
+            self.session,
+            MessageRow.__table__,
+            {
+                "conversation_id": conversation_id,
+                "direction": direction,
+                "channel": channel,
+                "text": text,
+                "author_type": author_type,
+                "author_id": author_id,
+                "author_name": author_name,
+                "provider_id": provider_id,
+                "delivery": view.delivery,
+                "attachments": view.attachments,
+                "created_at": at,
+            },
         )
-        self.session.flush()
-        self.recorded.append(row.id)
-        self.conversation_of[row.id] = conversation_id
-        return message_view(row)
+        update_row(self.session, ConversationRow, conversation_id, updated_at=at)
+        self.recorded.append(message_id)
+        self.conversation_of[message_id] = conversation_id
+        return replace(view, id=message_id)
 
     def set_status(self, conversation_id: int, status: str, at: datetime) -> None:
         self.session.execute(
@@ -610,11 +639,8 @@ class ConversationRepository:
     ) -> Sequence[MessageView]:
         """Up to `limit` of the conversation's messages with ids above `after_id`, by id."""
         rows = self.session.execute(
-            select(MessageRow)
-            .where(MessageRow.conversation_id == conversation_id, MessageRow.id > after_id)
-            .order_by(MessageRow.id)
-            .limit(limit)
-        ).scalars()
+            _MESSAGES_AFTER, {"conv": conversation_id, "after": after_id, "limit": limit}
+        )
         return [message_view(r) for r in rows]
 
     def messages_among(
@@ -635,12 +661,7 @@ class ConversationRepository:
 
     def newest_messages(self, conversation_id: int, limit: int) -> Sequence[MessageView]:
         """The conversation's `limit` newest messages (by id), newest first."""
-        rows = self.session.execute(
-            select(MessageRow)
-            .where(MessageRow.conversation_id == conversation_id)
-            .order_by(MessageRow.id.desc())
-            .limit(limit)
-        ).scalars()
+        rows = self.session.execute(_NEWEST_MESSAGES, {"conv": conversation_id, "limit": limit})
         return [message_view(r) for r in rows]
 
     def latest_on_chat(
@@ -657,8 +678,9 @@ class ConversationRepository:
         return int(found) if found is not None else None
 
 
-def message_view(row: MessageRow, *, author_name: str | None = None) -> MessageView:
-    """`author_name`: the name to show instead of the one recorded with the message."""
+def message_view(row: Any, *, author_name: str | None = None) -> MessageView:
+    """Of a MessageRow or a row of its columns. `author_name`: the name to show instead of
+    the one recorded with the message."""
     return MessageView(
         id=row.id,
         conversation_id=row.conversation_id,

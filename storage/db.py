@@ -92,14 +92,18 @@ def _synchronize_only_what_is_loaded(state: ORMExecuteState) -> None:
     mapper = state.bind_mapper
     if mapper is None:
         return
-    target = mapper.class_
-    held = state.session.identity_map.keys()  # (class, primary key, token) of each object
-    if any(key[0] is target for key in held):
-        return
-    # Added but not flushed: the statement's autoflush (after this event) makes them loaded.
-    if any(isinstance(added, target) for added in state.session.new):
+    if holds(state.session, mapper.class_):
         return
     state.update_execution_options(synchronize_session=False)
+
+
+def holds(session: Session, mapped: type[Any]) -> bool:
+    """Whether the session holds objects of the class: loaded, or added but not flushed
+    (an ORM statement's autoflush makes those loaded)."""
+    held = session.identity_map.keys()  # (class, primary key, token) of each object
+    if any(key[0] is mapped for key in held):
+        return True
+    return any(isinstance(added, mapped) for added in session.new)
 
 
 # The execution option of a reading engine (`Database.read_session`).

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
 from storage.tables import InboundDeliveryRow
 from storage.types import UTCDateTime
+from storage.upsert import update_row
 
 PENDING, ROUTED, FAILED = "pending", "routed", "failed"
 
@@ -136,11 +137,7 @@ class InboundQueue:
         ]
 
     def mark_routed(self, entry: PendingInbound, message_id: int | None) -> None:
-        self.session.execute(
-            update(InboundDeliveryRow)
-            .where(InboundDeliveryRow.id == entry.id)
-            .values(state=ROUTED, message_id=message_id)
-        )
+        update_row(self.session, InboundDeliveryRow, entry.id, state=ROUTED, message_id=message_id)
 
     def mark_error(self, entry: PendingInbound, error: str, retry_at: datetime | None) -> None:
         """After routing failed (in a fresh transaction): try again at `retry_at`, or give up."""

@@ -23,16 +23,19 @@ its parts' (failed if any part failed).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.messages import DELIVERY_RANK, Channel, Delivery, delivery_moves_forward
+from storage.db import holds
 from storage.tables import MessageRow, OutboxRow
+from storage.upsert import insert_row
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 UNFINISHED = (PENDING, SENDING)
@@ -86,6 +89,17 @@ class OutboxItem:
     part: int = 0
 
 
+@functools.lru_cache(maxsize=4)
+def _settling(columns: tuple[str, ...]) -> Any:
+    """`settle_message`'s UPDATE of these columns, Core, built once."""
+    table = cast(Table, MessageRow.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("message"), table.c.delivery.is_not(None))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
 class Outbox:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -104,23 +118,24 @@ class Outbox:
     ) -> int:
         """One row due at `at`. `ordered=False`: the row neither waits for earlier rows to
         its recipient nor holds back later ones (see the module's docstring)."""
-        row = OutboxRow(
-            kind=kind,
-            channel=channel.value,
-            recipient=recipient,
-            payload=payload,
-            message_id=message_id,
-            part=part,
-            ordered=ordered,
-            delivery=Delivery.QUEUED.value if message_id is not None else None,
-            state=PENDING,
-            attempts=0,
-            next_attempt_at=at,
-            created_at=at,
+        return insert_row(
+            self.session,
+            OutboxRow.__table__,
+            {
+                "kind": kind,
+                "channel": channel.value,
+                "recipient": recipient,
+                "payload": payload,
+                "message_id": message_id,
+                "part": part,
+                "ordered": ordered,
+                "delivery": Delivery.QUEUED.value if message_id is not None else None,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+            },
         )
-        self.session.add(row)
-        self.session.flush()
-        return row.id
 
     def enqueue_parts(
         self,
@@ -318,11 +333,15 @@ class Outbox:
         else:
             states = [Delivery(d or Delivery.QUEUED.value) for _, d, _ in rows]
             values = {"delivery": min(states, key=DELIVERY_RANK.__getitem__).value}
-        self.session.execute(
-            update(MessageRow)
-            .where(MessageRow.id == message_id, MessageRow.delivery.is_not(None))
-            .values(**values)
-        )
+        if holds(self.session, MessageRow):  # the ORM brings them up to date
+            self.session.execute(
+                update(MessageRow)
+                .where(MessageRow.id == message_id, MessageRow.delivery.is_not(None))
+                .values(**values)
+            )
+            return
+        params = {f"new_{name}": value for name, value in values.items()}
+        self.session.execute(_settling(tuple(values)), {"message": message_id, **params})
 
     def parts_of(self, message_ids: Sequence[int]) -> dict[int, tuple[MessagePart, ...]]:
         """Each message's parts, in order (messages with no outbox rows are left out)."""

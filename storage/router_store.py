@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from routing import edits
@@ -13,7 +14,7 @@ from routing.edits import Edit
 from routing.messages import Channel, InboundMessage
 from routing.router import ContactRef, ConversationRef, MessageRef
 from storage.tables import ContactRow, ConversationRow, IdentityRow, InboundDeliveryRow, MessageRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, insert_row, update_row
 
 
 class SqlRouterStore:
@@ -31,6 +32,9 @@ class SqlRouterStore:
         # have no conversation yet) and conversations with the time they were stamped at.
         self._new_contacts: set[int] = set()
         self._opened_at: dict[int, datetime] = {}
+        # Whether a retried follow-up's failure is shown, of each conversation this
+        # transaction found or made (`filed_facts`).
+        self._error_shown: dict[int, bool] = {}
 
     def claim_delivery(self, channel: Channel, key: str, at: datetime) -> bool:
         row_id = insert_ignore(
@@ -52,11 +56,18 @@ class SqlRouterStore:
 
     def find_contact(self, channel: Channel, address: str) -> ContactRef | None:
         row = self.session.execute(
-            select(IdentityRow, ContactRow)
-            .join(ContactRow, ContactRow.id == IdentityRow.contact_id)
-            .where(IdentityRow.channel == channel.value, IdentityRow.address == address)
+            _CONTACT_BY_ADDRESS, {"channel": channel.value, "address": address}
         ).first()
-        return None if row is None else _contact_ref(*row)
+        if row is None:
+            return None
+        return ContactRef(
+            id=row.id,
+            client_id=row.client_id,
+            name=row.name,
+            identity_id=row.identity_id,
+            opted_out=row.opted_out,
+            unreachable=row.unreachable,
+        )
 
     def for_followup(
         self, conversation_id: int, channel: Channel, address: str, message_id: int
@@ -91,8 +102,7 @@ class SqlRouterStore:
             conversation=conversation_ref(conversation),
             contact=None if identity is None else _contact_ref(identity, contact),
             answered=bool(was_answered),
-            error_shown=conversation.followup_error is not None
-            and conversation.followup_failed_at is None,
+            error_shown=_error_shown(conversation),
         )
 
     def add_contact(
@@ -105,14 +115,16 @@ class SqlRouterStore:
         name: str | None = None,
     ) -> ContactRef:
         name = _name(name)
-        contact = ContactRow(client_id=client_id, name=name, config_key=None, created_at=at)
-        self.session.add(contact)
-        self.session.flush()
+        contact_id = insert_row(
+            self.session,
+            ContactRow.__table__,
+            {"client_id": client_id, "name": name, "config_key": None, "created_at": at},
+        )
         identity_id = insert_ignore(
             self.session,
             IdentityRow.__table__,
             {
-                "contact_id": contact.id,
+                "contact_id": contact_id,
                 "channel": channel.value,
                 "address": address,
                 "opted_out": False,
@@ -122,13 +134,12 @@ class SqlRouterStore:
         if identity_id is None:
             # A concurrent message from the same new sender made the contact first: use
             # theirs, and drop the one made here, so both messages share one conversation.
-            self.session.delete(contact)
-            self.session.flush()
+            self.session.execute(delete(ContactRow).where(ContactRow.id == contact_id))
             existing = self.find_contact(channel, address)
             assert existing is not None, "identity vanished after a conflict"
             return existing
-        self._new_contacts.add(contact.id)
-        return ContactRef(id=contact.id, client_id=client_id, name=name, identity_id=identity_id)
+        self._new_contacts.add(contact_id)
+        return ContactRef(id=contact_id, client_id=client_id, name=name, identity_id=identity_id)
 
     def adopt_contact(
         self, contact: ContactRef, client_id: str | None, name: str | None
@@ -181,6 +192,7 @@ class SqlRouterStore:
             assert found is not None, "conversation vanished after a conflict"
             return found, False
         self._opened_at[new_id] = at
+        self._error_shown[new_id] = False
         made = ConversationRef(
             id=new_id,
             contact_id=contact.id,
@@ -196,13 +208,24 @@ class SqlRouterStore:
         self, contact_id: int, channel: Channel, chat_id: str
     ) -> ConversationRef | None:
         row = self.session.execute(
-            select(ConversationRow).where(
-                ConversationRow.contact_id == contact_id,
-                ConversationRow.channel == channel.value,
-                ConversationRow.chat_id == chat_id,
-            )
-        ).scalar_one_or_none()
-        return None if row is None else conversation_ref(row)
+            _CONVERSATION_OF_CHAT,
+            {"contact_id": contact_id, "channel": channel.value, "chat_id": chat_id},
+        ).one_or_none()
+        if row is None:
+            return None
+        self._error_shown[row.id] = _error_shown(row)
+        return conversation_ref(row)
+
+    def filed_facts(
+        self, conversation: ConversationRef, contact: ContactRef | None
+    ) -> FollowupFacts | None:
+        """`for_followup` of a message this transaction filed, from what filing it read: its
+        conversation is written (so locked) here, and no staff reply can follow it yet.
+        None when filing did not read the conversation."""
+        shown = self._error_shown.get(conversation.id)
+        if shown is None:
+            return None
+        return FollowupFacts(conversation, contact, answered=False, error_shown=shown)
 
     def conversation(self, conversation_id: int) -> ConversationRef | None:
         row = self.session.get(ConversationRow, conversation_id)
@@ -222,9 +245,7 @@ class SqlRouterStore:
 
     def find_message(self, channel: Channel, provider_id: str) -> MessageRef | None:
         row = self.session.execute(
-            select(MessageRow.id, MessageRow.conversation_id).where(
-                MessageRow.channel == channel.value, MessageRow.provider_id == provider_id
-            )
+            _MESSAGE_BY_PROVIDER_ID, {"channel": channel.value, "provider_id": provider_id}
         ).first()
         return MessageRef(id=row.id, conversation_id=row.conversation_id) if row else None
 
@@ -236,30 +257,34 @@ class SqlRouterStore:
             history = edits.unknown_original(
                 Edit(msg.provider_id, msg.text, msg.received_at, msg.edited_at)
             )
-        row = MessageRow(
-            conversation_id=conversation.id,
-            direction="in",
-            channel=msg.channel.value,
-            text=msg.text,
-            author_type="contact",
-            author_id=str(contact.id),
-            author_name=contact.name,
-            provider_id=msg.edit_of if msg.edit_of is not None else msg.provider_id,
-            attachments=_attachments(msg),
-            edits=history,
-            created_at=msg.received_at,
+        message_id = insert_row(
+            self.session,
+            MessageRow.__table__,
+            {
+                "conversation_id": conversation.id,
+                "direction": "in",
+                "channel": msg.channel.value,
+                "text": msg.text,
+                "author_type": "contact",
+                "author_id": str(contact.id),
+                "author_name": contact.name,
+                "provider_id": msg.edit_of if msg.edit_of is not None else msg.provider_id,
+                "attachments": _attachments(msg),
+                "edits": history,
+                "created_at": msg.received_at,
+            },
         )
-        self.session.add(row)
         if self._opened_at.get(conversation.id) != msg.received_at:  # else made with these
-            self.session.execute(
-                update(ConversationRow)
-                .where(ConversationRow.id == conversation.id)
-                .values(updated_at=msg.received_at, last_message_at=msg.received_at)
+            update_row(
+                self.session,
+                ConversationRow,
+                conversation.id,
+                updated_at=msg.received_at,
+                last_message_at=msg.received_at,
             )
-        self.session.flush()
-        self.recorded.append(row.id)
-        self.conversation_of[row.id] = conversation.id
-        return row.id
+        self.recorded.append(message_id)
+        self.conversation_of[message_id] = conversation.id
+        return message_id
 
     def apply_edit(self, message_id: int, edit: Edit) -> bool:
         row = self._locked_message(message_id)
@@ -346,7 +371,45 @@ def _contact_ref(identity: IdentityRow, contact: ContactRow) -> ContactRef:
     )
 
 
-def conversation_ref(row: ConversationRow) -> ConversationRef:
+# The reads of every client message, built once (storage/upsert.py says why).
+_CONTACT_BY_ADDRESS = (
+    select(
+        ContactRow.id,
+        ContactRow.client_id,
+        ContactRow.name,
+        IdentityRow.id.label("identity_id"),
+        IdentityRow.opted_out,
+        IdentityRow.unreachable,
+    )
+    .join(ContactRow, ContactRow.id == IdentityRow.contact_id)
+    .where(IdentityRow.channel == bindparam("channel"), IdentityRow.address == bindparam("address"))
+)
+_MESSAGE_BY_PROVIDER_ID = select(MessageRow.id, MessageRow.conversation_id).where(
+    MessageRow.channel == bindparam("channel"), MessageRow.provider_id == bindparam("provider_id")
+)
+_CONVERSATION_OF_CHAT = select(
+    ConversationRow.id,
+    ConversationRow.contact_id,
+    ConversationRow.client_id,
+    ConversationRow.channel,
+    ConversationRow.chat_id,
+    ConversationRow.status,
+    ConversationRow.assignee,
+    ConversationRow.followup_error,
+    ConversationRow.followup_failed_at,
+).where(
+    ConversationRow.contact_id == bindparam("contact_id"),
+    ConversationRow.channel == bindparam("channel"),
+    ConversationRow.chat_id == bindparam("chat_id"),
+)
+
+
+def _error_shown(row: Any) -> bool:
+    return row.followup_error is not None and row.followup_failed_at is None
+
+
+def conversation_ref(row: Any) -> ConversationRef:
+    """Of a ConversationRow, or a row of its columns."""
     return ConversationRef(
         id=row.id,
         contact_id=row.contact_id,

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.tables import TimerRow
@@ -79,14 +79,46 @@ def _without(payload: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Statements of every message's jobs, built once (storage/upsert.py says why); Core: no object
+# of the table is ever loaded.
+_BY_KEY = select(
+    TimerRow.id,
+    TimerRow.state,
+    TimerRow.due_at,
+    TimerRow.payload,
+    TimerRow.attempts,
+    TimerRow.requests,
+    TimerRow.locked_until,
+).where(TimerRow.key == bindparam("key"))
+_BY_KEY_LOCKED = _BY_KEY.with_for_update()
+_TIMERS = cast(Table, TimerRow.__table__)
+_FINISH = (
+    update(_TIMERS)
+    .where(
+        _TIMERS.c.id == bindparam("job"),
+        _TIMERS.c.locked_until == bindparam("lease"),
+        _TIMERS.c.requests == bindparam("asked"),
+    )
+    .values(state=DONE, fired_at=bindparam("now"), locked_until=None, attempts=0)
+)
+
+
 class Timers:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def schedule(
-        self, key: str, kind: str, due_at: datetime, at: datetime, payload: dict[str, Any]
+        self,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        at: datetime,
+        payload: dict[str, Any],
+        *,
+        failed_with: str | None = None,
     ) -> bool:
-        """Schedule once per key; False if a timer with that key exists already."""
+        """Schedule once per key; False if a timer with that key exists already.
+        `failed_with`: its work was tried once already, and failed with this error."""
         row_id = insert_ignore(
             self.session,
             TimerRow.__table__,
@@ -96,7 +128,8 @@ class Timers:
                 "due_at": due_at,
                 "payload": payload,
                 "state": PENDING,
-                "attempts": 0,
+                "attempts": 0 if failed_with is None else 1,
+                "last_error": None if failed_with is None else failed_with[:500],
                 "created_at": at,
             },
         )
@@ -172,18 +205,9 @@ class Timers:
         self.session.execute(update(TimerRow).where(TimerRow.id == row.id).values(**values))
 
     def _locked(self, key: str) -> Any:
-        query = select(
-            TimerRow.id,
-            TimerRow.state,
-            TimerRow.due_at,
-            TimerRow.payload,
-            TimerRow.attempts,
-            TimerRow.requests,
-            TimerRow.locked_until,
-        ).where(TimerRow.key == key)
-        if self._postgres:  # SQLite: the transaction holds the write lock already
-            query = query.with_for_update()
-        return self.session.execute(query).one_or_none()
+        # SQLite: the transaction holds the write lock already.
+        query = _BY_KEY_LOCKED if self._postgres else _BY_KEY
+        return self.session.execute(query, {"key": key}).one_or_none()
 
     def claim_jobs(
         self, now: datetime, kinds: Collection[str], lease: timedelta, limit: int = 10
@@ -229,11 +253,17 @@ class Timers:
         """A run succeeded: the job is done, unless it was asked for again since it was
         claimed: then it is due at once with what those asks gave. False then, or when the
         lease was lost."""
-        done = self.session.execute(
-            update(TimerRow)
-            .where(self._held(job), TimerRow.requests == job.requests)
-            .values(state=DONE, fired_at=now, locked_until=None, attempts=0)
-        )
+        if job.locked_until is None:  # never leased (a bindparameter cannot say IS NULL)
+            done = self.session.execute(
+                update(TimerRow)
+                .where(self._held(job), TimerRow.requests == job.requests)
+                .values(state=DONE, fired_at=now, locked_until=None, attempts=0)
+            )
+        else:
+            done = self.session.execute(
+                _FINISH,
+                {"job": job.id, "lease": job.locked_until, "asked": job.requests, "now": now},
+            )
         if _count(done):
             return True
         query = select(TimerRow.payload).where(self._held(job))

@@ -122,6 +122,28 @@ class UnitOfWork:
         finally:
             self._end_part()
 
+    @contextlib.contextmanager
+    def after_filing(self) -> Iterator[None]:
+        """A step after what this part filed (its hooks deferred), in a savepoint of its own
+        that runs the before-commit hooks as it ends: if the step or a hook fails, only the
+        step is undone, the exception goes on, and the hooks stay deferred, as before it."""
+        before = (list(self.new_messages), dict(self.conversation_of))
+        changed = set(self.changed_conversations)
+        try:
+            with self.session.begin_nested():
+                self.run_hooks = True
+                yield
+                self._run_hooks()
+        except BaseException:
+            self.new_messages[:] = before[0]
+            self.conversation_of.clear()
+            self.conversation_of.update(before[1])
+            self.changed_conversations.clear()
+            self.changed_conversations.update(changed)
+            raise
+        finally:
+            self.run_hooks = False  # they saw it all: the part's end runs them no more
+
     def _end_part(self) -> None:
         # Cleared in place: the repositories append to the same list.
         self.new_messages.clear()

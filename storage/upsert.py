@@ -1,8 +1,10 @@
-"""INSERT … ON CONFLICT for both dialects: the database, not the code, settles races.
+"""INSERT … ON CONFLICT for both dialects: the database, not the code, settles races; and the
+plain INSERT and UPDATE of one row that every client message makes several of.
 
 The statements are built once per table and set of columns and then executed with the row's
-values as parameters: building a SQLAlchemy statement costs more than running it on SQLite,
-and these run several times for every client message."""
+values as parameters: building a SQLAlchemy statement (and its cache key) costs more than
+running it on SQLite, and an ORM flush or ORM UPDATE several times more than a Core one
+(bench: about 35 us a prebuilt Core UPDATE, 170 us built each time, 330 us through the ORM)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import FromClause, Table
+from sqlalchemy import FromClause, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from storage.db import holds
 
 
 def _insert(dialect: str, table: Table) -> Any:
@@ -87,3 +91,33 @@ def upsert(
         _dialect(session), cast(Table, table), tuple(values), tuple(keys), frozenset(insert_only)
     )
     session.execute(stmt, values)
+
+
+@functools.lru_cache(maxsize=128)
+def _inserting(table: Table) -> Any:
+    return insert(table).returning(table.c.id)
+
+
+def insert_row(session: Session, table: FromClause, values: dict[str, Any]) -> int:
+    """Insert a row (Core: no object joins the session); its id."""
+    return int(session.execute(_inserting(cast(Table, table)), values).scalar_one())
+
+
+@functools.lru_cache(maxsize=256)
+def _updating(table: Table, columns: tuple[str, ...]) -> Any:
+    # Parameters named apart from the columns: SQLAlchemy reserves those for its own.
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
+def update_row(session: Session, mapped: type[Any], row_id: int, **values: Any) -> None:
+    """UPDATE one row of a mapped class by id. Through the ORM only when the session holds
+    objects of the class, which it brings up to date; else Core, built once."""
+    if holds(session, mapped):
+        session.execute(update(mapped).where(mapped.id == row_id).values(**values))
+        return
+    params = {f"new_{name}": value for name, value in values.items()}
+    session.execute(_updating(mapped.__table__, tuple(values)), {"row_id": row_id, **params})

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import FindsSent, Sender
+from adapters.base import FindsSent, HoldsConnections, Sender
 from bot.jobs.wakeup import Wakeup
 from bot.metrics import INBOUND_FAILURES, JOBS, SENDS, TIMER_LATENESS
 from routing.clock import Clock
@@ -113,6 +113,10 @@ class Worker:
         self.job_timeout = job_timeout
         # Sends the provider took whose recording the database refused so far, by outbox id.
         self._recording: dict[int, asyncio.Task[None]] = {}
+        # Jobs running (the Slack mirror's syncs): in tasks of their own, so that routing and
+        # sending never wait for a mirror's posts; at most `max_jobs` at once.
+        self._jobs: set[asyncio.Task[None]] = set()
+        self.max_jobs = 2 * batch
         # Sends the provider took, waiting to be recorded together (`_record_sent`).
         self._to_record: list[tuple[OutboxItem, str | None, asyncio.Future[bool]]] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -137,7 +141,11 @@ class Worker:
             except Exception:
                 log.exception("worker cycle failed; trying again shortly")
                 await asyncio.sleep(1.0)
+        await self.finish_jobs()  # the running syncs end and record how far they got
         await self.finish_recording(self.retry.lease_seconds)
+        for adapter in self.adapters.values():
+            if isinstance(adapter, HoldsConnections):
+                await adapter.aclose()
         await asyncio.to_thread(self._next_due.close)
         log.info("worker stopped")
 
@@ -159,16 +167,42 @@ class Worker:
         routed = await asyncio.to_thread(self.route_inbound) if due.inbound else 0
         fired = await asyncio.to_thread(self.fire_due_timers) if due.timers or routed else 0
         sends = self.batch if due.outbox or routed or fired else 0
-        jobs = self.batch if self.job_handlers and (due.timers or routed or fired) else 0
+        free = self.max_jobs - len(self._jobs)
+        wanted = self.job_handlers and (due.timers or routed or fired)
+        jobs = min(self.batch, free) if wanted else 0
         # The first round of both claimed in one transaction (one commit, not two).
         items, leased = await asyncio.to_thread(self._claim_work, sends, jobs)
-        # Sends and jobs (the Slack mirror) at once: an acknowledgement does not wait for
-        # the mirror's posts, nor the mirror for a slow provider.
-        sent, ran = await asyncio.gather(
-            self._rounds(self.drain_outbox, items) if sends else _none(),
-            self._rounds(self.run_jobs, leased) if jobs else _none(),
-        )
-        return routed > 0 or fired > 0 or sent > 0 or ran > 0
+        # Jobs (the Slack mirror) run on their own: an acknowledgement does not wait for the
+        # mirror's posts, nor the mirror for a slow provider.
+        for job in leased:
+            self._start_job(job)
+        sent = await self._rounds(self.drain_outbox, items) if sends else 0
+        return routed > 0 or fired > 0 or sent > 0 or bool(leased)
+
+    def _start_job(self, job: Timer) -> None:
+        task = asyncio.create_task(self._run_job(job), name=f"job {job.key}")
+        self._jobs.add(task)
+        task.add_done_callback(self._job_ended)
+
+    def _job_ended(self, task: asyncio.Task[None]) -> None:
+        self._jobs.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # its lease runs out
+            log.error(
+                "job task %s: recording its outcome failed",
+                task.get_name(),
+                exc_info=task.exception(),
+            )
+        self.wakeup.notify()  # a free slot: a job that waited for one may run now
+
+    async def finish_jobs(self) -> bool:
+        """Wait for the jobs running now to end; False if none was running."""
+        if not self._jobs:
+            return False
+        await asyncio.wait(set(self._jobs))
+        return True
+
+    def jobs_full(self) -> bool:
+        return len(self._jobs) >= self.max_jobs
 
     async def _rounds(
         self, run: Callable[[int, Any], Awaitable[int]], first: list[Any], limit: int = 200
@@ -218,7 +252,12 @@ class Worker:
                 return
 
     def _sleep_for(self) -> float:
-        due = self._next_due()
+        each = self._next_due.each()
+        if self.jobs_full():
+            # Due timers may be jobs waiting for a slot: a job's end wakes the loop, and so
+            # does a commit of this process; timers wait up to max_sleep meanwhile.
+            each = Due(each.inbound, None, each.outbox)
+        due = each.earliest
         if due is None:
             return self.max_sleep
         return min(self.max_sleep, max(0.0, (due - self.clock.now()).total_seconds()))
@@ -655,10 +694,6 @@ class _Held:
 
     job: Timer
     lost: bool = False
-
-
-async def _none() -> int:
-    return 0
 
 
 async def _attempt(work: Callable[..., None], *args: Any) -> Exception | None:

@@ -13,6 +13,7 @@ from bot.usecases.page_answers import PageCases
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.router import Ingested, Outcome, Router
 from storage.inbound import message_from_payload
+from storage.router_store import FollowupFacts
 from storage.timers import Timer
 from storage.unit_of_work import UnitOfWork
 
@@ -63,34 +64,65 @@ class InboundCases(PageCases):
         uow.defer_hooks()
         if result.message_id is None or result.conversation is None:
             return  # a duplicate: nothing was filed, nothing follows
-        key = followup_key(result.message_id)
+        message_id, conversation_id = result.message_id, result.conversation.id
+        # The follow-up at once, in a savepoint of its own (`UnitOfWork.after_filing`): one
+        # commit for the message and all it starts. If it fails, only it is undone, and the
+        # follow-up job below (retried with backoff, shown to staff) takes it over.
+        try:
+            with uow.after_filing():
+                facts = uow.router_store.filed_facts(result.conversation, result.contact)
+                self._follow(uow, msg, message_id, conversation_id, result.outcome, now, facts)
+            return
+        except Exception as exc:
+            log.exception("follow-up of message %s failed; its job retries it", message_id)
+            error = f"{type(exc).__name__}: {exc}"
+        key = followup_key(message_id)
         if result.outcome is Outcome.EDIT:
             key = f"{key}:{msg.provider_id}"  # each edit reaches the mirror once
-        uow.timers.schedule(
-            key,
-            FOLLOWUP,
-            now,
-            now,
-            {
-                "message": payload,
-                "message_id": result.message_id,
-                "conversation_id": result.conversation.id,
-                "outcome": result.outcome.value,
-            },
-        )
+        job = {
+            "message": payload,
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "outcome": result.outcome.value,
+        }
+        # Its first try failed: the job counts it, and staff see it as of now.
+        uow.timers.schedule(key, FOLLOWUP, now, now, job, failed_with=error)
+        self._show_failure(uow, job, error, final=False, now=now)
 
     def follow_up(self, uow: UnitOfWork, timer: Timer, now: datetime) -> None:
+        """The follow-up job's handler: the follow-up of a filed client message whose first
+        attempt, in the transaction that filed it, failed."""
+        self._follow(
+            uow,
+            message_from_payload(timer.payload["message"]),
+            int(timer.payload["message_id"]),
+            int(timer.payload["conversation_id"]),
+            Outcome(timer.payload["outcome"]),
+            now,
+        )
+
+    def _follow(
+        self,
+        uow: UnitOfWork,
+        msg: InboundMessage,
+        message_id: int,
+        conversation_id: int,
+        outcome: Outcome,
+        now: datetime,
+        facts: FollowupFacts | None = None,
+    ) -> None:
         """What a filed client message starts: its commitment and timers, the after-hours
-        acknowledgement, the page, and the Slack mirror (the follow-up job's handler)."""
-        msg = message_from_payload(timer.payload["message"])
-        message_id = int(timer.payload["message_id"])
-        conversation_id = int(timer.payload["conversation_id"])
-        uow.conversations.lock(conversation_id)  # a staff reply now waits, or went first
-        facts = uow.router_store.for_followup(conversation_id, msg.channel, msg.address, message_id)
+        acknowledgement, the page, and the Slack mirror. `facts`: known already (the
+        transaction that filed it), else read."""
+        if facts is None:
+            uow.conversations.lock(conversation_id)  # a staff reply now waits, or went first
+            facts = uow.router_store.for_followup(
+                conversation_id, msg.channel, msg.address, message_id
+            )
         if facts is None:
             return
         ingested = Ingested(
-            Outcome(timer.payload["outcome"]),
+            outcome,
             message_id=message_id,
             contact=facts.contact,
             conversation=facts.conversation,
@@ -105,9 +137,15 @@ class InboundCases(PageCases):
     def follow_up_failed(
         self, uow: UnitOfWork, timer: Timer, error: str, final: bool, now: datetime
     ) -> None:
-        """Show staff that a filed message's follow-up failed (in a fresh transaction): a
-        flag while it is retried; when given up, also a line in the conversation."""
-        conversation_id = int(timer.payload["conversation_id"])
+        """Show staff that a filed message's follow-up failed (in a fresh transaction)."""
+        self._show_failure(uow, timer.payload, error, final=final, now=now)
+
+    def _show_failure(
+        self, uow: UnitOfWork, job: dict[str, Any], error: str, *, final: bool, now: datetime
+    ) -> None:
+        """A flag while the follow-up is retried; when given up, also a line in the
+        conversation."""
+        conversation_id = int(job["conversation_id"])
         uow.defer_hooks()  # recording the failure must not depend on the mirror either
         uow.conversations.set_followup_error(conversation_id, error, now if final else None)
         if not final:
@@ -116,14 +154,14 @@ class InboundCases(PageCases):
         FOLLOWUP_FAILURES.inc()
         log.error(
             "follow-up of message %s (conversation %s) failed for good: %s",
-            timer.payload.get("message_id"),
+            job.get("message_id"),
             conversation_id,
             error,
         )
         uow.conversations.add_message(
             conversation_id,
             direction="note",
-            channel=str(timer.payload["message"].get("channel", "")),
+            channel=str(job["message"].get("channel", "")),
             text=(
                 "Partnerline could not finish handling the message above, so no commitment, "
                 "acknowledgement or page may have followed it. Please answer it yourself. "

@@ -39,6 +39,7 @@ def run_worker_once(container: Container) -> None:
         worker.wakeup.bind()
         await asyncio.to_thread(worker.start_up)
         await worker.run_once()
+        await worker.finish_jobs()
 
     asyncio.run(once())
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from adapters.base import HoldsConnections
 from adapters.standins.slack import SlackStandIn
 from adapters.standins.twilio import TwilioStandIn
 from bot.bootstrap import build_container, build_worker, sync_config
@@ -30,6 +32,16 @@ from tests.support.app import EXAMPLE_CONFIG, app_settings
 DANA, GEORGE, LUCY = "+13135550142", "+447700900123", "+13135550150"
 NAMES = {DANA: "Dana Reyes", GEORGE: "George Hill", LUCY: "Lucy Chen"}
 _sids = itertools.count(1)
+_made: list[Container] = []  # this test's, whose Slack connections close as it ends
+
+
+@pytest.fixture(autouse=True)
+async def _close_connections() -> AsyncIterator[None]:
+    yield
+    while _made:
+        for adapter in _made.pop().adapters.values():
+            if isinstance(adapter, HoldsConnections):
+                await adapter.aclose()
 
 
 def mirror_container(
@@ -45,7 +57,9 @@ def mirror_container(
         SLACK_API_URL=slack.api_url,
         PARTNERLINE_WORKER_MAX_SLEEP=0.05,  # the other worker's commits are seen at once
     )
-    return build_container(settings, load_config(EXAMPLE_CONFIG), clock=clock)
+    container = build_container(settings, load_config(EXAMPLE_CONFIG), clock=clock)
+    _made.append(container)
+    return container
 
 
 def receive(container: Container, sender: str, text: str) -> None:
@@ -57,7 +71,7 @@ def receive(container: Container, sender: str, text: str) -> None:
 
 async def drain(worker: Worker) -> None:
     """Run the worker's cycles until nothing is due."""
-    while await worker.run_once():
+    while await worker.run_once() or await worker.finish_jobs():
         pass
 
 

@@ -98,7 +98,7 @@ class Rig:
 
         async def settle() -> None:
             for _ in range(50):
-                if not await self.worker.run_once():
+                if not await self.worker.run_once() and not await self.worker.finish_jobs():
                     return
             raise AssertionError("the worker still found work after 50 cycles")
 
