@@ -70,6 +70,11 @@ def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# A running job's payload key: the asks made while it ran (`request`), which its next run
+# is given whole (a list item asked again after the run read its state is not done yet).
+SINCE = "asked_while_running"
+
+
 def _without(payload: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
     """`payload` less the list items a finished run was given (the rest came later)."""
     out = dict(payload)
@@ -189,6 +194,8 @@ class Timers:
         if row.state == PENDING:
             values["payload"] = merged(row.payload, payload)
             running = row.locked_until is not None and row.locked_until > at
+            if running:  # the run may have read its state before this ask: run it again
+                values["payload"][SINCE] = merged(row.payload.get(SINCE) or {}, payload)
             # Running: its due time is its lease. After a failure: its backoff, which the
             # retry keeps (it runs everything asked meanwhile).
             if not running and row.attempts == 0 and due_at < row.due_at:
@@ -271,6 +278,8 @@ class Timers:
             query = query.with_for_update()
         row = self.session.execute(query).one_or_none()
         if row is not None:
+            current = dict(row.payload)
+            since = current.pop(SINCE, None)
             self.session.execute(
                 update(TimerRow)
                 .where(self._held(job))
@@ -278,7 +287,8 @@ class Timers:
                     due_at=now,
                     locked_until=None,
                     attempts=0,
-                    payload=_without(dict(row.payload), job.payload),
+                    # What was asked during the run, even what repeats what it was given.
+                    payload=since if isinstance(since, dict) else _without(current, job.payload),
                 )
             )
         return False

@@ -109,6 +109,21 @@ def test_a_job_asked_for_while_it_runs_runs_once_more_for_what_came_since(
     assert the_job(database).payload["ids"] == [4]
 
 
+def test_an_ask_during_a_run_for_what_the_run_was_given_runs_again(database: Database) -> None:
+    """The run may have read a message before it was edited: the edit's ask for the same
+    message (a repeat of what the run was given) is run once more, not dropped."""
+    ask(database, [1, 2])
+    [job] = claim(database)
+    ask(database, [2], at=T0 + timedelta(seconds=5))  # message 2 edited mid-run
+    later = T0 + timedelta(seconds=9)
+    assert finish(database, job, later) is False
+    rerun = the_job(database)
+    assert rerun.payload["ids"] == [2] and rerun.due_at == later
+    [job] = claim(database, later)
+    assert finish(database, job, later) is True
+    assert state_of(database) == "done"
+
+
 def test_the_job_kinds_are_not_fired_as_timers(database: Database) -> None:
     ask(database, [1])
     with UnitOfWork(database) as uow:
