@@ -23,19 +23,17 @@ its parts' (failed if any part failed).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.messages import DELIVERY_RANK, Channel, Delivery, delivery_moves_forward
-from storage.db import holds
 from storage.tables import MessageRow, OutboxRow
-from storage.upsert import insert_row
+from storage.upsert import insert_row, update_row
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 UNFINISHED = (PENDING, SENDING)
@@ -87,17 +85,6 @@ class OutboxItem:
     # Claimed from a dead worker's lease: the last try may have reached the provider.
     uncertain: bool = False
     part: int = 0
-
-
-@functools.lru_cache(maxsize=4)
-def _settling(columns: tuple[str, ...]) -> Any:
-    """`settle_message`'s UPDATE of these columns, Core, built once."""
-    table = cast(Table, MessageRow.__table__)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("message"), table.c.delivery.is_not(None))
-        .values({name: bindparam(f"new_{name}") for name in columns})
-    )
 
 
 class Outbox:
@@ -333,15 +320,7 @@ class Outbox:
         else:
             states = [Delivery(d or Delivery.QUEUED.value) for _, d, _ in rows]
             values = {"delivery": min(states, key=DELIVERY_RANK.__getitem__).value}
-        if holds(self.session, MessageRow):  # the ORM brings them up to date
-            self.session.execute(
-                update(MessageRow)
-                .where(MessageRow.id == message_id, MessageRow.delivery.is_not(None))
-                .values(**values)
-            )
-            return
-        params = {f"new_{name}": value for name, value in values.items()}
-        self.session.execute(_settling(tuple(values)), {"message": message_id, **params})
+        update_row(self.session, MessageRow, message_id, if_set="delivery", **values)
 
     def parts_of(self, message_ids: Sequence[int]) -> dict[int, tuple[MessagePart, ...]]:
         """Each message's parts, in order (messages with no outbox rows are left out)."""

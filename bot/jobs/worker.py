@@ -374,27 +374,6 @@ class Worker:
             log.exception("showing the failure of timer %s (%s) failed", timer.id, timer.key)
 
     # ------------------------------------------------------------------ jobs
-    async def run_jobs(self, batch: int = 10, claimed: list[Timer] | None = None) -> int:
-        """Run the due jobs (`claimed` already, else claimed here): different keys at once,
-        each key by one worker at a time."""
-        if not self.job_handlers:
-            return 0
-        jobs = claimed if claimed is not None else await asyncio.to_thread(self._claim_jobs, batch)
-        if not jobs:
-            return 0
-        results = await asyncio.gather(
-            *(self._run_job(job) for job in jobs), return_exceptions=True
-        )
-        for job, result in zip(jobs, results, strict=True):
-            if isinstance(result, BaseException):  # its lease runs out; it runs again
-                log.error(
-                    "job %s (%s): recording its outcome failed", job.id, job.key, exc_info=result
-                )
-        return len(jobs)
-
-    def _claim_jobs(self, batch: int) -> list[Timer]:
-        return self._claim_work(0, batch)[1]
-
     async def _run_job(self, job: Timer) -> None:
         handler = self.job_handlers[job.kind]
         held = _Held(job)

@@ -4,10 +4,15 @@ still sees the statement's change."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import UTC, datetime
 
-from storage.db import Database
-from storage.tables import ClientRow
+from sqlalchemy import select, update
+
+from storage.db import Database, holds
+from storage.tables import ClientRow, ContactRow
+from storage.upsert import update_row
+
+T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 def _client(client_id: str) -> ClientRow:
@@ -48,3 +53,48 @@ def test_with_nothing_held_the_update_is_not_synchronised_and_still_applies(
     with database.session() as session:
         found = session.get(ClientRow, "initech")
         assert found is not None and found.name == "After"
+
+
+def _contacts(database: Database) -> tuple[int, int]:
+    """A contact with a client and one without (an unknown sender)."""
+    with database.session() as session:
+        known = ContactRow(client_id=None, name="Known", created_at=T0)
+        unknown = ContactRow(client_id=None, name="Unknown", created_at=T0)
+        session.add_all([_client("acme"), known, unknown])
+        session.flush()
+        known.client_id = "acme"
+        session.commit()
+        return known.id, unknown.id
+
+
+def _names(database: Database) -> dict[int, str | None]:
+    with database.session() as session:
+        return dict(session.execute(select(ContactRow.id, ContactRow.name)).tuples().all())
+
+
+def test_update_row_changes_only_a_row_whose_column_is_set_when_nothing_is_held(
+    database: Database,
+) -> None:
+    known, unknown = _contacts(database)
+    with database.session() as session:
+        for row_id in (known, unknown):
+            update_row(session, ContactRow, row_id, if_set="client_id", name="After")
+        assert not holds(session, ContactRow)  # the Core statement: nothing was loaded
+        session.commit()
+    assert _names(database) == {known: "After", unknown: "Unknown"}
+
+
+def test_update_row_brings_a_held_object_up_to_date_and_keeps_its_condition(
+    database: Database,
+) -> None:
+    known, unknown = _contacts(database)
+    with database.session() as session:
+        held = {i: session.get(ContactRow, i) for i in (known, unknown)}
+        for row_id in (known, unknown):
+            update_row(session, ContactRow, row_id, if_set="client_id", name="After")
+        assert {i: c.name for i, c in held.items() if c is not None} == {
+            known: "After",
+            unknown: "Unknown",
+        }
+        session.commit()
+    assert _names(database) == {known: "After", unknown: "Unknown"}
