@@ -69,7 +69,7 @@ def _contacts(database: Database) -> tuple[int, int]:
 
 def _names(database: Database) -> dict[int, str | None]:
     with database.session() as session:
-        return dict(session.execute(select(ContactRow.id, ContactRow.name)).tuples().all())
+        return {i: name for i, name in session.execute(select(ContactRow.id, ContactRow.name))}
 
 
 def test_update_row_changes_only_a_row_whose_column_is_set_when_nothing_is_held(
