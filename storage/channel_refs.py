@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from storage.db import run
 from storage.tables import SlackEchoRow, SlackThreadRow
 from storage.upsert import insert_new_many, upsert
 
@@ -84,7 +85,7 @@ class ChannelRefs:
     def slack_mirror(self, conversation_id: int) -> tuple[SlackThread, MirrorProgress] | None:
         """The root of the conversation's thread in the staff inbox and how far the thread
         is, in one read; None if no root was posted."""
-        row = self.session.execute(_MIRROR, {"conversation_id": conversation_id}).first()
+        row = run(self.session, _MIRROR, {"conversation_id": conversation_id}).first()
         if row is None:
             return None
         return SlackThread(row.channel, row.ts), MirrorProgress(row.cursor, row.root_text)
@@ -130,7 +131,8 @@ class ChannelRefs:
         row is locked first, and the cursor never goes backwards, whatever a slower sync
         thinks: one UPDATE locks the row and compares with the cursor it holds then (on
         PostgreSQL, one waiting for another's lock re-reads the row when it is released)."""
-        found = self.session.execute(
+        found = run(
+            self.session,
             _ADVANCE[(cursor is not None, root_text is not None)],
             {"conv": conversation_id, "now": now, "to": cursor, "text": root_text},
         ).first()
@@ -155,7 +157,7 @@ class ChannelRefs:
         ids = list(message_ids)
         if not ids:
             return frozenset()
-        found = self.session.execute(_IN_SLACK, {"ids": ids}).scalars()
+        found = run(self.session, _IN_SLACK, {"ids": ids}).scalars()
         return frozenset(found)
 
     def versions_in_slack(self, versions: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:

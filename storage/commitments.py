@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from routing.commitments import Commitment, Event, State
+from storage.db import run
 from storage.tables import CommitmentEventRow, CommitmentRow, ConversationRow, MessageRow
 from storage.upsert import insert_ignore, update_row
 
@@ -37,7 +38,7 @@ _ANSWERER = (
 )
 
 
-def _to_domain(row: CommitmentRow) -> Commitment:
+def _to_domain(row: Any) -> Commitment:  # an object or a row: the same names
     return Commitment(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -61,7 +62,7 @@ class CommitmentRepository:
     def start(self, c: Commitment, trigger_message_id: int | None) -> Commitment | None:
         """Insert the commitment unless one already awaits a reply on that conversation
         (a racing message made it first); None in that case."""
-        earlier = self.session.execute(_ANY_ON_CONVERSATION, {"conv": c.conversation_id})
+        earlier = run(self.session, _ANY_ON_CONVERSATION, {"conv": c.conversation_id})
         first = earlier.first() is None
         new_id = insert_ignore(
             self.session,
@@ -98,7 +99,7 @@ class CommitmentRepository:
 
     def awaiting(self, conversation_id: int, *, lock: bool = False) -> Commitment | None:
         query = _AWAITING_LOCKED if lock else _AWAITING
-        row = self.session.execute(query, {"conv": conversation_id}).scalar_one_or_none()
+        row = run(self.session, query, {"conv": conversation_id}).one_or_none()
         return None if row is None else _to_domain(row)
 
     def get(self, commitment_id: int, *, lock: bool = False) -> Commitment | None:

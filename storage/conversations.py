@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from routing.limits import ROW_ID_MAX
 from routing.messages import Channel, Delivery, delivery_moves_forward
+from storage.db import run
 from storage.outbox import MessagePart, Outbox
 from storage.tables import (
     ClientRow,
@@ -261,7 +262,7 @@ class ConversationRepository:
         )
 
     def get(self, conversation_id: int) -> ConversationView | None:
-        row = self.session.execute(_BY_ID, {"conversation_id": conversation_id}).first()
+        row = run(self.session, _BY_ID, {"conversation_id": conversation_id}).first()
         return None if row is None else self._view(row)
 
     def matching(self, filters: ConversationFilter) -> Any:
@@ -638,8 +639,10 @@ class ConversationRepository:
         self, conversation_id: int, after_id: int, limit: int
     ) -> Sequence[MessageView]:
         """Up to `limit` of the conversation's messages with ids above `after_id`, by id."""
-        rows = self.session.execute(
-            _MESSAGES_AFTER, {"conv": conversation_id, "after": after_id, "limit": limit}
+        rows = run(
+            self.session,
+            _MESSAGES_AFTER,
+            {"conv": conversation_id, "after": after_id, "limit": limit},
         )
         return [message_view(r) for r in rows]
 
@@ -661,7 +664,7 @@ class ConversationRepository:
 
     def newest_messages(self, conversation_id: int, limit: int) -> Sequence[MessageView]:
         """The conversation's `limit` newest messages (by id), newest first."""
-        rows = self.session.execute(_NEWEST_MESSAGES, {"conv": conversation_id, "limit": limit})
+        rows = run(self.session, _NEWEST_MESSAGES, {"conv": conversation_id, "limit": limit})
         return [message_view(r) for r in rows]
 
     def latest_on_chat(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVarTuple, cast, overload
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
 
 def normalise_url(url: str) -> URL:
@@ -104,6 +106,39 @@ def holds(session: Session, mapped: type[Any]) -> bool:
     if any(key[0] is mapped for key in held):
         return True
     return any(isinstance(added, mapped) for added in session.new)
+
+
+_Ts = TypeVarTuple("_Ts")
+
+
+@overload
+def run(
+    session: Session, statement: TypedReturnsRows[*_Ts], params: Any = None
+) -> CursorResult[*_Ts]: ...
+@overload
+def run(
+    session: Session, statement: Executable, params: Any = None
+) -> CursorResult[*tuple[Any, ...]]: ...
+def run(session: Session, statement: Executable, params: Any = None) -> CursorResult[Any]:
+    """Execute a hot-path statement on the session's connection, as Core: rows, never objects.
+
+    Through the session, an ORM-annotated statement (`select(Row)`, `select(Row.id)`,
+    `update(Row)`) costs two to four times what it does on the connection (measured on
+    SQLite: a one-row SELECT about 150 us against 70, an UPDATE 185 against 45), and even a
+    Core one pays for the session's events. What the session would do is kept: its pending
+    objects are flushed first (autoflush), and an UPDATE or DELETE of a table it holds
+    objects of goes through it, which brings them up to date."""
+    session.flush()  # nothing to do, and cheap, when nothing is pending
+    if _dml_of_held(session, statement):
+        return cast(CursorResult[Any], session.execute(statement, params))
+    return session.connection().execute(statement, params)
+
+
+def _dml_of_held(session: Session, statement: Executable) -> bool:
+    if not isinstance(statement, UpdateBase) or isinstance(statement, Insert):
+        return False
+    mapper = statement.entity_description.get("entity")
+    return mapper is not None and holds(session, mapper)
 
 
 # The execution option of a reading engine (`Database.read_session`).

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
+from storage.db import run
 from storage.tables import InboundDeliveryRow
 from storage.types import UTCDateTime
 from storage.upsert import update_row
@@ -115,14 +116,8 @@ class InboundQueue:
         """Lock the oldest pending deliveries that are due for this transaction, in order
         (SKIP LOCKED on PostgreSQL). One that failed waits for its retry time, so it holds
         up no other."""
-        query = (
-            select(InboundDeliveryRow)
-            .where(InboundDeliveryRow.state == PENDING, _due(now))
-            .order_by(InboundDeliveryRow.id)
-            .limit(limit)
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        query = _CLAIM_LOCKED if postgres else _CLAIM
         return [
             PendingInbound(
                 row.id,
@@ -133,7 +128,7 @@ class InboundQueue:
                 row.received_at,
                 row.attempts,
             )
-            for row in self.session.execute(query).scalars()
+            for row in run(self.session, query, {"now": now, "limit": limit})
         ]
 
     def mark_routed(self, entry: PendingInbound, message_id: int | None) -> None:
@@ -176,7 +171,17 @@ class InboundQueue:
         return value
 
 
-def _due(now: datetime) -> Any:
-    return or_(
-        InboundDeliveryRow.next_attempt_at.is_(None), InboundDeliveryRow.next_attempt_at <= now
+# The oldest pending deliveries that are due (built once, as the worker claims each cycle).
+_CLAIM = (
+    select(InboundDeliveryRow)
+    .where(
+        InboundDeliveryRow.state == PENDING,
+        or_(
+            InboundDeliveryRow.next_attempt_at.is_(None),
+            InboundDeliveryRow.next_attempt_at <= bindparam("now"),
+        ),
     )
+    .order_by(InboundDeliveryRow.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)

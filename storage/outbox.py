@@ -32,6 +32,7 @@ from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from routing.messages import DELIVERY_RANK, Channel, Delivery, delivery_moves_forward
+from storage.db import run
 from storage.tables import MessageRow, OutboxRow
 from storage.upsert import insert_row, update_row
 
@@ -150,46 +151,31 @@ class Outbox:
             )
         return tuple(MessagePart(i, Delivery.QUEUED.value) for i in range(len(texts)))
 
-    def _claimable(self, now: datetime) -> Any:
-        return or_(
-            (OutboxRow.state == PENDING) & (OutboxRow.next_attempt_at <= now),
-            (OutboxRow.state == SENDING) & (OutboxRow.locked_until <= now),
-        )
-
     def claim(self, now: datetime, lease: timedelta, limit: int = 10) -> list[OutboxItem]:
         """Take up to `limit` due rows for this worker, at most one per recipient (the first
         in line); the caller commits at once."""
-        query = (
-            select(OutboxRow)
-            .where(self._claimable(now), FIRST_IN_LINE)
-            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-            .limit(limit)
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = self.session.execute(query).scalars().all()
-        items = []
-        for row in rows:
-            uncertain = row.state == SENDING
-            row.state = SENDING
-            row.attempts += 1
-            row.locked_until = now + lease
-            items.append(
-                OutboxItem(
-                    id=row.id,
-                    kind=row.kind,
-                    channel=Channel(row.channel),
-                    recipient=row.recipient,
-                    payload=dict(row.payload),
-                    attempts=row.attempts,
-                    message_id=row.message_id,
-                    created_at=row.created_at,
-                    uncertain=uncertain,
-                    part=row.part,
-                )
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        query = _CLAIM_LOCKED if postgres else _CLAIM
+        rows = run(self.session, query, {"now": now, "limit": limit}).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        run(self.session, _CLAIMED, {"ids": ids, "until": now + lease})  # one for the batch
+        return [
+            OutboxItem(
+                id=row.id,
+                kind=row.kind,
+                channel=Channel(row.channel),
+                recipient=row.recipient,
+                payload=dict(row.payload),
+                attempts=row.attempts + 1,
+                message_id=row.message_id,
+                created_at=row.created_at,
+                uncertain=row.state == SENDING,
+                part=row.part,
             )
-        self.session.flush()
-        return items
+            for row in rows
+        ]
 
     def sent_as_another(self, item: OutboxItem, provider_id: str) -> bool:
         """Whether another row was recorded as sent with this provider id: the provider's
@@ -225,12 +211,14 @@ class Outbox:
         # Forward only (a status callback may have come first): rows of a message carry its
         # delivery, the others none.
         sent = _SENT if item.message_id is None else _SENT_WITH_DELIVERY
-        self.session.execute(sent, {"row": item.id, "provider": provider_id, "at": now})
+        run(self.session, sent, {"row": item.id, "provider": provider_id, "at": now})
         if item.message_id is None or row_only:
             return
         if item.part == 0:  # the message's id at the provider is its first part's
-            self.session.execute(
-                _MESSAGE_PROVIDER, {"message": item.message_id, "provider": provider_id}
+            run(
+                self.session,
+                _MESSAGE_PROVIDER,
+                {"message": item.message_id, "provider": provider_id},
             )
         self.settle_message(item.message_id)
 
@@ -304,8 +292,8 @@ class Outbox:
         # Locked first: two parts' callbacks at once each see the other's change (PostgreSQL;
         # a SQLite transaction that writes holds the database's one write lock already).
         if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(_LOCK_MESSAGE, {"message": message_id})
-        rows = self.session.execute(_PARTS, {"message": message_id}).all()
+            run(self.session, _LOCK_MESSAGE, {"message": message_id})
+        rows = run(self.session, _PARTS, {"message": message_id}).all()
         if not rows:
             return
         count = len(rows)
@@ -381,6 +369,26 @@ _MESSAGE_PROVIDER = (
     update(MessageRow)
     .where(MessageRow.id == bindparam("message"))
     .values(provider_id=bindparam("provider"))
+)
+# Due rows, first in line for their recipients, most overdue first (built once: a statement
+# this size costs more to build than to run).
+_CLAIM = (
+    select(OutboxRow)
+    .where(
+        or_(
+            (OutboxRow.state == PENDING) & (OutboxRow.next_attempt_at <= bindparam("now")),
+            (OutboxRow.state == SENDING) & (OutboxRow.locked_until <= bindparam("now")),
+        ),
+        FIRST_IN_LINE,
+    )
+    .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
+_CLAIMED = (
+    update(OutboxRow)
+    .where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
+    .values(state=SENDING, attempts=OutboxRow.attempts + 1, locked_until=bindparam("until"))
 )
 _LOCK_MESSAGE = select(MessageRow.id).where(MessageRow.id == bindparam("message")).with_for_update()
 _PARTS = (

@@ -13,6 +13,7 @@ from routing import edits
 from routing.edits import Edit
 from routing.messages import Channel, InboundMessage
 from routing.router import ContactRef, ConversationRef, MessageRef
+from storage.db import run
 from storage.tables import ContactRow, ConversationRow, IdentityRow, InboundDeliveryRow, MessageRow
 from storage.upsert import insert_ignore, insert_row, update_row
 
@@ -55,8 +56,8 @@ class SqlRouterStore:
         )
 
     def find_contact(self, channel: Channel, address: str) -> ContactRef | None:
-        row = self.session.execute(
-            _CONTACT_BY_ADDRESS, {"channel": channel.value, "address": address}
+        row = run(
+            self.session, _CONTACT_BY_ADDRESS, {"channel": channel.value, "address": address}
         ).first()
         if row is None:
             return None
@@ -244,8 +245,10 @@ class SqlRouterStore:
         return found.id if found is not None else None
 
     def find_message(self, channel: Channel, provider_id: str) -> MessageRef | None:
-        row = self.session.execute(
-            _MESSAGE_BY_PROVIDER_ID, {"channel": channel.value, "provider_id": provider_id}
+        row = run(
+            self.session,
+            _MESSAGE_BY_PROVIDER_ID,
+            {"channel": channel.value, "provider_id": provider_id},
         ).first()
         return MessageRef(id=row.id, conversation_id=row.conversation_id) if row else None
 

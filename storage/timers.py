@@ -25,8 +25,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import run
 from storage.tables import TimerRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, update_row
 
 PENDING, DONE, CANCELLED, FAILED = "pending", "done", "cancelled", "failed"
 
@@ -96,6 +97,40 @@ _BY_KEY = select(
     TimerRow.locked_until,
 ).where(TimerRow.key == bindparam("key"))
 _BY_KEY_LOCKED = _BY_KEY.with_for_update()
+# Due timers, most overdue first, built once (the worker claims every cycle): all but the
+# `skip` kinds (the jobs), or jobs of the `kinds` given.
+_DUE = (
+    select(TimerRow)
+    .where(
+        TimerRow.state == PENDING,
+        TimerRow.due_at <= bindparam("now"),
+        TimerRow.kind.not_in(bindparam("skip", expanding=True)),
+    )
+    .order_by(TimerRow.due_at, TimerRow.id)
+    .limit(bindparam("limit"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+_DUE_JOBS = (
+    select(TimerRow)
+    .where(
+        TimerRow.state == PENDING,
+        TimerRow.due_at <= bindparam("now"),
+        TimerRow.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(TimerRow.due_at, TimerRow.id)
+    .limit(bindparam("limit"))
+)
+_DUE_JOBS_LOCKED = _DUE_JOBS.with_for_update(skip_locked=True)
+_LEASED = (
+    update(TimerRow)
+    .where(TimerRow.id.in_(bindparam("ids", expanding=True)))
+    .values(locked_until=bindparam("until"), due_at=bindparam("until"))
+)
+_DONE = (
+    update(TimerRow)
+    .where(TimerRow.id == bindparam("timer"))
+    .values(state=DONE, fired_at=bindparam("now"))
+)
 _TIMERS = cast(Table, TimerRow.__table__)
 _FINISH = (
     update(_TIMERS)
@@ -157,26 +192,17 @@ class Timers:
     def claim_due(self, now: datetime, limit: int, skip_kinds: Collection[str] = ()) -> list[Timer]:
         """Lock the most overdue pending timers for this transaction, most overdue first
         (SKIP LOCKED on PostgreSQL); `skip_kinds`: the job kinds, which `claim_jobs` takes."""
-        query = (
-            select(TimerRow)
-            .where(TimerRow.state == PENDING, TimerRow.due_at <= now)
-            .order_by(TimerRow.due_at, TimerRow.id)
-            .limit(limit)
-        )
-        if skip_kinds:
-            query = query.where(TimerRow.kind.not_in(list(skip_kinds)))
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return [_timer(row) for row in self.session.execute(query).scalars()]
+        query = _DUE_LOCKED if self._postgres else _DUE
+        # An empty list excludes nothing (an expanding NOT IN of no values is true).
+        params = {"now": now, "limit": limit, "skip": list(skip_kinds)}
+        return [_timer(row) for row in run(self.session, query, params)]
 
     @property
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
     def mark_done(self, timer: Timer, now: datetime) -> None:
-        self.session.execute(
-            update(TimerRow).where(TimerRow.id == timer.id).values(state=DONE, fired_at=now)
-        )
+        run(self.session, _DONE, {"timer": timer.id, "now": now})
 
     # ------------------------------------------------------------------ jobs
     def request(
@@ -209,37 +235,26 @@ class Timers:
                 locked_until=None,
                 payload=merged(row.payload, payload) if keep else payload,
             )
-        self.session.execute(update(TimerRow).where(TimerRow.id == row.id).values(**values))
+        update_row(self.session, TimerRow, row.id, **values)
 
     def _locked(self, key: str) -> Any:
         # SQLite: the transaction holds the write lock already.
         query = _BY_KEY_LOCKED if self._postgres else _BY_KEY
-        return self.session.execute(query, {"key": key}).one_or_none()
+        return run(self.session, query, {"key": key}).one_or_none()
 
     def claim_jobs(
         self, now: datetime, kinds: Collection[str], lease: timedelta, limit: int = 10
     ) -> list[Timer]:
         """Lease up to `limit` due jobs of these kinds to this worker; the caller commits at
         once and runs them outside the transaction."""
-        query = (
-            select(TimerRow)
-            .where(
-                TimerRow.state == PENDING, TimerRow.due_at <= now, TimerRow.kind.in_(list(kinds))
-            )
-            .order_by(TimerRow.due_at, TimerRow.id)
-            .limit(limit)
-        )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        rows = self.session.execute(query).scalars().all()
+        query = _DUE_JOBS_LOCKED if self._postgres else _DUE_JOBS
+        params = {"now": now, "limit": limit, "kinds": list(kinds)}
+        rows = run(self.session, query, params).all()
         if not rows:
             return []
         until = now + lease
-        self.session.execute(  # one statement for the batch
-            update(TimerRow)
-            .where(TimerRow.id.in_([row.id for row in rows]))
-            .values(locked_until=until, due_at=until)
-        )
+        ids = [row.id for row in rows]
+        run(self.session, _LEASED, {"ids": ids, "until": until})  # one for the batch
         return [replace(_timer(row), locked_until=until) for row in rows]
 
     def _held(self, job: Timer) -> Any:
@@ -249,10 +264,11 @@ class Timers:
     def renew(self, job: Timer, until: datetime) -> Timer | None:
         """Extend a running job's lease; None if the lease was lost (another worker may run
         the job now)."""
-        done = self.session.execute(
+        done = run(
+            self.session,
             update(TimerRow)
             .where(self._held(job), TimerRow.state == PENDING)
-            .values(locked_until=until, due_at=until)
+            .values(locked_until=until, due_at=until),
         )
         return replace(job, locked_until=until) if _count(done) else None
 
@@ -267,7 +283,8 @@ class Timers:
                 .values(state=DONE, fired_at=now, locked_until=None, attempts=0)
             )
         else:
-            done = self.session.execute(
+            done = run(
+                self.session,
                 _FINISH,
                 {"job": job.id, "lease": job.locked_until, "asked": job.requests, "now": now},
             )

@@ -16,7 +16,7 @@ from sqlalchemy import FromClause, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.db import holds
+from storage.db import holds, run
 
 
 def _insert(dialect: str, table: Table) -> Any:
@@ -59,7 +59,7 @@ def insert_ignore(session: Session, table: FromClause, values: dict[str, Any]) -
     """Insert a row unless it would break a unique constraint; its id, or None if it existed."""
     # Callers pass a model's `__table__`, typed FromClause by SQLAlchemy; it is the Table.
     stmt = _ignoring(_dialect(session), cast(Table, table), ("id",))
-    return session.execute(stmt, values).scalar_one_or_none()
+    return run(session, stmt, values).scalar_one_or_none()
 
 
 def insert_new(session: Session, table: FromClause, values: dict[str, Any]) -> bool:
@@ -67,14 +67,14 @@ def insert_new(session: Session, table: FromClause, values: dict[str, Any]) -> b
     For any primary key (composite, or no autoincrement id), unlike `insert_ignore`."""
     key = tuple(column.name for column in table.primary_key)
     stmt = _ignoring(_dialect(session), cast(Table, table), key)
-    return session.execute(stmt, values).first() is not None
+    return run(session, stmt, values).first() is not None
 
 
 def insert_new_many(session: Session, table: FromClause, rows: Sequence[dict[str, Any]]) -> None:
     """`insert_new` of several rows with the same columns, in one statement."""
     if rows:
         key = tuple(column.name for column in table.primary_key)
-        session.execute(_ignoring(_dialect(session), cast(Table, table), key), list(rows))
+        run(session, _ignoring(_dialect(session), cast(Table, table), key), list(rows))
 
 
 def upsert(
@@ -90,7 +90,7 @@ def upsert(
     stmt = _upserting(
         _dialect(session), cast(Table, table), tuple(values), tuple(keys), frozenset(insert_only)
     )
-    session.execute(stmt, values)
+    run(session, stmt, values)
 
 
 @functools.lru_cache(maxsize=128)
@@ -100,7 +100,7 @@ def _inserting(table: Table) -> Any:
 
 def insert_row(session: Session, table: FromClause, values: dict[str, Any]) -> int:
     """Insert a row (Core: no object joins the session); its id."""
-    return int(session.execute(_inserting(cast(Table, table)), values).scalar_one())
+    return int(run(session, _inserting(cast(Table, table)), values).scalar_one())
 
 
 @functools.lru_cache(maxsize=256)
@@ -126,4 +126,4 @@ def update_row(
         return
     params = {f"new_{name}": value for name, value in values.items()}
     stmt = _updating(mapped.__table__, tuple(values), if_set)
-    session.execute(stmt, {"row_id": row_id, **params})
+    run(session, stmt, {"row_id": row_id, **params})

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import socket
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -62,8 +62,8 @@ def twilio(standin: TwilioStandIn) -> TwilioStandIn:
 
 
 @pytest.fixture
-def adapter(twilio: TwilioStandIn) -> TwilioSmsAdapter:
-    return TwilioSmsAdapter(
+async def adapter(twilio: TwilioStandIn) -> AsyncIterator[TwilioSmsAdapter]:
+    sms = TwilioSmsAdapter(
         ACCOUNT_SID,
         AUTH_TOKEN,
         AGENCY_NUMBER,
@@ -71,6 +71,8 @@ def adapter(twilio: TwilioStandIn) -> TwilioSmsAdapter:
         status_callback=PUBLIC_URL + "/webhooks/twilio/status",
         timeout=5.0,
     )
+    yield sms
+    await sms.aclose()  # the test's loop's pooled connections
 
 
 def inbound_form(**overrides: str) -> dict[str, str]:
