@@ -38,11 +38,21 @@ from storage.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 TimerHandler = Callable[[UnitOfWork, Timer, datetime], None]
-# Runs one job outside any transaction (it opens its own units of work): None when done, or
-# how long to wait before running it again when it found nothing to do yet (not a failure).
-# An exception is a failure, retried with backoff (after a SendFailed's retry_after at the
-# soonest; a SendFailed that is not retryable gives up at once).
-JobHandler = Callable[[Timer], Awaitable[timedelta | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A job's last writes, committed with its finish (one transaction, not two); also on
+    their own if the job's lease was lost meanwhile, since what they record happened."""
+
+    write: Callable[[UnitOfWork], None]
+
+
+# Runs one job outside any transaction (it opens its own units of work): None (or a Finish)
+# when done, or how long to wait before running it again when it found nothing to do yet
+# (not a failure). An exception is a failure, retried with backoff (after a SendFailed's
+# retry_after at the soonest; a SendFailed that is not retryable gives up at once).
+JobHandler = Callable[[Timer], Awaitable[timedelta | Finish | None]]
 # Routes one journalled delivery of a kind ("message", "telegram.callback", ...).
 InboundHandler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
 # Journalled kinds that are retried until they succeed: a client's message is never dropped.
@@ -380,7 +390,7 @@ class Worker:
         run = asyncio.create_task(asyncio.wait_for(handler(job), timeout=self.job_timeout))
         over = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(held, run, over))
-        again: timedelta | None = None
+        again: timedelta | Finish | None = None
         failure: Exception | None = None
         try:
             again = await run
@@ -394,20 +404,27 @@ class Worker:
             # below is recorded against the lease it holds.
             over.set()
             await keeper
+        finish = again if isinstance(again, Finish) else None
         if held.lost:  # another worker may run it now: what happens next is its own
             JOBS.labels(job.kind, "lost").inc()
             log.warning("job %s (%s): its lease was lost; left to its new holder", job.id, job.key)
+            if finish is not None:
+                await asyncio.to_thread(self._finish_job, None, finish)
         elif failure is not None:
             await asyncio.to_thread(self._job_failed, held.job, failure)
-        elif again is not None:
+        elif isinstance(again, timedelta):
             JOBS.labels(job.kind, "again").inc()
             await asyncio.to_thread(self._job_again, held.job, again)
         else:
+            try:
+                await asyncio.to_thread(self._finish_job, held.job, finish)
+            except Exception as exc:  # its last writes failed: as if the job had
+                await asyncio.to_thread(self._job_failed, held.job, exc)
+                return
             JOBS.labels(job.kind, "done").inc()
-            await asyncio.to_thread(self._finish_job, held.job)
 
     async def _keep_lease(
-        self, held: _Held, run: asyncio.Task[timedelta | None], over: asyncio.Event
+        self, held: _Held, run: asyncio.Task[timedelta | Finish | None], over: asyncio.Event
     ) -> None:
         """Renew the job's lease while it runs (a third of the lease apart) until `over`; if
         the lease was lost, stop the run: another worker may have taken the job."""
@@ -435,10 +452,14 @@ class Worker:
             uow.commit()
         return renewed
 
-    def _finish_job(self, job: Timer) -> None:
+    def _finish_job(self, job: Timer | None, finish: Finish | None = None) -> None:
+        """The job is done (None: its lease was lost), with its last writes if any."""
         now = self.clock.now()
         with self.uow() as uow:
-            uow.timers.finish(job, now)
+            if finish is not None:
+                finish.write(uow)
+            if job is not None:
+                uow.timers.finish(job, now)
             uow.commit()
 
     def _job_again(self, job: Timer, after: timedelta) -> None:

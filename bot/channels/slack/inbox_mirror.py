@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -53,7 +54,7 @@ from adapters.slack import (
     rich_text,
     split_text,
 )
-from bot.jobs.worker import JobHandler
+from bot.jobs.worker import Finish, JobHandler
 from bot.usecases.services import Services
 from routing.clock import Clock
 from routing.errors import SendFailed
@@ -239,14 +240,14 @@ class SlackInbox:
             request_sync(uow, conversation_id, now, by_conversation[conversation_id])
 
     # ------------------------------------------------------------------ in the worker
-    async def run_sync(self, job: Timer) -> timedelta | None:
+    async def run_sync(self, job: Timer) -> Finish | None:
         """Bring one conversation's thread up to date (the job MIRROR:<conversation>). The job
         names the messages that asked for it: one committed after a later one was mirrored
-        (behind the cursor) is still posted, and an edited one shows its edit."""
+        (behind the cursor) is still posted, and an edited one shows its edit. What its last
+        posts were is recorded as the job finishes, in the same transaction."""
         ids = job.payload.get("ids")
         named = [int(i) for i in ids] if isinstance(ids, list) else []
-        await self._sync(int(job.payload["conversation"]), named)
-        return None
+        return await self._sync(int(job.payload["conversation"]), named)
 
     async def run_refresh(self, job: Timer) -> timedelta | None:
         """A delayed look left by an earlier version: its conversation's sync shows what the
@@ -259,11 +260,11 @@ class SlackInbox:
             request_sync(uow, conversation_id, self.clock.now(), [])
             uow.commit()
 
-    async def _sync(self, conversation_id: int, named: list[int]) -> None:
+    async def _sync(self, conversation_id: int, named: list[int]) -> Finish | None:
         while True:
             state = await asyncio.to_thread(self._load, conversation_id, named)
             if state is None:
-                return  # the conversation is gone
+                return None  # the conversation is gone
             if state.thread is None:
                 text = root_text(state.conversation, self.zone)
                 posted = await self._call(
@@ -276,22 +277,36 @@ class SlackInbox:
                 )
             thread = state.thread
             assert thread is not None  # found, or just saved
-            await self._post_items(conversation_id, thread, state)
+            posted = await self._post_items(conversation_id, thread, state)
             named = []
             if not state.more:
                 break
+            # The next batch is read from where this one leaves the cursor.
+            await asyncio.to_thread(self._record, conversation_id, posted, None)
         text = root_text(state.conversation, self.zone)
+        shown = None
         if text != state.shown_root:
-            await self._call(
-                self.adapter.update(
-                    thread.channel, thread.ts, text, root_blocks(text, self._link(state))
+            try:
+                await self._call(
+                    self.adapter.update(
+                        thread.channel, thread.ts, text, root_blocks(text, self._link(state))
+                    )
                 )
-            )
-            await asyncio.to_thread(self._record, conversation_id, [], text)
+            except BaseException:
+                if posted:
+                    await asyncio.to_thread(self._record, conversation_id, posted, None)
+                raise
+            shown = text
+        if not posted and shown is None:
+            return None
+        return Finish(functools.partial(self._write_record, conversation_id, posted, shown))
 
-    async def _post_items(self, conversation_id: int, thread: Posted, state: MirrorState) -> None:
+    async def _post_items(
+        self, conversation_id: int, thread: Posted, state: MirrorState
+    ) -> list[tuple[MessageView, bool]]:
         """Post what the state says is missing from the thread, recording what was posted
-        every few posts and when a post fails (a 429 or an error ends the sync here)."""
+        every few posts and when a post fails (a 429 or an error ends the sync here); the
+        last posts unrecorded, for the caller to record."""
         todo: list[tuple[MessageView, bool, bool]] = [  # (message, edit, advances the cursor)
             *((m, False, False) for m in state.late),  # committed after a later one was shown
             *((m, False, True) for m in state.pending),
@@ -306,9 +321,11 @@ class SlackInbox:
                 if len(posted) >= UNRECORDED_POSTS:
                     await asyncio.to_thread(self._record, conversation_id, posted, None)
                     posted = []
-        finally:
+        except BaseException:
             if posted:
                 await asyncio.to_thread(self._record, conversation_id, posted, None)
+            raise
+        return posted
 
     async def _post_item(
         self, thread: Posted, message: MessageView, conv: ConversationView, *, edit: bool = False
@@ -417,20 +434,30 @@ class SlackInbox:
         """In one transaction: these messages (each as posted: that version) are in Slack, so
         no sync posts them again; the cursor moves past those that advance it; the root's
         text as shown, if it changed."""
-        now = self.clock.now()
         with self.services.uow() as uow:
-            cursor = None
-            shown: list[tuple[int, int]] = []
-            for message, advance in posted:
-                shown.append((message.id, 0))
-                if version_of(message):
-                    shown.append((message.id, version_of(message)))
-                if advance:
-                    cursor = max(cursor or 0, message.id)
-            uow.channel_refs.mark_versions_in_slack(shown, now)
-            if cursor is not None or root is not None:
-                uow.channel_refs.advance_mirror(conversation_id, now, cursor=cursor, root_text=root)
+            self._write_record(conversation_id, posted, root, uow)
             uow.commit()
+
+    def _write_record(
+        self,
+        conversation_id: int,
+        posted: list[tuple[MessageView, bool]],
+        root: str | None,
+        uow: UnitOfWork,
+    ) -> None:
+        now = self.clock.now()
+        cursor = None
+        shown: list[tuple[int, int]] = []
+        for message, advance in posted:
+            shown.append((message.id, 0))
+            if version_of(message):
+                shown.append((message.id, version_of(message)))
+            if advance:
+                cursor = max(cursor or 0, message.id)
+        if shown:
+            uow.channel_refs.mark_versions_in_slack(shown, now)
+        if cursor is not None or root is not None:
+            uow.channel_refs.advance_mirror(conversation_id, now, cursor=cursor, root_text=root)
 
     # ------------------------------------------------------------------ lookups
     def conversation_of_thread(self, thread: SlackThread) -> int | None:
