@@ -197,6 +197,13 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, wait.total_seconds())
 
 
+def _rebased(url: str, api_url: str) -> str:
+    """A URL of Twilio's API moved to `api_url` (a stand-in, the sandbox); others as they are."""
+    if url.startswith(TWILIO_API_URL + "/"):
+        return api_url + url[len(TWILIO_API_URL) :]
+    return url
+
+
 class _RebasedHttpClient(TwilioHttpClient):
     """The twilio client's own HTTP client, sending to `api_url` instead of api.twilio.com.
 
@@ -220,8 +227,7 @@ class _RebasedHttpClient(TwilioHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        if url.startswith(TWILIO_API_URL + "/"):
-            url = self._api_url + url[len(TWILIO_API_URL) :]
+        url = _rebased(url, self._api_url)
         self._last.headers = None
         response = super().request(
             method,
@@ -287,8 +293,7 @@ class _RebasedAsyncHttpClient(AsyncHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        if url.startswith(TWILIO_API_URL + "/"):
-            url = self._api_url + url[len(TWILIO_API_URL) :]
+        url = _rebased(url, self._api_url)
         if auth is not None:  # aiohttp's BasicAuth is deprecated
             pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             headers = {**(headers or {}), "Authorization": f"Basic {pair}"}
@@ -484,9 +489,8 @@ class TwilioSmsAdapter:
         blocking. Twilio redirects to storage elsewhere, and requests drops the credentials
         on a redirect to another host."""
         api = self._http.api_url
-        if url.startswith(TWILIO_API_URL + "/"):
-            url = api + url[len(TWILIO_API_URL) :]
-        elif not url.startswith(api + "/"):
+        url = _rebased(url, api)
+        if not url.startswith(api + "/"):
             return None
         try:
             with requests.get(url, auth=self._auth, timeout=self._timeout, stream=True) as got:

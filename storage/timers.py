@@ -99,27 +99,15 @@ _BY_KEY = select(
 _BY_KEY_LOCKED = _BY_KEY.with_for_update()
 # Due timers, most overdue first, built once (the worker claims every cycle): all but the
 # `skip` kinds (the jobs), or jobs of the `kinds` given.
-_DUE = (
+_PENDING_DUE = (
     select(TimerRow)
-    .where(
-        TimerRow.state == PENDING,
-        TimerRow.due_at <= bindparam("now"),
-        TimerRow.kind.not_in(bindparam("skip", expanding=True)),
-    )
+    .where(TimerRow.state == PENDING, TimerRow.due_at <= bindparam("now"))
     .order_by(TimerRow.due_at, TimerRow.id)
     .limit(bindparam("limit"))
 )
+_DUE = _PENDING_DUE.where(TimerRow.kind.not_in(bindparam("skip", expanding=True)))
 _DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
-_DUE_JOBS = (
-    select(TimerRow)
-    .where(
-        TimerRow.state == PENDING,
-        TimerRow.due_at <= bindparam("now"),
-        TimerRow.kind.in_(bindparam("kinds", expanding=True)),
-    )
-    .order_by(TimerRow.due_at, TimerRow.id)
-    .limit(bindparam("limit"))
-)
+_DUE_JOBS = _PENDING_DUE.where(TimerRow.kind.in_(bindparam("kinds", expanding=True)))
 _DUE_JOBS_LOCKED = _DUE_JOBS.with_for_update(skip_locked=True)
 _LEASED = (
     update(TimerRow)

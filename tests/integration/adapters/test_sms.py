@@ -505,6 +505,13 @@ async def test_the_send_timeout_setting_bounds_a_send_that_twilio_holds(
     assert failure.value.retryable
     assert "did not answer in time" in str(failure.value)
     assert len(twilio.requests) == 1  # Twilio was reached; it was the answer that was late
+    # The client hung up, so the stand-in stops holding and makes the message, as Twilio
+    # would: wait for it here, or it would land in the next test.
+    for _ in range(100):
+        if twilio.sent_to(CLIENT_NUMBER):
+            break
+        await asyncio.sleep(0.05)
+    assert len(twilio.sent_to(CLIENT_NUMBER)) == 1
 
 
 async def test_send_does_not_block_the_event_loop(
