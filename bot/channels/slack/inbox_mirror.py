@@ -38,11 +38,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from adapters.slack import (
@@ -74,6 +75,9 @@ BATCH = 50
 # crash repeats at most these; one cut short by an error records what it posted first.
 UNRECORDED_POSTS = 5
 HISTORY = 20  # messages a new thread starts with, for conversations older than the mirror
+# Threads for the syncs' database work (SQLite takes one writer at a time anyway).
+MIRROR_THREADS = 2
+_T = TypeVar("_T")
 CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "slack": "Slack", "voice": "voice"}
 
 _in_slack: ContextVar[bool] = ContextVar("partnerline_written_in_slack", default=False)
@@ -217,6 +221,15 @@ class SlackInbox:
         self.staff_channel = staff_channel
         self.zone = zone
         self.public_url = public_url.rstrip("/") if public_url else None
+        # The syncs' database work queues on threads of its own: with dozens of syncs under
+        # way, on the event loop's default executor it held up the worker's routing and
+        # sending behind it (the acknowledgements waited for the mirror).
+        self._threads = ThreadPoolExecutor(MIRROR_THREADS, thread_name_prefix="slack-mirror")
+
+    async def _blocking(self, work: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(work, *args)
+        )
 
     def job_handlers(self) -> dict[str, JobHandler]:
         """The worker's job kinds of the mirror (bot/bootstrap.py registers them)."""
@@ -252,7 +265,7 @@ class SlackInbox:
     async def run_refresh(self, job: Timer) -> timedelta | None:
         """A delayed look left by an earlier version: its conversation's sync shows what the
         database says now."""
-        await asyncio.to_thread(self._request_sync, int(job.payload["conversation"]))
+        await self._blocking(self._request_sync, int(job.payload["conversation"]))
         return None
 
     def _request_sync(self, conversation_id: int) -> None:
@@ -262,7 +275,7 @@ class SlackInbox:
 
     async def _sync(self, conversation_id: int, named: list[int]) -> Finish | None:
         while True:
-            state = await asyncio.to_thread(self._load, conversation_id, named)
+            state = await self._blocking(self._load, conversation_id, named)
             if state is None:
                 return None  # the conversation is gone
             if state.thread is None:
@@ -272,7 +285,7 @@ class SlackInbox:
                         self.staff_channel, text, blocks=root_blocks(text, self._link(state))
                     )
                 )
-                state = await asyncio.to_thread(
+                state = await self._blocking(
                     self._save_root, state.conversation, posted, text, named
                 )
             thread = state.thread
@@ -282,7 +295,7 @@ class SlackInbox:
             if not state.more:
                 break
             # The next batch is read from where this one leaves the cursor.
-            await asyncio.to_thread(self._record, conversation_id, posted, None)
+            await self._blocking(self._record, conversation_id, posted, None)
         text = root_text(state.conversation, self.zone)
         shown = None
         if text != state.shown_root:
@@ -294,7 +307,7 @@ class SlackInbox:
                 )
             except BaseException:
                 if posted:
-                    await asyncio.to_thread(self._record, conversation_id, posted, None)
+                    await self._blocking(self._record, conversation_id, posted, None)
                 raise
             shown = text
         if not posted and shown is None:
@@ -319,11 +332,11 @@ class SlackInbox:
                     await self._post_item(thread, message, state.conversation, edit=edit)
                 posted.append((message, advance))
                 if len(posted) >= UNRECORDED_POSTS:
-                    await asyncio.to_thread(self._record, conversation_id, posted, None)
+                    await self._blocking(self._record, conversation_id, posted, None)
                     posted = []
         except BaseException:
             if posted:
-                await asyncio.to_thread(self._record, conversation_id, posted, None)
+                await self._blocking(self._record, conversation_id, posted, None)
             raise
         return posted
 
