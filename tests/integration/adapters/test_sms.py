@@ -514,6 +514,20 @@ async def test_the_send_timeout_setting_bounds_a_send_that_twilio_holds(
     assert len(twilio.sent_to(CLIENT_NUMBER)) == 1
 
 
+async def test_a_file_with_no_text_goes_as_one_mms_without_a_body(
+    adapter: TwilioSmsAdapter, twilio: TwilioStandIn
+) -> None:
+    chart = "https://agency.example/files/chart.png"
+
+    result = await adapter.send(sms("", extra={"attachment": {"url": chart}}))
+
+    [request] = [r for r in twilio.requests.all() if r.path.endswith("/Messages.json")]
+    assert request.fields("MediaUrl") == [chart]
+    assert request.fields("Body") == []  # left out (the library drops a None), not "None"
+    assert [m["sid"] for m in twilio.sent_to(CLIENT_NUMBER)] == [result.provider_id]
+    validate_captured(request)
+
+
 async def test_send_does_not_block_the_event_loop(
     adapter: TwilioSmsAdapter, twilio: TwilioStandIn
 ) -> None:
