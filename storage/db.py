@@ -52,7 +52,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     # Pooled connections kept for every thread that may hold one at once (the worker's and
     # the web's threads, the mirror's jobs): a connection opened past the pool is closed on
-    # return, and opening one again (with its PRAGMAs) cost a message's worth of time.
+    # return, and opened again with its PRAGMAs (88 times in 15 s of bench.e2e at 60/s).
     kwargs.setdefault("pool_size", 20)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 

@@ -1,6 +1,8 @@
 """storage/db.py skips SQLAlchemy's session synchronisation for an ORM UPDATE or DELETE when
 the session holds no object of that table; an object it does hold, loaded or only added,
-still sees the statement's change."""
+still sees the statement's change. `run` (hot statements on the session's connection) keeps
+the same promises: pending objects are flushed before it reads, and a held object is
+brought up to date."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from storage.db import Database, holds
+from storage.db import Database, holds, run
 from storage.tables import ClientRow, ContactRow
 from storage.upsert import update_row
 
@@ -98,3 +100,41 @@ def test_update_row_brings_a_held_object_up_to_date_and_keeps_its_condition(
         }
         session.commit()
     assert _names(database) == {known: "After", unknown: "Unknown"}
+
+
+def test_run_reads_what_the_session_has_pending(database: Database) -> None:
+    """`run` executes on the session's connection, as the session would have: objects only
+    added are flushed first (autoflush), so the read sees them."""
+    with database.session() as session:
+        session.add(_client("hooli"))
+        rows = run(session, select(ClientRow.id, ClientRow.name)).all()
+        assert [tuple(r) for r in rows] == [("hooli", "Before")]
+
+
+def test_run_updates_a_held_object_through_the_session(database: Database) -> None:
+    with database.session() as session:
+        session.add(_client("umbrella"))
+        session.commit()
+        loaded = session.get(ClientRow, "umbrella")
+        assert loaded is not None
+        run(session, update(ClientRow).where(ClientRow.id == "umbrella").values(name="After"))
+        assert loaded.name == "After"  # brought up to date, as the session's UPDATE does
+
+
+def test_run_updates_on_the_connection_when_nothing_is_held(database: Database) -> None:
+    with database.session() as session:
+        session.add(_client("cyberdyne"))
+        session.commit()
+    with database.session() as session:
+        result = run(
+            session, update(ClientRow).where(ClientRow.id == "cyberdyne").values(name="After")
+        )
+        # Core on the connection: no ORM execution options at all.
+        assert "synchronize_session" not in result.context.execution_options
+        session.commit()
+    assert _names_of_clients(database) == {"cyberdyne": "After"}
+
+
+def _names_of_clients(database: Database) -> dict[str, str]:
+    with database.session() as session:
+        return {i: name for i, name in session.execute(select(ClientRow.id, ClientRow.name))}
