@@ -9,14 +9,13 @@ import hmac
 import logging
 import math
 import re
-import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -25,7 +24,6 @@ import requests
 from twilio.base import values
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import AsyncHttpClient
-from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -45,6 +43,7 @@ from routing.messages import (
 )
 
 TWILIO_API_URL = "https://api.twilio.com"
+_T = TypeVar("_T")
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 # Twilio's default opt-out handling answers these words itself; we must honour them too.
@@ -204,53 +203,6 @@ def _rebased(url: str, api_url: str) -> str:
     return url
 
 
-class _RebasedHttpClient(TwilioHttpClient):
-    """The twilio client's own HTTP client, sending to `api_url` instead of api.twilio.com.
-
-    The path is left as the library builds it. It also keeps the last response's headers per
-    thread, because TwilioRestException carries no headers and a 429's Retry-After matters.
-    """
-
-    def __init__(self, api_url: str, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self._api_url = api_url.rstrip("/")
-        self._last = threading.local()
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        url = _rebased(url, self._api_url)
-        self._last.headers = None
-        response = super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
-        self._last.headers = response.headers
-        return response
-
-    @property
-    def api_url(self) -> str:
-        return self._api_url
-
-    def last_headers(self) -> Mapping[str, str] | None:
-        """Headers of the last response this thread received."""
-        return getattr(self._last, "headers", None)
-
-
 # Where a send wants the headers of Twilio's answer (a 429's Retry-After, which
 # TwilioRestException does not carry): a holder the caller sets, which the HTTP client fills
 # even from the task that asyncio.wait_for runs it in (a copy of the caller's context).
@@ -371,21 +323,15 @@ class TwilioSmsAdapter:
         self._timeout = timeout
         self._validator = RequestValidator(auth_token)
         self._auth = (account_sid, auth_token)
-        self._http = _RebasedHttpClient(api_url, timeout)
-        # A non-empty environment keeps the client from reading TWILIO_EDGE/TWILIO_REGION from
-        # os.environ, which would rename the host before our client could rebase it.
+        self._api_url = api_url.rstrip("/")
+        # The library's async API, on the event loop. A non-empty environment keeps the client
+        # from reading TWILIO_EDGE/TWILIO_REGION from os.environ, which would rename the host
+        # before our HTTP client could rebase it.
+        self._http = _RebasedAsyncHttpClient(api_url, timeout)
         self._client = Client(
             account_sid,
             auth_token,
             http_client=self._http,
-            environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
-        )
-        # Sends, the hot path, go through the same library's async API on the event loop.
-        self._ahttp = _RebasedAsyncHttpClient(api_url, timeout)
-        self._aclient = Client(
-            account_sid,
-            auth_token,
-            http_client=self._ahttp,
             environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
         )
 
@@ -480,7 +426,7 @@ class TwilioSmsAdapter:
 
     async def aclose(self) -> None:
         """Close the running loop's pooled connections (at shutdown)."""
-        await self._ahttp.aclose()
+        await self._http.aclose()
 
     def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str] | None:
         """A client's MMS media (a MediaUrl of a webhook), fetched with the account's
@@ -488,7 +434,7 @@ class TwilioSmsAdapter:
         credentials never go anywhere else. None if refused, missing or over `max_bytes`;
         blocking. Twilio redirects to storage elsewhere, and requests drops the credentials
         on a redirect to another host."""
-        api = self._http.api_url
+        api = self._api_url
         url = _rebased(url, api)
         if not url.startswith(api + "/"):
             return None
@@ -509,19 +455,15 @@ class TwilioSmsAdapter:
     async def find_sent(self, msg: OutboundMessage, since: datetime) -> str | None:
         """The sid of a message Twilio already took for this one (same number and text, made
         since `since`), for a send whose outcome a crash left unknown; None if there is none."""
-        return await asyncio.wait_for(
-            asyncio.to_thread(self._find_blocking, msg.to, msg.text, since),
-            timeout=self._timeout * 3,
-        )
-
-    def _find_blocking(self, to: str, text: str, since: datetime) -> str | None:
         try:
-            sent = self._client.messages.list(to=to, from_=self._from, limit=50)
-        except (TwilioRestException, requests.RequestException) as exc:
+            sent = await self._rest(
+                self._client.messages.list_async(to=msg.to, from_=self._from, limit=50)
+            )
+        except SendFailed as exc:
             raise SendFailed("could not ask Twilio what it sent", retryable=True) from exc
         for message in sent:
             created = message.date_created
-            if message.body == text and (
+            if message.body == msg.text and (
                 created is None or created >= since.replace(microsecond=0)
             ):
                 return str(message.sid)
@@ -529,14 +471,11 @@ class TwilioSmsAdapter:
 
     async def find_call(self, to: str, since: datetime) -> str | None:
         """The sid of a call placed to `to` since `since` (see find_sent)."""
-        return await asyncio.wait_for(
-            asyncio.to_thread(self._find_call_blocking, to, since), timeout=self._timeout * 3
-        )
-
-    def _find_call_blocking(self, to: str, since: datetime) -> str | None:
         try:
-            calls = self._client.calls.list(to=to, from_=self._from, limit=20)
-        except (TwilioRestException, requests.RequestException) as exc:
+            calls = await self._rest(
+                self._client.calls.list_async(to=to, from_=self._from, limit=20)
+            )
+        except SendFailed as exc:
             raise SendFailed("could not ask Twilio what it called", retryable=True) from exc
         for call in calls:
             created = call.date_created
@@ -546,42 +485,18 @@ class TwilioSmsAdapter:
 
     async def call(self, to: str, twiml_url: str) -> SendResult:
         """Place a voice call that fetches its TwiML from `twiml_url` (paging calls)."""
-        try:
-            return await asyncio.wait_for(
-                asyncio.to_thread(self._call_blocking, to, twiml_url), timeout=self._timeout * 3
-            )
-        except TimeoutError:
-            raise SendFailed("Twilio did not answer in time", retryable=True) from None
-
-    def _call_blocking(self, to: str, twiml_url: str) -> SendResult:
-        try:
-            call = self._client.calls.create(to=to, from_=self._from, url=twiml_url, method="POST")
-        except TwilioRestException as exc:
-            retry = _retry_after(self._http.last_headers())
-            raise _rest_failure(exc.status, exc.code, exc.msg, retry) from exc
-        except requests.Timeout as exc:
-            raise SendFailed("Twilio did not answer in time", retryable=True) from exc
-        except requests.RequestException as exc:
-            raise SendFailed("could not reach Twilio", retryable=True) from exc
+        call = await self._rest(
+            self._client.calls.create_async(to=to, from_=self._from, url=twiml_url, method="POST")
+        )
         return SendResult(provider_id=call.sid, delivery=Delivery.SENT)
 
-    async def _send_one(
-        self, to: str, text: str, status_callback: str | None, media_url: str | None = None
-    ) -> SendResult:
-        # Each socket operation is bounded by `timeout`; the whole call by three of them.
+    async def _rest(self, request: Awaitable[_T]) -> _T:
+        """One call of the library's async API, its failures as SendFailed. Each socket
+        operation is bounded by `timeout`; the whole call by three of them."""
         answer: dict[str, Mapping[str, str]] = {}
         _ANSWER_HEADERS.set(answer)
         try:
-            message = await asyncio.wait_for(
-                self._aclient.messages.create_async(
-                    to=to,
-                    from_=self._from,
-                    body=text if media_url is None else (text or None),
-                    media_url=[media_url] if media_url is not None else values.unset,
-                    status_callback=status_callback,
-                ),
-                timeout=self._timeout * 3,
-            )
+            return await asyncio.wait_for(request, timeout=self._timeout * 3)
         except TwilioRestException as exc:
             retry = _retry_after(answer.get("headers"))
             raise _rest_failure(exc.status, exc.code, exc.msg, retry) from exc
@@ -592,6 +507,19 @@ class TwilioSmsAdapter:
             raise SendFailed("Twilio did not answer in time", retryable=True) from exc
         except aiohttp.ClientError as exc:
             raise SendFailed("could not reach Twilio", retryable=True) from exc
+
+    async def _send_one(
+        self, to: str, text: str, status_callback: str | None, media_url: str | None = None
+    ) -> SendResult:
+        message = await self._rest(
+            self._client.messages.create_async(
+                to=to,
+                from_=self._from,
+                body=text if media_url is None else (text or None),
+                media_url=[media_url] if media_url is not None else values.unset,
+                status_callback=status_callback,
+            )
+        )
         delivery = STATUS_DELIVERY.get(str(message.status or "").lower(), Delivery.SENT)
         if delivery is Delivery.FAILED:
             code = message.error_code
