@@ -12,7 +12,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.selectable import TypedReturnsRows
+
+from storage import prepared
 
 
 def normalise_url(url: str) -> URL:
@@ -135,7 +138,12 @@ def run(session: Session, statement: Executable, params: Any = None) -> CursorRe
     session.flush()  # nothing to do, and cheap, when nothing is pending
     if _dml_of_held(session, statement):
         return cast(CursorResult[Any], session.execute(statement, params))
-    return session.connection().execute(statement, params)
+    connection = session.connection()
+    if isinstance(params, dict) and isinstance(statement, ClauseElement):
+        rows = prepared.execute(connection, statement, params)
+        if rows is not None:
+            return cast(CursorResult[Any], rows)
+    return connection.execute(statement, params)
 
 
 def _dml_of_held(session: Session, statement: Executable) -> bool:

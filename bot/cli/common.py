@@ -8,6 +8,7 @@ command's parser, and should answer at once (tests/e2e/test_cli_startup.py).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,3 +98,17 @@ def require_migrated(settings: Settings, *, why: str = "") -> None:
             f"the database is at migration {current or 'none'}, not {head_revision()}: "
             "run `partnerline db upgrade` first"
         )
+
+
+def settle_heap() -> None:
+    """Before a long-running process starts serving: what start-up built (modules, the
+    app, the configuration) lives as long as the process, so the collector stops scanning
+    it (`gc.freeze`); and it runs a young collection every GC_YOUNG allocations, not
+    every 700, since each message allocates thousands of short-lived objects that die by
+    reference count anyway (profiled: the collector took 3-4% of `serve`'s CPU under load)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 20, 20)
+
+
+GC_YOUNG = 20_000

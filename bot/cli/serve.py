@@ -21,6 +21,7 @@ from bot.cli.common import (
     migrated,
     port,
     require_migrated,
+    settle_heap,
 )
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def _run_web(
         elif (hint := login_hint(container, args)) is not None:
             log.info("%s", hint)
         app = create_app(container, run_worker=run_worker, sandbox=box)
+        settle_heap()
         http_server.run(app, host=args.host, port=listen)
     finally:
         if box is not None:
@@ -130,6 +132,8 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import signal
+
+    import uvloop
 
     from bot.settings import Settings
 
@@ -165,6 +169,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             reloader.stop()
             await reloading
 
-    asyncio.run(main())
+    settle_heap()
+    uvloop.run(main())  # the loop `serve` and `web` run on too (uvicorn takes uvloop)
     container.db.dispose()
     return 0
