@@ -9,7 +9,7 @@ from typing import Any, TypeVarTuple, cast, overload
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.sql.elements import ClauseElement
@@ -77,14 +77,20 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         # An autocommit connection reads outside any transaction (storage/schedule.py).
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        if options.get(READ_ONLY):
-            # A reader takes no lock until it reads, and then shares it: under WAL it reads
-            # a snapshot while a writer goes on.
-            conn.exec_driver_sql("BEGIN DEFERRED")
-            return
-        # Take the write lock at the start, so two writers queue instead of deadlocking
-        # when both try to upgrade a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader takes no lock until it reads, and then shares it: under WAL it reads a
+        # snapshot while a writer goes on. A writer takes the write lock at the start, so
+        # two writers queue instead of deadlocking when both try to upgrade a read lock.
+        begin = "BEGIN DEFERRED" if options.get(READ_ONLY) else "BEGIN IMMEDIATE"
+        # On the driver's connection: no result to read, and SQLAlchemy's execution of a
+        # statement (events, context, result) costs more than the BEGIN itself. A failure
+        # ("database is locked") is raised as SQLAlchemy would raise it.
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        try:
+            conn.connection.driver_connection.execute(begin)
+        except dbapi_error as error:
+            raise DBAPIError.instance(
+                begin, None, error, dbapi_error, dialect=conn.dialect
+            ) from error
 
     return engine
 
@@ -138,11 +144,18 @@ def run(session: Session, statement: Executable, params: Any = None) -> CursorRe
     session.flush()  # nothing to do, and cheap, when nothing is pending
     if _dml_of_held(session, statement):
         return cast(CursorResult[Any], session.execute(statement, params))
-    connection = session.connection()
+    return execute(session.connection(), statement, params)
+
+
+def execute(connection: Connection, statement: Executable, params: Any = None) -> Any:
+    """A statement built once, on a Core connection: prepared (storage/prepared.py) when it
+    can be, else through SQLAlchemy. `params`: one row of them (a dict), or None."""
+    if params is None:
+        params = {}
     if isinstance(params, dict) and isinstance(statement, ClauseElement):
         rows = prepared.execute(connection, statement, params)
         if rows is not None:
-            return cast(CursorResult[Any], rows)
+            return rows
     return connection.execute(statement, params)
 
 

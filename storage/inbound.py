@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
-from storage.db import run
+from storage.db import execute, run
 from storage.tables import InboundDeliveryRow
 from storage.types import UTCDateTime
 from storage.upsert import update_row
@@ -88,12 +88,11 @@ class PendingInbound:
 
 def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
     """Journal deliveries in the caller's transaction; ones seen before are left as they are."""
-    table = InboundDeliveryRow.__table__
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing()
-    conn.execute(
-        stmt,
-        [
+    stmt = _JOURNAL[conn.dialect.name]
+    for e in entries:  # one prepared statement a row costs less than an executemany
+        execute(
+            conn,
+            stmt,
             {
                 "channel": e.channel.value,
                 "delivery_key": e.key,
@@ -102,10 +101,14 @@ def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
                 "state": PENDING,
                 "attempts": 0,
                 "received_at": e.received_at,
-            }
-            for e in entries
-        ],
-    )
+            },
+        )
+
+
+_JOURNAL = {
+    "postgresql": postgresql.insert(InboundDeliveryRow).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(InboundDeliveryRow).on_conflict_do_nothing(),
+}
 
 
 class InboundQueue:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from storage import inbound, outbox, timers
+from storage.db import execute
 from storage.tables import InboundDeliveryRow, OutboxRow, TimerRow
 from storage.types import UTCDateTime
 
@@ -93,7 +94,7 @@ class NextDue:
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            return _due(self._conn.execute(_NEXT_DUE).one())
+            return _due(execute(self._conn, _NEXT_DUE).one())
         except Exception:
             self.close()  # a database restart, say: a new connection next time
             raise

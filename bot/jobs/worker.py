@@ -20,7 +20,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.base import FindsSent, HoldsConnections, Sender
 from bot.jobs.wakeup import Wakeup
@@ -33,9 +33,10 @@ from storage.inbound import PendingInbound
 from storage.outbox import OutboxItem
 from storage.schedule import Due, NextDue
 from storage.timers import Timer
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import Undo, UnitOfWork
 
 log = logging.getLogger(__name__)
+_Item = TypeVar("_Item", PendingInbound, Timer)
 
 TimerHandler = Callable[[UnitOfWork, Timer, datetime], None]
 
@@ -282,7 +283,7 @@ class Worker:
     # ------------------------------------------------------------------ inbound
     def route_inbound(self, limit: int = 500) -> int:
         """Route journalled deliveries, a batch to a transaction, each delivery in a part of
-        its own (a savepoint) with all it causes: one that fails is undone alone.
+        its own with all it causes (`_in_parts`): one that fails is undone alone.
 
         A delivery whose routing fails is tried again with backoff, so it holds up no other.
         A client message ("message" kind) is never given up: filing it depends on nothing but
@@ -296,32 +297,67 @@ class Worker:
         routed = 0
         while routed < limit:
             now = self.clock.now()
-            failures: list[tuple[PendingInbound, Exception]] = []
             size = min(self.batch, limit - routed)
-            with self.uow() as uow:
-                entries = uow.inbound.claim(now, size)
-                if not entries:
-                    return routed
-                for entry in entries:
-                    try:
-                        with uow.part():
-                            handler = self.inbound_handlers.get(entry.kind)
-                            if handler is None:
-                                raise LookupError(f"no handler for inbound kind {entry.kind!r}")
-                            handler(uow, entry.payload, now)
-                            uow.inbound.mark_routed(
-                                entry, uow.new_messages[0] if uow.new_messages else None
-                            )
-                    except Exception as exc:
-                        log.exception("routing inbound %s (%s) failed", entry.id, entry.key)
-                        failures.append((entry, exc))
-                uow.commit()
+
+            def claim(
+                uow: UnitOfWork, now: datetime = now, size: int = size
+            ) -> list[PendingInbound]:
+                return uow.inbound.claim(now, size)
+
+            def route(uow: UnitOfWork, entry: PendingInbound, now: datetime = now) -> None:
+                handler = self.inbound_handlers.get(entry.kind)
+                if handler is None:
+                    raise LookupError(f"no handler for inbound kind {entry.kind!r}")
+                handler(uow, entry.payload, now)
+                uow.inbound.mark_routed(entry, uow.new_messages[0] if uow.new_messages else None)
+
+            entries, failures = self._in_parts(claim, route, "routing inbound")
+            if not entries:
+                return routed
             routed += len(entries)
             for entry, error in failures:
                 self._inbound_failed(entry, error, now)
             if len(entries) < size:
                 break
         return routed
+
+    def _in_parts(
+        self,
+        claim: Callable[[UnitOfWork], list[_Item]],
+        handle: Callable[[UnitOfWork, _Item], None],
+        doing: str,
+    ) -> tuple[list[_Item], list[tuple[_Item, Exception]]]:
+        """Claim a batch and handle each item in a part of one transaction, then commit; the
+        items claimed, and those that failed (undone alone, the others committed).
+
+        First without savepoints (`UnitOfWork.optimistic`), since nearly every batch succeeds
+        whole and a savepoint costs more than the statements of a message's follow-up. When
+        a part fails, that transaction is rolled back and the batch claimed and done again
+        with a savepoint a part: what the others did is done once, in the commit that counts.
+        """
+        for optimistic in (True, False):
+            failures: list[tuple[_Item, Exception]] = []
+            try:
+                with self.uow() as uow:
+                    uow.optimistic = optimistic
+                    items = claim(uow)
+                    if not items:
+                        return [], []
+                    for item in items:
+                        try:
+                            with uow.part():
+                                handle(uow, item)
+                        except Exception as exc:
+                            if optimistic:
+                                raise Undo() from exc
+                            log.exception("%s %s failed", doing, _name(item))
+                            failures.append((item, exc))
+                    uow.commit()
+                return items, failures
+            except Undo:
+                if not optimistic:
+                    raise
+        raise AssertionError("unreachable: the second round takes no shortcut")
 
     def _inbound_failed(self, entry: PendingInbound, exc: Exception, now: datetime) -> None:
         INBOUND_FAILURES.labels(entry.kind).inc()
@@ -335,31 +371,28 @@ class Worker:
 
     # ------------------------------------------------------------------ timers
     def fire_due_timers(self, limit: int = 200) -> int:
-        """Fire due timers, a batch to a transaction, each timer in a part of its own (a
-        savepoint) with everything it causes: one that fails is undone alone. Until none is
+        """Fire due timers, a batch to a transaction, each timer in a part of its own with
+        everything it causes (`_in_parts`): one that fails is undone alone. Until none is
         due: a timer can make one due at once (a paging step that names nobody passes to the
         next in the same cycle)."""
         fired = 0
         while fired < limit:
             now = self.clock.now()
-            failures: list[tuple[Timer, Exception]] = []
             size = min(self.batch, limit - fired)
-            with self.uow() as uow:
-                timers = uow.timers.claim_due(now, size, skip_kinds=self.job_handlers)
-                if not timers:
-                    return fired
-                for timer in timers:
-                    try:
-                        with uow.part():
-                            handler = self.timer_handlers.get(timer.kind)
-                            if handler is None:
-                                raise LookupError(f"no handler for timer kind {timer.kind!r}")
-                            handler(uow, timer, now)
-                            uow.timers.mark_done(timer, now)
-                    except Exception as exc:
-                        log.exception("timer %s (%s) failed", timer.id, timer.key)
-                        failures.append((timer, exc))
-                uow.commit()
+
+            def claim(uow: UnitOfWork, now: datetime = now, size: int = size) -> list[Timer]:
+                return uow.timers.claim_due(now, size, skip_kinds=self.job_handlers)
+
+            def fire(uow: UnitOfWork, timer: Timer, now: datetime = now) -> None:
+                handler = self.timer_handlers.get(timer.kind)
+                if handler is None:
+                    raise LookupError(f"no handler for timer kind {timer.kind!r}")
+                handler(uow, timer, now)
+                uow.timers.mark_done(timer, now)
+
+            timers, failures = self._in_parts(claim, fire, "timer")
+            if not timers:
+                return fired
             fired += len(timers)
             failed = {t.id for t, _ in failures}
             for timer in timers:
@@ -710,6 +743,11 @@ async def _attempt(work: Callable[..., None], *args: Any) -> Exception | None:
     except Exception as exc:
         return exc
     return None
+
+
+def _name(item: PendingInbound | Timer) -> str:
+    """How a log line names a journalled delivery or a timer: its id and key."""
+    return f"{item.id} ({item.key})"
 
 
 def _opt_str(value: object) -> str | None:

@@ -1,10 +1,13 @@
 """The worker routes journalled deliveries and fires timers a batch to a transaction, each in
-a savepoint of its own (UnitOfWork.part): one that fails after writing is undone alone, and
-the others of its batch commit."""
+a part of its own (UnitOfWork.part): one that fails after writing is undone alone, and the
+others of its batch commit. A batch is first done without savepoints, and done again with a
+savepoint a part only when one fails."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import event, select
 
 from bot.usecases.services import FOLLOWUP
 from routing.messages import Channel
@@ -63,3 +66,28 @@ def test_a_follow_up_that_fails_after_writing_is_undone_alone_in_its_batch(rig: 
     # there, and again as the job it left, which now waits for its retry.
     states = {f.payload["conversation_id"]: (f.state, f.attempts) for f in followups}
     assert states == {conv: ("pending", 2)}
+
+
+def test_a_batch_that_succeeds_takes_no_savepoint(rig: Rig) -> None:
+    """The common case pays for no savepoint (each costs more than a follow-up's statements);
+    what the batch did is committed all the same."""
+    rig.clock.set(TUESDAY_EVENING)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(rig.container.db.engine, "before_cursor_execute", seen)
+    try:
+        dana, lucy = rig.sms(DANA, "Our statement has a typo!"), rig.sms(LUCY, "new menu")
+        rig.submit(dana)
+        rig.submit(lucy)
+        rig.run_worker()
+    finally:
+        event.remove(rig.container.db.engine, "before_cursor_execute", seen)
+    for msg, sender in ((dana, DANA), (lucy, LUCY)):
+        [(commitment, _)] = rig.commitments(rig.filed_in(msg))
+        assert commitment.after_hours
+        assert len(rig.sent.texts(Channel.SMS, sender)) == 1
+    assert statements, "the listener saw the worker's statements"
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
