@@ -162,7 +162,7 @@ def execute(connection: Connection, statement: Executable, params: Any = None) -
 def _dml_of_held(session: Session, statement: Executable) -> bool:
     if not isinstance(statement, UpdateBase) or isinstance(statement, Insert):
         return False
-    mapper = statement.entity_description.get("entity")
+    mapper = prepared.entity(statement)
     return mapper is not None and holds(session, mapper)
 
 

@@ -42,8 +42,8 @@ def _timer(key: str, **values: Any) -> dict[str, Any]:
 def _planned(statement: Executable) -> bool:
     """Whether `run` took the prepared path for this statement (it has a plan that is not
     None for some parameter names)."""
-    plans = prepared._PLANS.get(statement)  # type: ignore[call-overload]
-    return bool(plans) and all(plan is not None for plan in plans.values())
+    known = prepared._KNOWN.get(id(statement))
+    return known is not None and bool(known.plans) and None not in known.plans.values()
 
 
 def test_an_insert_fills_python_defaults_as_sqlalchemy_does(database: Database) -> None:
@@ -110,3 +110,17 @@ def test_a_broken_constraint_raises_sqlalchemys_integrity_error(database: Databa
     with database.session() as session:
         keys = session.execute(select(TimerRow.key).order_by(TimerRow.key)).scalars().all()
     assert keys == ["after"]
+
+
+def test_past_the_bound_a_statement_takes_sqlalchemys_path(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statements built afresh for each call cannot fill memory with plans."""
+    monkeypatch.setattr(prepared, "MAX_KNOWN", len(prepared._KNOWN))
+    known = len(prepared._KNOWN)
+    with database.session() as session:
+        run(session, _INSERT, _timer("bounded"))
+        for _ in range(3):
+            fresh = select(TimerRow.key).where(TimerRow.key == bindparam("key"))
+            assert run(session, fresh, {"key": "bounded"}).scalar_one() == "bounded"
+    assert len(prepared._KNOWN) == known
