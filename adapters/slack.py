@@ -372,7 +372,7 @@ def failure(exc: Exception, *, may_be_unreachable: bool) -> SendFailed:
 def _sdk_logger() -> logging.Logger:
     """slack_sdk's logger, with a level of its own. slack_sdk formats a debug line of every
     request and response (payload and headers) whenever its logger's own level is unset: it
-    tests `logger.level <= DEBUG`, not whether DEBUG is enabled (3% of `serve`'s CPU under
+    tests `logger.level <= DEBUG`, not whether DEBUG is enabled (3-5% of `serve`'s CPU under
     load). The level set is the one in effect, so a DEBUG configuration still logs them."""
     logger = logging.getLogger("slack_sdk.web.async_base_client")
     if logger.level == logging.NOTSET:
