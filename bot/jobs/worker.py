@@ -132,7 +132,7 @@ class Worker:
         self._to_record: list[tuple[OutboxItem, str | None, asyncio.Future[bool]]] = []
         self._recorder: asyncio.Task[None] | None = None
         # What is due next, asked at least every max_sleep while idle: kept cheap.
-        self._next_due = NextDue(db.engine)
+        self._next_due = NextDue(db.engine, self.job_handlers)
 
     def uow(self) -> UnitOfWork:
         return self._uow_factory()
@@ -192,8 +192,8 @@ class Worker:
         routed = self.route_inbound() if due.inbound else 0
         fired = self.fire_due_timers() if due.timers or routed else 0
         sends = self.batch if due.outbox or routed or fired else 0
-        wanted = self.job_handlers and (due.timers or routed or fired)
-        jobs = min(self.batch, free_jobs) if wanted else 0
+        wanted = self.job_handlers and (due.jobs or routed or fired)
+        jobs = min(self.batch, free_jobs) if wanted and free_jobs >= self._refill else 0
         items, leased = self._claim_work(sends, jobs)
         return routed, fired, items, leased
 
@@ -210,7 +210,8 @@ class Worker:
                 task.get_name(),
                 exc_info=task.exception(),
             )
-        self.wakeup.notify()  # a free slot: a job that waited for one may run now
+        if not self.jobs_full():  # enough free slots: jobs that waited for one may run now
+            self.wakeup.notify()
 
     async def finish_jobs(self) -> bool:
         """Wait for the jobs running now to end; False if none was running."""
@@ -219,8 +220,15 @@ class Worker:
         await asyncio.wait(set(self._jobs))
         return True
 
+    @property
+    def _refill(self) -> int:
+        """Jobs are claimed when at least this many slots are free: when the mirror fell
+        behind, a claim each time one job ended made a worker cycle a conversation."""
+        return max(1, min(self.batch // 4, self.max_jobs))
+
     def jobs_full(self) -> bool:
-        return len(self._jobs) >= self.max_jobs
+        """Fewer slots free than a claim waits for (`_refill`)."""
+        return self.max_jobs - len(self._jobs) < self._refill
 
     async def _rounds(
         self, run: Callable[[int, Any], Awaitable[int]], first: list[Any], limit: int = 200
@@ -257,7 +265,7 @@ class Worker:
             return self._next_due.each().by(now)
         except Exception:  # the look failed: look in every queue, as the claims will say
             log.warning("reading what is due failed; looking in every queue", exc_info=True)
-            return Due(now, now, now)
+            return Due(now, now, now, now)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Sleep until the next row is due or this process commits new work (the wakeup).
@@ -272,9 +280,8 @@ class Worker:
     def _sleep_for(self) -> float:
         each = self._next_due.each()
         if self.jobs_full():
-            # Due timers may be jobs waiting for a slot: a job's end wakes the loop, and so
-            # does a commit of this process; timers wait up to max_sleep meanwhile.
-            each = Due(each.inbound, None, each.outbox)
+            # Due jobs wait for slots: the end of enough jobs wakes the loop.
+            each = Due(each.inbound, each.timers, each.outbox, None)
         due = each.earliest
         if due is None:
             return self.max_sleep

@@ -240,3 +240,26 @@ def test_the_migration_turns_queued_mirror_syncs_into_jobs(tmp_path: Path) -> No
         assert left == ["sent"]
     finally:
         db.dispose()
+
+
+def test_the_workers_look_tells_due_jobs_from_due_timers(database: Database) -> None:
+    """Told the job kinds, NextDue says when jobs and other timers are due apart: a worker
+    whose job slots are full still sees its timers, and a backlog of jobs does not make the
+    timers look due (an empty claim each cycle)."""
+    ask(database, [1], due=T0 + timedelta(minutes=1))
+    with UnitOfWork(database) as uow:
+        uow.timers.schedule("commitment:1:breach", "breach", T0 + timedelta(minutes=5), T0, {})
+        uow.commit()
+    told, untold = schedule.NextDue(database.engine, [KIND]), schedule.NextDue(database.engine)
+    try:
+        each = told.each()
+        assert (each.timers, each.jobs) == (T0 + timedelta(minutes=5), T0 + timedelta(minutes=1))
+        assert each.earliest == T0 + timedelta(minutes=1)
+        assert each.by(T0 + timedelta(minutes=2)).timers is None
+        assert each.by(T0 + timedelta(minutes=2)).jobs == T0 + timedelta(minutes=1)
+        # Not told: jobs are timers, as before.
+        each = untold.each()
+        assert (each.timers, each.jobs) == (T0 + timedelta(minutes=1), None)
+    finally:
+        told.close()
+        untold.close()

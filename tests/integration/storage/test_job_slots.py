@@ -1,0 +1,65 @@
+"""A worker runs a bounded number of jobs (the Slack mirror's syncs) at once. While its slots
+are full, its other timers (a commitment's breach, a paging step) still fire when due; the
+jobs waiting for a slot are claimed once enough slots are free."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from bot.jobs.worker import Worker
+from routing.clock import FrozenClock
+from storage.db import Database
+from storage.timers import Timer
+from storage.unit_of_work import UnitOfWork
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+JOB, TICK = "test.job", "test.tick"
+
+
+async def until(check: object, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "not in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_timers_fire_while_every_job_slot_is_taken(database: Database) -> None:
+    clock = FrozenClock(T0)
+    release = asyncio.Event()
+    running: list[str] = []
+    fired: list[str] = []
+
+    async def job(timer: Timer) -> None:
+        running.append(timer.key)
+        await release.wait()
+
+    def tick(_uow: UnitOfWork, timer: Timer, _now: datetime) -> None:
+        fired.append(timer.key)
+
+    worker = Worker(
+        database, clock, {}, timer_handlers={TICK: tick}, job_handlers={JOB: job}, batch=4
+    )
+    worker.max_jobs = 2
+    with UnitOfWork(database) as uow:  # no wakeup: the worker finds these by looking
+        for n in range(3):
+            uow.timers.request(f"{JOB}:{n}", JOB, T0, T0, {})
+        uow.commit()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await until(lambda: len(running) == 2)
+        assert worker.jobs_full()
+        # Due while both slots are taken, and committed where no wakeup reaches the worker.
+        with UnitOfWork(database) as uow:
+            uow.timers.schedule(f"{TICK}:1", TICK, T0, T0, {})
+            uow.commit()
+        await until(lambda: fired == [f"{TICK}:1"])
+        assert len(running) == 2  # the third job still waits for a slot
+        release.set()
+        await until(lambda: len(running) == 3)
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert sorted(running) == [f"{JOB}:{n}" for n in range(3)]
