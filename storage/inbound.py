@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
 from storage.db import execute, run
 from storage.tables import InboundDeliveryRow
 from storage.types import UTCDateTime
-from storage.upsert import update_row
+from storage.upsert import insert_or_nothing, update_row
 
 PENDING, ROUTED, FAILED = "pending", "routed", "failed"
 
@@ -88,7 +87,7 @@ class PendingInbound:
 
 def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
     """Journal deliveries in the caller's transaction; ones seen before are left as they are."""
-    stmt = _JOURNAL[conn.dialect.name]
+    stmt = insert_or_nothing(conn.dialect.name, cast(Table, InboundDeliveryRow.__table__))
     for e in entries:  # one prepared statement a row costs less than an executemany
         execute(
             conn,
@@ -103,12 +102,6 @@ def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
                 "received_at": e.received_at,
             },
         )
-
-
-_JOURNAL = {
-    "postgresql": postgresql.insert(InboundDeliveryRow).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(InboundDeliveryRow).on_conflict_do_nothing(),
-}
 
 
 class InboundQueue:

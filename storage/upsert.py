@@ -31,13 +31,16 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+@functools.lru_cache(maxsize=64)
+def insert_or_nothing(dialect: str, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING into `table` for a dialect, built once (for a Core
+    connection's `storage.db.execute`; the helpers below take a session)."""
+    return _insert(dialect, table).on_conflict_do_nothing()
+
+
 @functools.lru_cache(maxsize=128)
 def _ignoring(dialect: str, table: Table, returning: tuple[str, ...]) -> Any:
-    return (
-        _insert(dialect, table)
-        .on_conflict_do_nothing()
-        .returning(*(table.c[name] for name in returning))
-    )
+    return insert_or_nothing(dialect, table).returning(*(table.c[name] for name in returning))
 
 
 @functools.lru_cache(maxsize=128)
