@@ -95,7 +95,7 @@ def empty_twiml() -> str:
     return str(MessagingResponse())
 
 
-class _FormParams(dict[str, list[str]]):
+class TwilioForm(dict[str, list[str]]):
     """Urlencoded fields by name, every value kept.
 
     RequestValidator asks a params object for `getlist` before falling back to plain `[]`, so a
@@ -113,14 +113,15 @@ class _FormParams(dict[str, list[str]]):
         return {k: v[0] if len(v) == 1 else list(v) for k, v in self.items()}
 
 
-def _parse_form(body: bytes) -> _FormParams:
-    """Parsed afresh by verify() and again by parse(): nothing of an unverified body is kept
-    (a cache here held up to 64 forged bodies, and their parsed forms, in memory)."""
+def _parse_form(body: bytes) -> TwilioForm:
+    """Parsed afresh for each request: nothing of an unverified body is kept (a cache here
+    held up to 64 forged bodies, and their parsed forms, in memory). The webhook hands the
+    form `verified_form` checked to parse(), so a request's body is parsed once."""
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedPayload("the body is not an urlencoded form") from exc
-    form = _FormParams()
+    form = TwilioForm()
     for name, value in pairs:
         form.setdefault(name, []).append(value)
     return form
@@ -158,7 +159,7 @@ def _media_url(msg: OutboundMessage) -> str | None:
     return url
 
 
-def _media(form: _FormParams) -> tuple[Attachment, ...]:
+def _media(form: TwilioForm) -> tuple[Attachment, ...]:
     raw = form.first("NumMedia")
     if raw is None or raw == "":
         return ()
@@ -343,6 +344,10 @@ class TwilioSmsAdapter:
         Only the Auth Token scheme (HMAC-SHA1) is accepted; webhooks signed with a SharedKey are
         refused, since the adapter holds no such key.
         """
+        self.verified_form(url, headers, body)
+
+    def verified_form(self, url: str, headers: Mapping[str, str], body: bytes) -> TwilioForm:
+        """`verify`, giving back the form it checked (for `parse` and `parse_status`)."""
         signature = _header(headers, SIGNATURE_HEADER)
         if not signature:
             raise InvalidSignature("no X-Twilio-Signature header")
@@ -353,11 +358,14 @@ class TwilioSmsAdapter:
         # The URL as given first (one HMAC); the validator's port variants only on a miss.
         expected = self._validator.compute_signature(url, params)
         if hmac.compare_digest(expected, signature):
-            return
+            return params
         if not self._validator.validate(url, params, signature):
             raise InvalidSignature("X-Twilio-Signature does not match")
+        return params
 
-    def parse(self, body: bytes, *, now: datetime | None = None) -> list[InboundMessage]:
+    def parse(
+        self, body: bytes, *, now: datetime | None = None, form: TwilioForm | None = None
+    ) -> list[InboundMessage]:
         """One inbound SMS/MMS from Twilio's message webhook.
 
         `now` (aware) is when it was received; it is required, despite the default that keeps the
@@ -365,7 +373,7 @@ class TwilioSmsAdapter:
         """
         if now is None or now.tzinfo is None:
             raise ValueError("parse needs the receiving time as an aware datetime (now=...)")
-        form = _parse_form(body)
+        form = _parse_form(body) if form is None else form
         sid = checked_id(form.first("MessageSid"), PROVIDER_ID, "MessageSid")
         sender = form.first("From")
         if not sender:
@@ -387,9 +395,10 @@ class TwilioSmsAdapter:
             )
         ]
 
-    def parse_status(self, body: bytes) -> StatusUpdate:
-        """A delivery status callback (`StatusCallback`) for a message we sent."""
-        form = _parse_form(body)
+    def parse_status(self, body: bytes, form: TwilioForm | None = None) -> StatusUpdate:
+        """A delivery status callback (`StatusCallback`) for a message we sent (`form`: the
+        body as `verified_form` parsed it)."""
+        form = _parse_form(body) if form is None else form
         sid = checked_id(
             form.first("MessageSid") or form.first("SmsSid"), PROVIDER_ID, "MessageSid"
         )

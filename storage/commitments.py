@@ -20,7 +20,9 @@ _AWAITING = select(CommitmentRow).where(
     CommitmentRow.conversation_id == bindparam("conv"), CommitmentRow.awaiting.is_(True)
 )
 _AWAITING_LOCKED = _AWAITING.with_for_update()
-_ADD_EVENT = insert(cast(Table, CommitmentEventRow.__table__))
+# Inline: no id wanted back (else PostgreSQL's implicit RETURNING sends it SQLAlchemy's way,
+# not storage/prepared.py's).
+_ADD_EVENT = insert(cast(Table, CommitmentEventRow.__table__)).inline()
 _ANY_ON_CONVERSATION = (
     select(CommitmentRow.id).where(CommitmentRow.conversation_id == bindparam("conv")).limit(1)
 )
@@ -59,11 +61,15 @@ class CommitmentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def start(self, c: Commitment, trigger_message_id: int | None) -> Commitment | None:
+    def start(
+        self, c: Commitment, trigger_message_id: int | None, *, first: bool | None = None
+    ) -> Commitment | None:
         """Insert the commitment unless one already awaits a reply on that conversation
-        (a racing message made it first); None in that case."""
-        earlier = run(self.session, _ANY_ON_CONVERSATION, {"conv": c.conversation_id})
-        first = earlier.first() is None
+        (a racing message made it first); None in that case. `first`: whether it is the
+        conversation's first commitment, when the caller knows (else read)."""
+        if first is None:
+            earlier = run(self.session, _ANY_ON_CONVERSATION, {"conv": c.conversation_id})
+            first = earlier.first() is None
         new_id = insert_ignore(
             self.session,
             CommitmentRow.__table__,

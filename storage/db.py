@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVarTuple, cast, overload
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.sql.elements import ClauseElement
@@ -49,7 +50,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    engine = create_engine(parsed, pool_size=10, max_overflow=20, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection returned to the pool less than this long ago is used without a ping.
+PING_IDLE_S = 2.0
+_RETURNED = "partnerline_returned_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection at checkout only if it sat in the pool for PING_IDLE_S or more.
+
+    `pool_pre_ping` pings at every checkout: a round trip for each transaction (4.3 a
+    message under bench.e2e at 150/s), on a connection used milliseconds before. A server
+    that went away since then fails the transaction's first statement instead; SQLAlchemy
+    sees the disconnect and discards the pool's connections, and the transaction is done
+    again as any failed one is (the worker's retries, the provider's redelivery of a
+    webhook answered 503)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < PING_IDLE_S:
+            return  # just connected, or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (up to three times).
+            raise DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
@@ -177,12 +211,25 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.readers = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
-        for factory in (self.sessions, self.readers):
-            event.listen(factory, "do_orm_execute", _synchronize_only_what_is_loaded)
         self.sqlite = is_sqlite(self.engine)
+        reading: dict[str, Any] = {READ_ONLY: True}
+        if not self.sqlite:
+            # The server refuses any write in the transaction (BEGIN READ ONLY: no round
+            # trip of its own), so that it can end with a COMMIT (see `end_read`).
+            reading["postgresql_readonly"] = True
+        self.readers = sessionmaker(
+            self.engine.execution_options(**reading), expire_on_commit=False
+        )
+        # Readers outside any transaction (`read_session(glance=True)`): PostgreSQL only;
+        # SQLite's reader is a BEGIN DEFERRED in-process, with no round trip to save.
+        self.glancers = self.readers
+        if not self.sqlite:
+            self.glancers = sessionmaker(
+                self.engine.execution_options(**{READ_ONLY: True}, isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        for factory in (self.sessions, self.readers, self.glancers):
+            event.listen(factory, "do_orm_execute", _synchronize_only_what_is_loaded)
         # SQLite admits one writer at a time; queueing threads here is far cheaper than
         # letting them spin in SQLite's busy handler.
         self._write_lock = threading.Lock() if self.sqlite else None
@@ -197,11 +244,14 @@ class Database:
             yield session
 
     @contextmanager
-    def read_session(self) -> Iterator[Session]:
+    def read_session(self, *, glance: bool = False) -> Iterator[Session]:
         """A session that only reads: it never waits for the in-process write lock, so a
         page or a look at the state does not queue behind the worker's writes. (Nothing
-        it does is committed: see `UnitOfWork(read_only=True)`.)"""
-        with self.readers() as session:
+        it does is committed: see `UnitOfWork(read_only=True)`.) `glance`: on PostgreSQL,
+        each statement on its own, in autocommit: no BEGIN and COMMIT round trips, and no
+        snapshot shared between its statements; for code that only reads (a write there
+        would not wait for a commit)."""
+        with (self.glancers if glance else self.readers)() as session:
             yield session
 
     @contextmanager
@@ -213,6 +263,18 @@ class Database:
             return
         with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    def end_read(self, session: Session) -> None:
+        """End a reading session's transaction. On PostgreSQL with a COMMIT, which the READ
+        ONLY transaction makes as harmless as a ROLLBACK: psycopg forgets every statement it
+        prepared on the connection at a ROLLBACK (and deallocates them), so a reader ending
+        that way made the next transactions on its connection parse and plan each statement
+        again (1,870 rollbacks and most of the mirror's statements never prepared in 12 s
+        of bench.e2e at 150/s). On SQLite, a ROLLBACK: it prepares nothing across them."""
+        if self.sqlite:
+            session.rollback()
+        else:
+            session.commit()
 
     def ping(self) -> None:
         """Raises unless the database answers a query."""

@@ -210,9 +210,16 @@ class Outbox:
             provider_id = provider_id[:128]  # whatever the provider said, the row must take it
         # Forward only (a status callback may have come first): rows of a message carry its
         # delivery, the others none.
-        sent = _SENT if item.message_id is None else _SENT_WITH_DELIVERY
-        run(self.session, sent, {"row": item.id, "provider": provider_id, "at": now})
+        params = {"row": item.id, "provider": provider_id, "at": now}
         if item.message_id is None or row_only:
+            run(self.session, _SENT if item.message_id is None else _SENT_WITH_DELIVERY, params)
+            return
+        delivery, parts = run(self.session, _SENT_COUNTING_PARTS, params).one()
+        if parts == 1 and item.part == 0 and delivery != Delivery.FAILED.value:
+            # The message's only part: its delivery is the part's, and no other part's
+            # record can race this one, so there is nothing to lock or to read.
+            message = {"message": item.message_id, "provider": provider_id, "delivery": delivery}
+            run(self.session, _MESSAGE_SENT, message)
             return
         if item.part == 0:  # the message's id at the provider is its first part's
             run(
@@ -365,6 +372,28 @@ _SENT = (
     )
 )
 _SENT_WITH_DELIVERY = _SENT.values(delivery=_forward(OutboxRow.delivery, Delivery.SENT))
+# The row's delivery after the change, and how many parts its message has.
+_SIBLING = OutboxRow.__table__.alias("sibling")
+_SENT_COUNTING_PARTS = _SENT_WITH_DELIVERY.returning(
+    OutboxRow.delivery,
+    select(func.count())
+    .select_from(_SIBLING)
+    .where(_SIBLING.c.message_id == OutboxRow.message_id)
+    .scalar_subquery(),
+)
+# A message of one part: its id at the provider and its delivery (messages without delivery
+# tracking keep none).
+_MESSAGE_SENT = (
+    update(MessageRow)
+    .where(MessageRow.id == bindparam("message"))
+    .values(
+        provider_id=bindparam("provider"),
+        delivery=case(
+            (MessageRow.delivery.is_(None), None),
+            else_=bindparam("delivery", type_=MessageRow.delivery.type),
+        ),
+    )
+)
 _MESSAGE_PROVIDER = (
     update(MessageRow)
     .where(MessageRow.id == bindparam("message"))

@@ -218,15 +218,22 @@ class SqlRouterStore:
         return conversation_ref(row)
 
     def filed_facts(
-        self, conversation: ConversationRef, contact: ContactRef | None
+        self, conversation: ConversationRef, contact: ContactRef | None, *, opened: bool
     ) -> FollowupFacts | None:
         """`for_followup` of a message this transaction filed, from what filing it read: its
         conversation is written (so locked) here, and no staff reply can follow it yet.
-        None when filing did not read the conversation."""
+        `opened`: filing the message opened the conversation. None when filing did not read
+        the conversation."""
         shown = self._error_shown.get(conversation.id)
         if shown is None:
             return None
-        return FollowupFacts(conversation, contact, answered=False, error_shown=shown)
+        return FollowupFacts(
+            conversation, contact, answered=False, error_shown=shown, opened=opened
+        )
+
+    def opened_here(self, conversation_id: int) -> bool:
+        """Whether this transaction opened the conversation (so nothing refers to it yet)."""
+        return conversation_id in self._opened_at
 
     def conversation(self, conversation_id: int) -> ConversationRef | None:
         row = self.session.get(ConversationRow, conversation_id)
@@ -361,6 +368,7 @@ class FollowupFacts:
     contact: ContactRef | None
     answered: bool  # staff replied after the message
     error_shown: bool  # a failure of a follow-up still being retried is shown to staff
+    opened: bool = False  # filing this message opened the conversation: nothing else is on it
 
 
 def _contact_ref(identity: IdentityRow, contact: ContactRow) -> ContactRef:

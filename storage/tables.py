@@ -231,7 +231,11 @@ class TimerRow(Base):
     """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_state_due", "state", "due_at"),
+        # When each kind is next due, a probe a kind (storage/schedule.py).
+        Index("ix_timers_state_kind_due", "state", "kind", "due_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -194,11 +194,20 @@ class Timers:
 
     # ------------------------------------------------------------------ jobs
     def request(
-        self, key: str, kind: str, due_at: datetime, at: datetime, payload: dict[str, Any]
+        self,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        at: datetime,
+        payload: dict[str, Any],
+        *,
+        likely_new: bool = False,
     ) -> None:
         """Ask for the job `key` to run by `due_at` (see the module's docstring); `payload`
-        is joined to what earlier asks not yet run gave (`merged`)."""
-        row = self._locked(key)
+        is joined to what earlier asks not yet run gave (`merged`). `likely_new`: no job of
+        that key is expected (its subject was made in this transaction), so it is inserted
+        without a read first; one found all the same is read and updated as usual."""
+        row = None if likely_new else self._locked(key)
         if row is None:
             if self.schedule(key, kind, due_at, at, payload):
                 return

@@ -60,9 +60,11 @@ class UnitOfWork:
         before_commit: Sequence[BeforeCommit] = (),
         *,
         read_only: bool = False,
+        glance: bool = False,
     ) -> None:
         self.db = db
-        self.read_only = read_only
+        self.read_only = read_only or glance
+        self.glance = glance  # see `Database.read_session`
         self._on_commit = on_commit
         self._before_commit = tuple(before_commit)
         self._committed = False
@@ -79,7 +81,7 @@ class UnitOfWork:
         self.optimistic = False
 
     def __enter__(self) -> UnitOfWork:
-        self._cm = self.db.read_session() if self.read_only else self.db.session()
+        self._cm = self.db.read_session(glance=self.glance) if self.read_only else self.db.session()
         self.session = self._cm.__enter__()
         self.new_messages = []
         self.conversation_of = {}
@@ -197,7 +199,11 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if not self._committed:
+            if self._committed:
+                pass
+            elif self.read_only and exc_type is None:
+                self.db.end_read(self.session)
+            else:
                 self.session.rollback()
         finally:
             self._cm.__exit__(exc_type, exc, tb)

@@ -132,7 +132,7 @@ class Worker:
         self._to_record: list[tuple[OutboxItem, str | None, asyncio.Future[bool]]] = []
         self._recorder: asyncio.Task[None] | None = None
         # What is due next, asked at least every max_sleep while idle: kept cheap.
-        self._next_due = NextDue(db.engine, self.job_handlers)
+        self._next_due = NextDue(db.engine, self.job_handlers, self.timer_handlers)
 
     def uow(self) -> UnitOfWork:
         return self._uow_factory()

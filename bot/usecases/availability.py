@@ -60,7 +60,8 @@ class Availability:
             return None
         conv = ingested.conversation
         repo = uow.commitments
-        if repo.awaiting(conv.id) is not None:
+        # A conversation this transaction opened has no commitment yet: nothing to read.
+        if not ingested.opened and repo.awaiting(conv.id) is not None:
             return None
         promise = decisions.promise_for(self.directory, conv.client_id, msg.received_at)
         terms, due = promise.terms, promise.due
@@ -76,6 +77,7 @@ class Availability:
                 at_risk_at=due.at_risk_at,
             ),
             trigger_message_id=ingested.message_id,
+            first=True if ingested.opened else None,
         )
         if started is None:  # a racing message of the same conversation started it
             return None

@@ -86,6 +86,11 @@ class UseCases:
         behind writers, and cannot commit."""
         return UnitOfWork(self.db, read_only=True)
 
+    def glance(self) -> UnitOfWork:
+        """A reader whose statements need not share one snapshot (`Database.read_session`):
+        on PostgreSQL without a transaction's two round trips."""
+        return UnitOfWork(self.db, glance=True)
+
     def _retrying(self, work: Callable[[], T], attempts: int = 5) -> T:
         """Run a transaction again when a concurrent one won a race the database settled."""
         for attempt in range(attempts):

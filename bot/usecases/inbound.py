@@ -70,7 +70,9 @@ class InboundCases(PageCases):
         # follow-up job below (retried with backoff, shown to staff) takes it over.
         try:
             with uow.after_filing():
-                facts = uow.router_store.filed_facts(result.conversation, result.contact)
+                facts = uow.router_store.filed_facts(
+                    result.conversation, result.contact, opened=result.opened
+                )
                 self._follow(uow, msg, message_id, conversation_id, result.outcome, now, facts)
             return
         except Exception as exc:
@@ -126,6 +128,7 @@ class InboundCases(PageCases):
             message_id=message_id,
             contact=facts.contact,
             conversation=facts.conversation,
+            opened=facts.opened,
         )
         # Staff who answered before this ran (a retried follow-up) owe no new promise.
         if self.availability is not None and not facts.answered:

@@ -250,7 +250,8 @@ class SlackInbox:
         # In id order: asking locks the job's row, and two transactions that lock the same
         # rows in the same order cannot deadlock.
         for conversation_id in sorted(by_conversation):
-            request_sync(uow, conversation_id, now, by_conversation[conversation_id])
+            new = uow.router_store.opened_here(conversation_id)
+            request_sync(uow, conversation_id, now, by_conversation[conversation_id], new=new)
 
     # ------------------------------------------------------------------ in the worker
     async def run_sync(self, job: Timer) -> Finish | None:
@@ -362,7 +363,10 @@ class SlackInbox:
         return f"{self.public_url}/inbox/conversations/{state.conversation.id}"
 
     def _load(self, conversation_id: int, named: list[int]) -> MirrorState | None:
-        with self.services.reader() as uow:
+        # Without one snapshot: the lease keeps other syncs of the thread away, and a
+        # message (with its Slack echo) committed between two reads asked for a sync of
+        # its own, which shows it.
+        with self.services.glance() as uow:
             return self._read_state(uow, conversation_id, named)
 
     def _read_state(
@@ -478,12 +482,16 @@ class SlackInbox:
             return uow.channel_refs.conversation_of_slack_thread(thread)
 
 
-def request_sync(uow: UnitOfWork, conversation_id: int, now: datetime, ids: list[int]) -> None:
-    """Ask, in this transaction, for the sync of a conversation's thread, due at once."""
+def request_sync(
+    uow: UnitOfWork, conversation_id: int, now: datetime, ids: list[int], *, new: bool = False
+) -> None:
+    """Ask, in this transaction, for the sync of a conversation's thread, due at once.
+    `new`: the conversation was opened in this transaction (no sync was asked for yet)."""
     uow.timers.request(
         f"{MIRROR}:{conversation_id}",
         MIRROR,
         now,
         now,
         {"conversation": conversation_id, "ids": ids},
+        likely_new=new,
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from adapters.sms import TwilioSmsAdapter, empty_twiml
+from adapters.sms import TwilioForm, TwilioSmsAdapter, empty_twiml
 from adapters.voice import ACK_DIGIT, page_call_twiml, said_twiml
 from bot.container import Container, ContainerDep
 from bot.metrics import WEBHOOK_SECONDS, WEBHOOKS
@@ -40,30 +39,31 @@ class _Refused(Exception):
 
 async def _verified(
     request: Request, container: ContainerDep, label: str, started: float
-) -> tuple[TwilioSmsAdapter, bytes]:
-    """The body of a request Twilio really sent, or _Refused with the answer to give."""
+) -> tuple[TwilioSmsAdapter, bytes, TwilioForm]:
+    """The body of a request Twilio really sent and its form, or _Refused with the answer to
+    give."""
     adapter = container.sms
     if adapter is None:
         _outcome(label, "channel_off", started)
         raise _Refused(JSONResponse({"detail": "the Twilio channels are not configured"}, 503))
     body = await request.body()
     try:
-        adapter.verify(public_url_for(request, container), request.headers, body)
+        form = adapter.verified_form(public_url_for(request, container), request.headers, body)
     except InvalidSignature:
         _outcome(label, "forged", started)
         raise _Refused(JSONResponse({"detail": "invalid signature"}, 403)) from None
-    return adapter, body
+    return adapter, body, form
 
 
 @router.post("/sms")
 async def inbound_sms(request: Request, container: ContainerDep) -> Response:
     started = time.perf_counter()
     try:
-        adapter, body = await _verified(request, container, "sms", started)
+        adapter, body, form = await _verified(request, container, "sms", started)
     except _Refused as refused:
         return refused.response
     try:
-        messages = adapter.parse(body, now=container.clock.now())
+        messages = adapter.parse(body, now=container.clock.now(), form=form)
     except MalformedPayload as exc:
         _outcome("sms", "malformed", started)
         return JSONResponse({"detail": str(exc)}, 400)
@@ -91,11 +91,11 @@ async def inbound_sms(request: Request, container: ContainerDep) -> Response:
 async def delivery_status(request: Request, container: ContainerDep) -> Response:
     started = time.perf_counter()
     try:
-        adapter, body = await _verified(request, container, "sms_status", started)
+        adapter, body, form = await _verified(request, container, "sms_status", started)
     except _Refused as refused:
         return refused.response
     try:
-        update = adapter.parse_status(body)
+        update = adapter.parse_status(body, form)
     except MalformedPayload as exc:
         _outcome("sms_status", "malformed", started)
         return JSONResponse({"detail": str(exc)}, 400)
@@ -115,7 +115,7 @@ async def voice(request: Request, container: ContainerDep) -> Response:
     """TwiML for a paging call, and the <Gather> result: 4 acknowledges as the called person."""
     started = time.perf_counter()
     try:
-        _, body = await _verified(request, container, "voice", started)
+        _, _, form = await _verified(request, container, "voice", started)
     except _Refused as refused:
         return refused.response
     try:
@@ -124,7 +124,7 @@ async def voice(request: Request, container: ContainerDep) -> Response:
     except MalformedPayload as exc:
         _outcome("voice", "malformed", started)
         return JSONResponse({"detail": f"page and staff are required: {exc}"}, 400)
-    digits = parse_qs(body.decode("utf-8", "replace")).get("Digits", [None])[0]
+    digits = form.first("Digits") or None  # a blank Digits is no key pressed
     if digits is None:
         text = await run_in_threadpool(container.services.page_call_text, page_id)
         _outcome("voice", "call", started)

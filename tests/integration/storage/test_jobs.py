@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select, text
 
 from storage import schedule
@@ -263,3 +264,45 @@ def test_the_workers_look_tells_due_jobs_from_due_timers(database: Database) -> 
     finally:
         told.close()
         untold.close()
+
+
+def test_told_the_timer_kinds_the_look_probes_each_kind(database: Database) -> None:
+    """Told its timer kinds too (as the worker is), the look probes each kind apart: a
+    backlog of jobs due now, or many timers due later, changes nothing of what it answers,
+    and a timer of a kind no handler runs is not looked for."""
+    ask(database, [1], due=T0 + timedelta(minutes=1))
+    with UnitOfWork(database) as uow:
+        for n in range(30):  # an open commitment's at-risk and breach timers, many of them
+            uow.timers.schedule(
+                f"c:{n}:risk", "at_risk", T0 + timedelta(hours=1, minutes=n), T0, {}
+            )
+            uow.timers.schedule(f"c:{n}:breach", "breach", T0 + timedelta(hours=2), T0, {})
+        uow.timers.schedule("odd", "retired.kind", T0, T0, {})
+        uow.commit()
+    look = schedule.NextDue(database.engine, [KIND], ["breach", "at_risk", "page.step"])
+    try:
+        each = look.each()
+        assert each.timers == T0 + timedelta(hours=1)
+        assert each.jobs == T0 + timedelta(minutes=1)
+        assert each.inbound is None and each.outbox is None
+        with UnitOfWork(database) as uow:  # the earliest at-risk timer is done with
+            uow.timers.cancel("c:0:risk")
+            uow.commit()
+        assert look.each().timers == T0 + timedelta(hours=1, minutes=1)
+    finally:
+        look.close()
+
+
+def test_a_kinds_probe_is_served_by_its_index(database: Database) -> None:
+    """Each kind's probe reads ix_timers_state_kind_due (migration 0017), not the timers in
+    due order past the other kinds."""
+    if not database.sqlite:
+        pytest.skip("SQLite's plan is stable to read; PostgreSQL's depends on its statistics")
+    with database.engine.connect() as conn:
+        plan = conn.execute(
+            text(
+                "EXPLAIN QUERY PLAN SELECT due_at FROM timers WHERE state = 'pending' "
+                "AND kind = 'breach' ORDER BY due_at LIMIT 1"
+            )
+        ).all()
+    assert any("ix_timers_state_kind_due" in str(row) for row in plan), plan

@@ -277,6 +277,51 @@ def test_a_delivery_failure_callback_names_the_part(database: Database, message_
     assert msg.delivery == "failed" and msg.error == "part 2 of 3: 30006"
 
 
+@pytest.mark.parametrize("delivery", [Delivery.QUEUED, None])
+def test_a_one_part_message_is_recorded_sent_without_reading_its_parts(
+    database: Database, delivery: Delivery | None
+) -> None:
+    """The message's only part: its record sets the message's provider id and delivery in
+    one UPDATE; a message kept without delivery tracking keeps none."""
+    with UnitOfWork(database) as uow:
+        sync_directory(uow.session, [ACME], T0)
+        uow.commit()
+    conversation = ingest(database, sms("SM-in")).conversation
+    with UnitOfWork(database) as uow:
+        message = uow.conversations.add_message(
+            conversation.id,
+            direction="out",
+            channel="sms",
+            text="one part",
+            author_type="staff",
+            author_id="ana",
+            author_name="Ana",
+            at=T0,
+            delivery=delivery,
+        )
+        uow.outbox.enqueue_parts(
+            ["one part"],
+            kind="reply",
+            channel=Channel.SMS,
+            recipient=DANA,
+            payload={"text": "one part"},
+            at=T0,
+            message_id=message.id,
+        )
+        uow.commit()
+    [item] = claim(database)
+    sent(database, item, "SM-one")
+    msg = view(database, message.id)
+    assert msg.provider_id == "SM-one"
+    if delivery is None:
+        assert msg.delivery is None
+        return
+    assert [(p.delivery, p.provider_id) for p in msg.parts] == [("sent", "SM-one")]
+    assert msg.delivery == "sent"
+    assert status(database, "SM-one", Delivery.DELIVERED)  # the callback finds it by that id
+    assert view(database, message.id).delivery == "delivered"
+
+
 def test_the_order_rule_is_served_by_an_index(database: Database) -> None:
     """The claim's look-up of an earlier unfinished row must not scan the table."""
     if not database.sqlite:

@@ -12,7 +12,7 @@ from sqlalchemy import Executable, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage import prepared
+from storage import prepared, upsert
 from storage.db import Database, retryable, run
 from storage.tables import TimerRow
 from storage.upsert import insert_row
@@ -124,3 +124,38 @@ def test_past_the_bound_a_statement_takes_sqlalchemys_path(
             fresh = select(TimerRow.key).where(TimerRow.key == bindparam("key"))
             assert run(session, fresh, {"key": "bounded"}).scalar_one() == "bounded"
     assert len(prepared._KNOWN) == known
+
+
+def test_many_rows_go_in_multi_row_statements_and_a_taken_key_is_skipped(
+    database: Database,
+) -> None:
+    """`insert_new_many`: chunks of up to ROWS_PER_INSERT rows a statement, each prepared;
+    a row whose key is taken is left as it was, the rest are inserted."""
+    rows = [_timer(f"many:{n}", payload={"n": n}) for n in range(upsert.ROWS_PER_INSERT + 3)]
+    with database.session() as session:
+        insert_row(session, TimerRow.__table__, _timer("many:4", payload={"n": "first"}))
+        upsert.insert_new_many(session, TimerRow.__table__, rows)
+        stored = dict(
+            session.execute(
+                select(TimerRow.key, TimerRow.payload).where(TimerRow.key.startswith("many:"))
+            ).all()
+        )
+        session.commit()
+    assert len(stored) == len(rows)
+    assert stored["many:4"] == {"n": "first"}
+    assert stored["many:10"] == {"n": 10}
+    dialect = database.engine.dialect.name
+    columns = tuple(rows[0])
+    for count in (upsert.ROWS_PER_INSERT, 3):
+        statement = upsert._ignoring_rows(dialect, TimerRow.__table__, columns, count)
+        assert _planned(statement), count
+
+
+def test_inserts_that_want_no_id_back_take_the_prepared_path(database: Database) -> None:
+    """On PostgreSQL an INSERT fetches its new id (implicit RETURNING) unless it is inline,
+    which sends it SQLAlchemy's way: the journal's and the commitment events' are inline."""
+    statement = upsert.insert_or_nothing(database.engine.dialect.name, TimerRow.__table__)
+    with database.session() as session:
+        run(session, statement, _timer("inline"))
+        session.commit()
+    assert _planned(statement)
