@@ -17,7 +17,7 @@ holds changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import run
 from storage.tables import TimerRow
-from storage.upsert import insert_ignore, update_row
+from storage.upsert import insert_ignore, insert_new_many, update_row
 
 PENDING, DONE, CANCELLED, FAILED = "pending", "done", "cancelled", "failed"
 
@@ -162,6 +162,26 @@ class Timers:
             },
         )
         return row_id is not None
+
+    def schedule_all(
+        self, timers: Sequence[tuple[str, str, datetime, dict[str, Any]]], at: datetime
+    ) -> None:
+        """`schedule` of several (key, kind, due_at, payload), in one statement; a key that
+        exists is left as it is."""
+        rows = [
+            {
+                "key": key,
+                "kind": kind,
+                "due_at": due_at,
+                "payload": payload,
+                "state": PENDING,
+                "attempts": 0,
+                "last_error": None,
+                "created_at": at,
+            }
+            for key, kind, due_at, payload in timers
+        ]
+        insert_new_many(self.session, TimerRow.__table__, rows)
 
     def cancel(self, key: str) -> None:
         self.session.execute(

@@ -18,7 +18,7 @@ from bot.usecases.decisions import first_reachable
 from bot.usecases.directory import ClientTerms, Directory
 from bot.usecases.paging import Paging
 from routing import commitments as cm
-from routing.commitments_policy import due_for, should_page
+from routing.commitments_policy import DueTimes, due_for, should_page
 from routing.messages import Channel, Delivery, InboundMessage
 from routing.plain_time import due_in_words
 from routing.reports import business_seconds
@@ -81,11 +81,7 @@ class Availability:
         )
         if started is None:  # a racing message of the same conversation started it
             return None
-        payload = {"commitment_id": started.id}
-        uow.timers.schedule(
-            f"commitment:{started.id}:at_risk", AT_RISK, due.at_risk_at, now, payload
-        )
-        uow.timers.schedule(f"commitment:{started.id}:breach", BREACH, due.due_at, now, payload)
+        _schedule_deadlines(uow, f"commitment:{started.id}", started, due, now)
         if promise.acknowledge:
             self._acknowledge(uow, ingested, terms, started, now)
         if self.paging is not None and promise.page:
@@ -119,11 +115,8 @@ class Availability:
         )
         repo.retier(retiered)
         uow.timers.cancel_prefix(f"commitment:{current.id}:")
-        payload = {"commitment_id": current.id}
         # New keys (a timer key is scheduled once); fired late, they fire at once.
-        prefix = f"commitment:{current.id}:{terms.tier}"
-        uow.timers.schedule(f"{prefix}:at_risk", AT_RISK, due.at_risk_at, now, payload)
-        uow.timers.schedule(f"{prefix}:breach", BREACH, due.due_at, now, payload)
+        _schedule_deadlines(uow, f"commitment:{current.id}:{terms.tier}", current, due, now)
         uow.conversation_changed(conversation_id)
         view = uow.conversations.get(conversation_id)
         contact = (
@@ -293,3 +286,19 @@ class Availability:
                     payload={"text": text},
                     at=now,
                 )
+
+
+def _schedule_deadlines(
+    uow: UnitOfWork, prefix: str, commitment: cm.Commitment, due: DueTimes, now: datetime
+) -> None:
+    """A commitment's at-risk and breach timers (`<prefix>:at_risk`, `<prefix>:breach`), in
+    one statement."""
+    assert commitment.id is not None  # stored
+    payload = {"commitment_id": commitment.id}
+    uow.timers.schedule_all(
+        [
+            (f"{prefix}:at_risk", AT_RISK, due.at_risk_at, payload),
+            (f"{prefix}:breach", BREACH, due.due_at, payload),
+        ],
+        now,
+    )

@@ -306,3 +306,27 @@ def test_a_kinds_probe_is_served_by_its_index(database: Database) -> None:
             )
         ).all()
     assert any("ix_timers_state_kind_due" in str(row) for row in plan), plan
+
+
+def test_timers_scheduled_together_leave_a_key_taken_as_it_was(database: Database) -> None:
+    """`schedule_all` (a commitment's at-risk and breach timers, one statement) schedules
+    each key once, as `schedule` does."""
+    with UnitOfWork(database) as uow:
+        uow.timers.schedule("c:1:breach", "breach", T0, T0, {"first": True})
+        uow.timers.schedule_all(
+            [
+                ("c:1:at_risk", "at_risk", T0 + timedelta(minutes=5), {"commitment_id": 1}),
+                ("c:1:breach", "breach", T0 + timedelta(minutes=9), {"commitment_id": 1}),
+            ],
+            T0,
+        )
+        uow.commit()
+    with UnitOfWork(database) as uow:
+        [risk] = uow.timers.pending("c:1:at_risk")
+        [breach] = uow.timers.pending("c:1:breach")
+    assert (risk.kind, risk.due_at, risk.payload) == (
+        "at_risk",
+        T0 + timedelta(minutes=5),
+        {"commitment_id": 1},
+    )
+    assert (breach.due_at, breach.payload) == (T0, {"first": True})
