@@ -61,8 +61,12 @@ class UnitOfWork:
         *,
         read_only: bool = False,
         glance: bool = False,
+        durable: bool = True,
     ) -> None:
         self.db = db
+        # False: work done again if lost, committed without a disk sync on SQLite
+        # (`Database.session`).
+        self.durable = durable
         self.read_only = read_only or glance
         self.glance = glance  # see `Database.read_session`
         self._on_commit = on_commit
@@ -81,7 +85,11 @@ class UnitOfWork:
         self.optimistic = False
 
     def __enter__(self) -> UnitOfWork:
-        self._cm = self.db.read_session(glance=self.glance) if self.read_only else self.db.session()
+        self._cm = (
+            self.db.read_session(glance=self.glance)
+            if self.read_only
+            else self.db.session(durable=self.durable)
+        )
         self.session = self._cm.__enter__()
         self.new_messages = []
         self.conversation_of = {}

@@ -137,6 +137,13 @@ class Worker:
     def uow(self) -> UnitOfWork:
         return self._uow_factory()
 
+    def _redoable(self) -> UnitOfWork:
+        """A unit of work for a job's lease and end: a job lost is run again (its commit is
+        not synced to disk on SQLite, `Database.session`)."""
+        uow = self._uow_factory()
+        uow.durable = False
+        return uow
+
     async def run(self, stop: asyncio.Event) -> None:
         self.wakeup.bind()
         if self._startup is not None:
@@ -493,7 +500,7 @@ class Worker:
             held.job = renewed
 
     def _renew_job(self, job: Timer) -> Timer | None:
-        with self.uow() as uow:
+        with self._redoable() as uow:
             until = self.clock.now() + timedelta(seconds=self.retry.lease_seconds)
             renewed = uow.timers.renew(job, until)
             uow.commit()
@@ -502,7 +509,7 @@ class Worker:
     def _finish_job(self, job: Timer | None, finish: Finish | None = None) -> None:
         """The job is done (None: its lease was lost), with its last writes if any."""
         now = self.clock.now()
-        with self.uow() as uow:
+        with self._redoable() as uow:
             if finish is not None:
                 finish.write(uow)
             if job is not None:
@@ -511,7 +518,7 @@ class Worker:
 
     def _job_again(self, job: Timer, after: timedelta) -> None:
         now = self.clock.now()
-        with self.uow() as uow:
+        with self._redoable() as uow:
             uow.timers.again(job, now, now + after)
             uow.commit()
 

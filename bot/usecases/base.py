@@ -78,8 +78,15 @@ class UseCases:
         """The directory's (no directory: nobody is staff)."""
         return self.live.current.directory.staff_names if self.live is not None else {}
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.db, on_commit=self._on_commit, before_commit=self.before_commit)
+    def uow(self, *, durable: bool = True) -> UnitOfWork:
+        """A unit of work; `durable=False` for work done again if lost (its commit is not
+        synced to disk on SQLite: `Database.session`)."""
+        return UnitOfWork(
+            self.db,
+            on_commit=self._on_commit,
+            before_commit=self.before_commit,
+            durable=durable,
+        )
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads (a page, a look at the state): it does not wait

@@ -433,7 +433,7 @@ class SlackInbox:
         what it writes, and the conversation as loaded before the root was posted will do
         (whatever changes it asks for another sync, which shows the change)."""
         now = self.clock.now()
-        with self.services.uow() as uow:
+        with self.services.uow(durable=False) as uow:
             recent = uow.conversations.newest_messages(conv.id, HISTORY + 1)
             cursor = recent[HISTORY].id if len(recent) > HISTORY else 0
             root = SlackThread(posted.channel, posted.ts)
@@ -451,7 +451,7 @@ class SlackInbox:
         """In one transaction: these messages (each as posted: that version) are in Slack, so
         no sync posts them again; the cursor moves past those that advance it; the root's
         text as shown, if it changed."""
-        with self.services.uow() as uow:
+        with self.services.uow(durable=False) as uow:
             self._write_record(conversation_id, posted, root, uow)
             uow.commit()
 
