@@ -85,6 +85,7 @@ def _run_web(
     listen = port(args, settings)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     box = None
+    signal = None
     if sandbox:
         from bot.http.web.sandbox import Sandbox
 
@@ -99,6 +100,12 @@ def _run_web(
             require_migrated(settings)
         log.info("%s", config_line(args))
         container = build_container(settings, config)
+        if not run_worker and not settings.is_sqlite:
+            from storage.work_signal import WorkSignal
+
+            # This process's commits wake the workers of others (no worker runs here).
+            signal = WorkSignal(settings.database_url)
+            container.wakeup.elsewhere = signal.send
         for line in channel_report(settings, config):
             log.info("%s", line)
         if box is not None:
@@ -116,6 +123,8 @@ def _run_web(
         settle_heap()
         http_server.run(app, host=args.host, port=listen)
     finally:
+        if signal is not None:
+            signal.stop()
         if box is not None:
             box.stop()
     return 0
@@ -148,6 +157,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for line in channel_report(settings, config):
         log.info("%s", line)
     worker = build_worker(container)
+    stop_listening = None
+    if not settings.is_sqlite:
+        from storage.work_signal import start_listening
+
+        # Woken by the commits of `web` processes, not only at each look (storage/work_signal.py).
+        stop_listening = start_listening(settings.database_url, container.wakeup.notify)
     if settings.worker_metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -171,5 +186,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settle_heap()
     uvloop.run(main())  # the loop `serve` and `web` run on too (uvicorn takes uvloop)
+    if stop_listening is not None:
+        stop_listening()
     container.db.dispose()
     return 0

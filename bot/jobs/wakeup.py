@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 
 
 class Wakeup:
@@ -13,6 +14,9 @@ class Wakeup:
         self._event: asyncio.Event | None = None
         self._lock = threading.Lock()
         self._scheduled = False  # a set() is queued on the loop already
+        # Also tell the workers of other processes (`partnerline web` on PostgreSQL:
+        # storage/work_signal.py), where none runs in this one.
+        self.elsewhere: Callable[[], None] | None = None
 
     def bind(self) -> None:
         """Called by the worker from inside its event loop."""
@@ -22,6 +26,8 @@ class Wakeup:
             self._scheduled = False
 
     def notify(self) -> None:
+        if self.elsewhere is not None:
+            self.elsewhere()
         with self._lock:
             loop, event = self._loop, self._event
         if loop is None or event is None or loop.is_closed():

@@ -11,6 +11,7 @@ from adapters.standins.telegram import TelegramStandIn
 from adapters.standins.twilio import TwilioStandIn
 from routing.clock import OffsetClock
 from tests.support.app import ACCOUNT_SID, AUTH_TOKEN, RunningApp, running_app
+from tests.support.processes import Partnerline
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +69,18 @@ def telegram_server() -> Iterator[TelegramStandIn]:
 def tg(telegram_server: TelegramStandIn) -> TelegramStandIn:
     telegram_server.reset()
     return telegram_server
+
+
+@pytest.fixture
+def started(request: pytest.FixtureRequest) -> Iterator[list[Partnerline]]:
+    """Processes a test starts, stopped afterwards whatever happened; if the test failed,
+    their logs are printed (pytest shows them with the failure)."""
+    processes: list[Partnerline] = []
+    failed_before = request.session.testsfailed
+    yield processes
+    for process in processes:
+        process.stop()
+    if request.session.testsfailed > failed_before:
+        for process in processes:
+            print(f"\n--- log of `partnerline {process.command}` ({process.log}):")
+            print(process.log_tail(20_000))

@@ -111,21 +111,6 @@ def report(name: str, **figures: Any) -> None:
     print(f"\n[faults] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
-@pytest.fixture
-def started(request: pytest.FixtureRequest) -> Iterator[list[Partnerline]]:
-    """Processes a test starts, stopped afterwards whatever happened; if the test failed,
-    their logs are printed (pytest shows them with the failure)."""
-    processes: list[Partnerline] = []
-    failed_before = request.session.testsfailed
-    yield processes
-    for process in processes:
-        process.stop()
-    if request.session.testsfailed > failed_before:
-        for process in processes:
-            print(f"\n--- log of `partnerline {process.command}` ({process.log}):")
-            print(process.log_tail(20_000))
-
-
 # --- 1. PostgreSQL restarts while 200 messages arrive ----------------------------------------
 
 
