@@ -131,6 +131,27 @@ _FINISH = (
 )
 
 
+def _new_row(
+    key: str,
+    kind: str,
+    due_at: datetime,
+    at: datetime,
+    payload: dict[str, Any],
+    failed_with: str | None = None,
+) -> dict[str, Any]:
+    """A pending timer's row (`failed_with`: its work was tried once, and failed so)."""
+    return {
+        "key": key,
+        "kind": kind,
+        "due_at": due_at,
+        "payload": payload,
+        "state": PENDING,
+        "attempts": 0 if failed_with is None else 1,
+        "last_error": None if failed_with is None else failed_with[:500],
+        "created_at": at,
+    }
+
+
 class Timers:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -147,20 +168,8 @@ class Timers:
     ) -> bool:
         """Schedule once per key; False if a timer with that key exists already.
         `failed_with`: its work was tried once already, and failed with this error."""
-        row_id = insert_ignore(
-            self.session,
-            TimerRow.__table__,
-            {
-                "key": key,
-                "kind": kind,
-                "due_at": due_at,
-                "payload": payload,
-                "state": PENDING,
-                "attempts": 0 if failed_with is None else 1,
-                "last_error": None if failed_with is None else failed_with[:500],
-                "created_at": at,
-            },
-        )
+        row = _new_row(key, kind, due_at, at, payload, failed_with)
+        row_id = insert_ignore(self.session, TimerRow.__table__, row)
         return row_id is not None
 
     def schedule_all(
@@ -168,19 +177,7 @@ class Timers:
     ) -> None:
         """`schedule` of several (key, kind, due_at, payload), in one statement; a key that
         exists is left as it is."""
-        rows = [
-            {
-                "key": key,
-                "kind": kind,
-                "due_at": due_at,
-                "payload": payload,
-                "state": PENDING,
-                "attempts": 0,
-                "last_error": None,
-                "created_at": at,
-            }
-            for key, kind, due_at, payload in timers
-        ]
+        rows = [_new_row(key, kind, due_at, at, payload) for key, kind, due_at, payload in timers]
         insert_new_many(self.session, TimerRow.__table__, rows)
 
     def cancel(self, key: str) -> None:

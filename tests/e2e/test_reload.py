@@ -12,7 +12,6 @@ import functools
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +31,6 @@ pytestmark = pytest.mark.slow
 
 TUESDAY_EVENING = "2026-12-08T19:05:00-05:00"  # the after-hours rotation's sixth week
 NOWHERE = "http://127.0.0.1:9"  # no provider is called in these stories
-
-
-@pytest.fixture
-def started(request: pytest.FixtureRequest) -> Iterator[list[Partnerline]]:
-    """Processes a test starts, stopped afterwards; their logs printed if it failed."""
-    processes: list[Partnerline] = []
-    failed_before = request.session.testsfailed
-    yield processes
-    for process in processes:
-        process.stop()
-    if request.session.testsfailed > failed_before:
-        for process in processes:
-            print(f"\n--- log of `partnerline {process.command}` ({process.log}):")
-            print(process.log_tail(20_000))
 
 
 def on_call(process: Partnerline) -> str | None:

@@ -171,36 +171,45 @@ def test_concurrent_claims_take_one_row_per_recipient(database: Database) -> Non
 # --- parts ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def message_id(database: Database) -> int:
-    with UnitOfWork(database) as uow:
+def staff_message(
+    db: Database, texts: list[str], payload: dict[str, str], delivery: Delivery | None
+) -> tuple[int, tuple[MessagePart, ...]]:
+    """A staff reply to Dana sent in these parts: its id and its parts as enqueued."""
+    with UnitOfWork(db) as uow:
         sync_directory(uow.session, [ACME], T0)
         uow.commit()
-    conversation = ingest(database, sms("SM-in")).conversation
-    with UnitOfWork(database) as uow:
+    conversation = ingest(db, sms("SM-in")).conversation
+    with UnitOfWork(db) as uow:
         message = uow.conversations.add_message(
             conversation.id,
             direction="out",
             channel="sms",
-            text="three parts",
+            text=payload["text"],
             author_type="staff",
             author_id="ana",
             author_name="Ana",
             at=T0,
-            delivery=Delivery.QUEUED,
+            delivery=delivery,
         )
         parts = uow.outbox.enqueue_parts(
-            ["one", "two", "three"],
+            texts,
             kind="reply",
             channel=Channel.SMS,
             recipient=DANA,
-            payload={"text": "three parts", "status_callback": "http://x/status"},
+            payload=payload,
             at=T0,
             message_id=message.id,
         )
         uow.commit()
+    return message.id, parts
+
+
+@pytest.fixture
+def message_id(database: Database) -> int:
+    payload = {"text": "three parts", "status_callback": "http://x/status"}
+    message, parts = staff_message(database, ["one", "two", "three"], payload, Delivery.QUEUED)
     assert parts == tuple(MessagePart(i, "queued") for i in range(3))
-    return message.id
+    return message
 
 
 def view(db: Database, message_id: int):  # type: ignore[no-untyped-def]
@@ -283,35 +292,10 @@ def test_a_one_part_message_is_recorded_sent_without_reading_its_parts(
 ) -> None:
     """The message's only part: its record sets the message's provider id and delivery in
     one UPDATE; a message kept without delivery tracking keeps none."""
-    with UnitOfWork(database) as uow:
-        sync_directory(uow.session, [ACME], T0)
-        uow.commit()
-    conversation = ingest(database, sms("SM-in")).conversation
-    with UnitOfWork(database) as uow:
-        message = uow.conversations.add_message(
-            conversation.id,
-            direction="out",
-            channel="sms",
-            text="one part",
-            author_type="staff",
-            author_id="ana",
-            author_name="Ana",
-            at=T0,
-            delivery=delivery,
-        )
-        uow.outbox.enqueue_parts(
-            ["one part"],
-            kind="reply",
-            channel=Channel.SMS,
-            recipient=DANA,
-            payload={"text": "one part"},
-            at=T0,
-            message_id=message.id,
-        )
-        uow.commit()
+    message_id, _ = staff_message(database, ["one part"], {"text": "one part"}, delivery)
     [item] = claim(database)
     sent(database, item, "SM-one")
-    msg = view(database, message.id)
+    msg = view(database, message_id)
     assert msg.provider_id == "SM-one"
     if delivery is None:
         assert msg.delivery is None
@@ -319,7 +303,7 @@ def test_a_one_part_message_is_recorded_sent_without_reading_its_parts(
     assert [(p.delivery, p.provider_id) for p in msg.parts] == [("sent", "SM-one")]
     assert msg.delivery == "sent"
     assert status(database, "SM-one", Delivery.DELIVERED)  # the callback finds it by that id
-    assert view(database, message.id).delivery == "delivered"
+    assert view(database, message_id).delivery == "delivered"
 
 
 def test_the_order_rule_is_served_by_an_index(database: Database) -> None:
