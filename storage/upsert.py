@@ -82,7 +82,7 @@ ROWS_PER_INSERT = 8
 def insert_new_many(session: Session, table: FromClause, rows: Sequence[dict[str, Any]]) -> None:
     """`insert_new` of several rows (all with the same columns), in one prepared statement
     of up to ROWS_PER_INSERT rows (storage/prepared.py): one round trip to PostgreSQL, not
-    one a row, and on SQLite cheaper than a statement a row or SQLAlchemy's executemany."""
+    one a row (on SQLite, where a statement costs microseconds, no faster measured)."""
     dialect = _dialect(session)
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
