@@ -8,7 +8,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, select, text
 
 from storage import schedule
@@ -17,6 +16,7 @@ from storage.migrate import upgrade
 from storage.tables import OutboxRow
 from storage.timers import Timer
 from storage.unit_of_work import UnitOfWork
+from tests.support.plans import sqlite_plan
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -296,16 +296,12 @@ def test_told_the_timer_kinds_the_look_probes_each_kind(database: Database) -> N
 def test_a_kinds_probe_is_served_by_its_index(database: Database) -> None:
     """Each kind's probe reads ix_timers_state_kind_due (migration 0017), not the timers in
     due order past the other kinds."""
-    if not database.sqlite:
-        pytest.skip("SQLite's plan is stable to read; PostgreSQL's depends on its statistics")
-    with database.engine.connect() as conn:
-        plan = conn.execute(
-            text(
-                "EXPLAIN QUERY PLAN SELECT due_at FROM timers WHERE state = 'pending' "
-                "AND kind = 'breach' ORDER BY due_at LIMIT 1"
-            )
-        ).all()
-    assert any("ix_timers_state_kind_due" in str(row) for row in plan), plan
+    plan = sqlite_plan(
+        database,
+        "SELECT due_at FROM timers WHERE state = 'pending' AND kind = 'breach' "
+        "ORDER BY due_at LIMIT 1",
+    )
+    assert "ix_timers_state_kind_due" in plan, plan
 
 
 def test_timers_scheduled_together_leave_a_key_taken_as_it_was(database: Database) -> None:

@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from routing.messages import Channel, Delivery
 from storage import schedule
@@ -15,6 +14,7 @@ from storage.directory import sync_directory
 from storage.outbox import MessagePart, OutboxItem
 from storage.unit_of_work import UnitOfWork
 from tests.integration.storage.test_router_store import ACME, ingest, sms
+from tests.support.plans import sqlite_plan
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -308,17 +308,13 @@ def test_a_one_part_message_is_recorded_sent_without_reading_its_parts(
 
 def test_the_order_rule_is_served_by_an_index(database: Database) -> None:
     """The claim's look-up of an earlier unfinished row must not scan the table."""
-    if not database.sqlite:
-        pytest.skip("SQLite's plan is stable to read; PostgreSQL's depends on its statistics")
-    with database.engine.connect() as conn:
-        plan = conn.execute(
-            text(
-                "EXPLAIN QUERY PLAN SELECT 1 FROM outbox AS earlier WHERE "
-                "earlier.channel = 'sms' AND earlier.recipient = '+1' AND "
-                "earlier.state IN ('pending', 'sending') AND earlier.created_at <= '2026'"
-            )
-        ).all()
-    assert any("ix_outbox_recipient_order" in str(row) for row in plan), plan
+    plan = sqlite_plan(
+        database,
+        "SELECT 1 FROM outbox AS earlier WHERE earlier.channel = 'sms' AND "
+        "earlier.recipient = '+1' AND earlier.state IN ('pending', 'sending') AND "
+        "earlier.created_at <= '2026'",
+    )
+    assert "ix_outbox_recipient_order" in plan, plan
 
 
 def test_the_idle_workers_look_holds_no_lock_and_sees_each_commit(database: Database) -> None:
