@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -27,6 +28,9 @@ class CapturedRequest:
     headers: dict[str, str]
     body: bytes
     form: tuple[tuple[str, str], ...] = ()
+    # When it arrived, on the monotonic clock: tests compare instants the stand-in saw, not
+    # when they themselves looked (which a loaded machine delays).
+    received: float = dataclasses.field(default_factory=time.monotonic)
 
     def field(self, name: str) -> str | None:
         """The first value of form field `name`, or None."""
