@@ -62,8 +62,13 @@ class UnitOfWork:
         read_only: bool = False,
         glance: bool = False,
         durable: bool = True,
+        wakes: bool = True,
     ) -> None:
         self.db = db
+        # False: its commit makes no work for the worker (`on_commit` is not called): the
+        # Slack mirror's records and its jobs' leases and ends. Each woke the worker for a
+        # look at what is due that found nothing: one a sync in the mirror's catch-up.
+        self.wakes = wakes
         # False: work done again if lost, committed without a disk sync on SQLite
         # (`Database.session`).
         self.durable = durable
@@ -216,5 +221,5 @@ class UnitOfWork:
         finally:
             self._cm.__exit__(exc_type, exc, tb)
         # Wake the worker only for work that is really in the database.
-        if self._committed and exc_type is None and self._on_commit is not None:
+        if self._committed and exc_type is None and self.wakes and self._on_commit is not None:
             self._on_commit()

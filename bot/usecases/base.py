@@ -78,14 +78,16 @@ class UseCases:
         """The directory's (no directory: nobody is staff)."""
         return self.live.current.directory.staff_names if self.live is not None else {}
 
-    def uow(self, *, durable: bool = True) -> UnitOfWork:
+    def uow(self, *, durable: bool = True, wakes: bool = True) -> UnitOfWork:
         """A unit of work; `durable=False` for work done again if lost (its commit is not
-        synced to disk on SQLite: `Database.session`)."""
+        synced to disk on SQLite: `Database.session`); `wakes=False` for one whose commit
+        makes no work for the worker (`UnitOfWork.wakes`)."""
         return UnitOfWork(
             self.db,
             on_commit=self._on_commit,
             before_commit=self.before_commit,
             durable=durable,
+            wakes=wakes,
         )
 
     def reader(self) -> UnitOfWork:

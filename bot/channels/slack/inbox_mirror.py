@@ -390,16 +390,22 @@ class SlackInbox:
         progress: MirrorProgress,
         after: Sequence[MessageView],
         named: list[int],
+        *,
+        new: bool = False,
     ) -> MirrorState:
         """The state of a thread whose root and progress are known, from the messages after
-        its cursor (`after`: up to BATCH + 1 of them, by id)."""
+        its cursor (`after`: up to BATCH + 1 of them, by id). `new`: its root was posted just
+        now, so none of the conversation's messages is in Slack yet (none was shown or typed
+        in a thread it did not have: no read for them)."""
         conversation_id = conv.id
         thread = Posted(root.channel, root.ts)
         cursor = progress.cursor
         more = len(after) > BATCH
         pending = list(after[:BATCH])
         late_ids = [i for i in named if i <= cursor]
-        echoes = uow.channel_refs.in_slack([m.id for m in pending] + late_ids)
+        echoes = (
+            frozenset() if new else uow.channel_refs.in_slack([m.id for m in pending] + late_ids)
+        )
         late = list(
             uow.conversations.messages_among(
                 conversation_id, [i for i in late_ids if i not in echoes]
@@ -433,7 +439,7 @@ class SlackInbox:
         what it writes, and the conversation as loaded before the root was posted will do
         (whatever changes it asks for another sync, which shows the change)."""
         now = self.clock.now()
-        with self.services.uow(durable=False) as uow:
+        with self.services.uow(durable=False, wakes=False) as uow:
             recent = uow.conversations.newest_messages(conv.id, HISTORY + 1)
             cursor = recent[HISTORY].id if len(recent) > HISTORY else 0
             root = SlackThread(posted.channel, posted.ts)
@@ -441,7 +447,7 @@ class SlackInbox:
             uow.channel_refs.save_slack_thread(conv.id, root, progress, now)
             # The messages after the cursor: the newest HISTORY at most, fewer than BATCH.
             after = list(reversed(recent[:HISTORY]))
-            state = self._state(uow, conv, root, progress, after, named)
+            state = self._state(uow, conv, root, progress, after, named, new=True)
             uow.commit()
             return state
 
@@ -451,7 +457,7 @@ class SlackInbox:
         """In one transaction: these messages (each as posted: that version) are in Slack, so
         no sync posts them again; the cursor moves past those that advance it; the root's
         text as shown, if it changed."""
-        with self.services.uow(durable=False) as uow:
+        with self.services.uow(durable=False, wakes=False) as uow:
             self._write_record(conversation_id, posted, root, uow)
             uow.commit()
 

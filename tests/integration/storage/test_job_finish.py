@@ -1,6 +1,7 @@
 """A job's last writes (a `Finish`, as the Slack mirror's sync returns the record of its last
 posts) are committed with the job's finish, in one transaction; if they fail, the job has
-failed: nothing of them is kept, and it is retried with backoff like any failed run."""
+failed: nothing of them is kept, and it is retried with backoff like any failed run. That
+commit makes no work for the worker, so it wakes no cycle of its own."""
 
 from __future__ import annotations
 
@@ -99,3 +100,31 @@ async def test_last_writes_that_fail_fail_the_job_and_leave_nothing(database: Da
     assert (state, attempts) == ("pending", 1), "retried with backoff, not done"
     assert error is not None and "no thread saved" in error
     assert "half-written" not in rows(database)
+
+
+async def test_a_jobs_end_wakes_no_cycle_but_one_asked_for_again_runs_again(
+    database: Database,
+) -> None:
+    ask(database)
+    woken: list[str] = []
+    runs: list[str] = []
+
+    async def handler(timer: Timer) -> Finish:
+        runs.append(timer.key)
+        if len(runs) == 1:
+            ask(database)  # asked for while it runs: it runs once more
+        return marker(f"written {len(runs)}")
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(database, on_commit=lambda: woken.append("commit"))
+
+    worker = Worker(database, FrozenClock(T0), {}, job_handlers={KIND: handler}, uow_factory=uow)
+    await worker.run_once()
+    woken.clear()  # the claim's commit
+    assert await worker.finish_jobs()
+    assert woken == []  # the finish, with its last writes, committed without waking
+    assert rows(database)[f"{KIND}:1"][0] == "pending"  # due again at once
+    await worker.run_once()
+    assert await worker.finish_jobs()
+    assert runs == [f"{KIND}:1", f"{KIND}:1"]
+    assert rows(database)[f"{KIND}:1"][0] == "done"

@@ -1,15 +1,19 @@
 """A worker runs a bounded number of jobs (the Slack mirror's syncs) at once. While its slots
 are full, its other timers (a commitment's breach, a paging step) still fire when due; the
-jobs waiting for a slot are claimed once enough slots are free."""
+jobs waiting for a slot are claimed once enough slots are free. While clients' messages come
+in, it takes fewer jobs: their acknowledgements go first."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.jobs.worker import Worker
 from routing.clock import FrozenClock
+from routing.messages import Channel
 from storage.db import Database
+from storage.inbound import JournalEntry, write_batch
 from storage.timers import Timer
 from storage.unit_of_work import UnitOfWork
 
@@ -63,3 +67,47 @@ async def test_timers_fire_while_every_job_slot_is_taken(database: Database) -> 
         stop.set()
         await asyncio.wait_for(task, 10)
     assert sorted(running) == [f"{JOB}:{n}" for n in range(3)]
+
+
+async def test_a_cycle_that_routes_messages_takes_no_more_than_busy_jobs(
+    database: Database,
+) -> None:
+    clock = FrozenClock(T0)
+    release = asyncio.Event()
+    running: list[str] = []
+    routed: list[str] = []
+
+    async def job(timer: Timer) -> None:
+        running.append(timer.key)
+        await release.wait()
+
+    def route(_uow: UnitOfWork, payload: dict[str, Any], _now: datetime) -> None:
+        routed.append(payload["n"])
+
+    worker = Worker(
+        database,
+        clock,
+        {},
+        inbound_handlers={"test.message": route},
+        job_handlers={JOB: job},
+        batch=4,
+        busy_jobs=1,
+    )
+    with UnitOfWork(database) as uow:
+        for n in range(3):
+            uow.timers.request(f"{JOB}:{n}", JOB, T0, T0, {})
+        uow.commit()
+    with database.write_connection() as conn:
+        write_batch(conn, [JournalEntry(Channel.SMS, "SM1", "test.message", {"n": "1"}, T0)])
+    try:
+        assert await worker.run_once()
+        await until(lambda: running)
+        assert routed == ["1"]
+        await asyncio.sleep(0.1)
+        assert len(running) == 1  # two jobs wait while the cycle was routing
+        # Nothing to route: the next cycle fills its slots.
+        assert await worker.run_once()
+        await until(lambda: len(running) == 3)
+    finally:
+        release.set()
+        await worker.finish_jobs()
