@@ -7,18 +7,20 @@ webhooks share one transaction (`write_batch`), so durability costs one commit p
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Integer, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
 from storage.db import execute, run
 from storage.tables import InboundDeliveryRow
 from storage.types import UTCDateTime
-from storage.upsert import insert_or_nothing, update_row
+from storage.upsert import ROWS_PER_INSERT, insert_or_nothing, update_row
 
 PENDING, ROUTED, FAILED = "pending", "routed", "failed"
 
@@ -130,6 +132,16 @@ class InboundQueue:
     def mark_routed(self, entry: PendingInbound, message_id: int | None) -> None:
         update_row(self.session, InboundDeliveryRow, entry.id, state=ROUTED, message_id=message_id)
 
+    def mark_routed_many(self, routed: Sequence[tuple[PendingInbound, int | None]]) -> None:
+        """`mark_routed` of several deliveries, up to ROWS_PER_INSERT in one statement: a
+        batch's routing on PostgreSQL then pays a round trip for these, not one a delivery."""
+        for start in range(0, len(routed), ROWS_PER_INSERT):
+            chunk = routed[start : start + ROWS_PER_INSERT]
+            params: dict[str, Any] = {"state": ROUTED}
+            for i, (entry, message_id) in enumerate(chunk):
+                params[f"id_{i}"], params[f"message_{i}"] = entry.id, message_id
+            run(self.session, _routed_rows(len(chunk)), params)
+
     def mark_error(self, entry: PendingInbound, error: str, retry_at: datetime | None) -> None:
         """After routing failed (in a fresh transaction): try again at `retry_at`, or give up."""
         self.session.execute(
@@ -181,3 +193,21 @@ _CLAIM = (
     .limit(bindparam("limit"))
 )
 _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
+
+
+@functools.lru_cache(maxsize=ROWS_PER_INSERT)
+def _routed_rows(count: int) -> Any:
+    """UPDATE of `count` deliveries to routed, each with its message (`id_<i>`, `message_<i>`),
+    built once a count."""
+    ids = [bindparam(f"id_{i}", type_=Integer) for i in range(count)]
+    message = case(
+        *(
+            (InboundDeliveryRow.id == ids[i], bindparam(f"message_{i}", type_=Integer))
+            for i in range(count)
+        )
+    )
+    return (
+        update(InboundDeliveryRow)
+        .where(InboundDeliveryRow.id.in_(ids))
+        .values(state=bindparam("state"), message_id=message)
+    )

@@ -324,6 +324,9 @@ class Worker:
         write transaction on SQLite).
         """
         routed = 0
+        # Without savepoints (`_in_parts`), a batch succeeds whole: its deliveries are marked
+        # routed together, as it commits (cleared at each claim).
+        done: list[tuple[PendingInbound, int | None]] = []
         while routed < limit:
             now = self.clock.now()
             size = min(self.batch, limit - routed)
@@ -331,6 +334,7 @@ class Worker:
             def claim(
                 uow: UnitOfWork, now: datetime = now, size: int = size
             ) -> list[PendingInbound]:
+                done.clear()
                 return uow.inbound.claim(now, size)
 
             def route(uow: UnitOfWork, entry: PendingInbound, now: datetime = now) -> None:
@@ -338,9 +342,16 @@ class Worker:
                 if handler is None:
                     raise LookupError(f"no handler for inbound kind {entry.kind!r}")
                 handler(uow, entry.payload, now)
-                uow.inbound.mark_routed(entry, uow.new_messages[0] if uow.new_messages else None)
+                message_id = uow.new_messages[0] if uow.new_messages else None
+                if uow.optimistic:
+                    done.append((entry, message_id))
+                else:
+                    uow.inbound.mark_routed(entry, message_id)
 
-            entries, failures = self._in_parts(claim, route, "routing inbound")
+            def mark(uow: UnitOfWork) -> None:
+                uow.inbound.mark_routed_many(done)
+
+            entries, failures = self._in_parts(claim, route, "routing inbound", mark)
             if not entries:
                 return routed
             routed += len(entries)
@@ -355,9 +366,11 @@ class Worker:
         claim: Callable[[UnitOfWork], list[_Item]],
         handle: Callable[[UnitOfWork, _Item], None],
         doing: str,
+        before_commit: Callable[[UnitOfWork], None] | None = None,
     ) -> tuple[list[_Item], list[tuple[_Item, Exception]]]:
         """Claim a batch and handle each item in a part of one transaction, then commit; the
         items claimed, and those that failed (undone alone, the others committed).
+        `before_commit`: the batch's last writes, after its parts.
 
         First without savepoints (`UnitOfWork.optimistic`), since nearly every batch succeeds
         whole and a savepoint costs more than the statements of a message's follow-up. When
@@ -381,6 +394,8 @@ class Worker:
                                 raise Undo() from exc
                             log.exception("%s %s failed", doing, _name(item))
                             failures.append((item, exc))
+                    if before_commit is not None:
+                        before_commit(uow)
                     uow.commit()
                 return items, failures
             except Undo:

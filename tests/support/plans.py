@@ -1,10 +1,12 @@
-"""SQLite's query plan of a statement, for tests that an index serves a look-up."""
+"""How a statement runs: SQLite's query plan (for tests that an index serves a look-up), and
+whether `storage.db.run` took the prepared path for it."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 
+from storage import prepared
 from storage.db import Database
 
 
@@ -15,3 +17,10 @@ def sqlite_plan(database: Database, sql: str) -> str:
         pytest.skip("SQLite's plan is stable to read; PostgreSQL's depends on its statistics")
     with database.engine.connect() as conn:
         return "\n".join(str(row) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+
+
+def ran_prepared(statement: Executable) -> bool:
+    """Whether `run` took the prepared path for this statement (storage/prepared.py): it has
+    a plan, and none that is None, for the parameter names it was given."""
+    known = prepared._KNOWN.get(id(statement))
+    return known is not None and bool(known.plans) and None not in known.plans.values()

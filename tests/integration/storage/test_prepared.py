@@ -16,6 +16,7 @@ from storage import prepared, upsert
 from storage.db import Database, retryable, run
 from storage.tables import TimerRow
 from storage.upsert import insert_row
+from tests.support.plans import ran_prepared
 
 T0 = datetime(2026, 12, 7, 23, 30, tzinfo=UTC)
 _INSERT = insert(TimerRow.__table__).returning(TimerRow.__table__.c.id)
@@ -37,13 +38,6 @@ def _sqlalchemy(session: Session, statement: Executable, params: dict[str, Any])
 
 def _timer(key: str, **values: Any) -> dict[str, Any]:
     return {"key": key, "kind": "test", "due_at": T0, "created_at": T0, **values}
-
-
-def _planned(statement: Executable) -> bool:
-    """Whether `run` took the prepared path for this statement (it has a plan that is not
-    None for some parameter names)."""
-    known = prepared._KNOWN.get(id(statement))
-    return known is not None and bool(known.plans) and None not in known.plans.values()
 
 
 def test_an_insert_fills_python_defaults_as_sqlalchemy_does(database: Database) -> None:
@@ -78,7 +72,7 @@ def test_a_select_with_an_in_list_reads_rows_as_sqlalchemy_does(database: Databa
         params = {"keys": ["k0", "k2", "absent"]}
         fast = run(session, _SOME, params).all()
         slow = _sqlalchemy(session, _SOME, params).all()
-        assert _planned(_SOME)
+        assert ran_prepared(_SOME)
         assert [tuple(r) for r in fast] == [tuple(r) for r in slow]
         assert [r._fields for r in fast] == [r._fields for r in slow]
         assert fast[1].payload == {"n": 2, "nested": [1, "two"]}
@@ -94,7 +88,7 @@ def test_an_update_reports_its_row_count(database: Database) -> None:
         moved = run(session, _LEASE, {"of_kind": "test", "until": T0})
         assert moved.rowcount == 2
         assert run(session, _LEASE, {"of_kind": "none", "until": T0}).rowcount == 0
-        assert _planned(_LEASE)
+        assert ran_prepared(_LEASE)
 
 
 def test_a_broken_constraint_raises_sqlalchemys_integrity_error(database: Database) -> None:
@@ -148,7 +142,7 @@ def test_many_rows_go_in_multi_row_statements_and_a_taken_key_is_skipped(
     columns = tuple(rows[0])
     for count in (upsert.ROWS_PER_INSERT, 3):
         statement = upsert._ignoring_rows(dialect, TimerRow.__table__, columns, count)
-        assert _planned(statement), count
+        assert ran_prepared(statement), count
 
 
 def test_inserts_that_want_no_id_back_take_the_prepared_path(database: Database) -> None:
@@ -158,4 +152,4 @@ def test_inserts_that_want_no_id_back_take_the_prepared_path(database: Database)
     with database.session() as session:
         run(session, statement, _timer("inline"))
         session.commit()
-    assert _planned(statement)
+    assert ran_prepared(statement)
