@@ -245,6 +245,8 @@ class Database:
                 self.engine.execution_options(**{READ_ONLY: True}, isolation_level="AUTOCOMMIT"),
                 expire_on_commit=False,
             )
+        # Connections whose every statement commits on its own (`write_connection`).
+        self._autocommitting = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         for factory in (self.sessions, self.light_sessions, self.readers, self.glancers):
             event.listen(factory, "do_orm_execute", _synchronize_only_what_is_loaded)
         # SQLite admits one writer at a time; queueing threads here is far cheaper than
@@ -280,9 +282,16 @@ class Database:
             yield session
 
     @contextmanager
-    def write_connection(self) -> Iterator[Connection]:
-        """A Core connection in a transaction, committed on leaving (batch writers)."""
+    def write_connection(self, *, one_statement: bool = False) -> Iterator[Connection]:
+        """A Core connection in a transaction, committed on leaving (batch writers).
+        `one_statement`: the caller writes in one statement, which on PostgreSQL then runs in
+        autocommit, its own transaction, without the BEGIN and COMMIT round trips. (SQLite's
+        BEGIN and COMMIT cost no round trip, and its writers share one lock.)"""
         if self._write_lock is None:
+            if one_statement:
+                with self._autocommitting.connect() as conn:
+                    yield conn
+                return
             with self.engine.begin() as conn:
                 yield conn
             return

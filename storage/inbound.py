@@ -20,7 +20,7 @@ from routing.messages import Attachment, Channel, InboundMessage, OptKeyword
 from storage.db import execute, run
 from storage.tables import InboundDeliveryRow
 from storage.types import UTCDateTime
-from storage.upsert import ROWS_PER_INSERT, insert_or_nothing, update_row
+from storage.upsert import ROWS_PER_INSERT, ignoring_rows, update_row
 
 PENDING, ROUTED, FAILED = "pending", "routed", "failed"
 
@@ -88,12 +88,12 @@ class PendingInbound:
 
 
 def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
-    """Journal deliveries in the caller's transaction; ones seen before are left as they are."""
-    stmt = insert_or_nothing(conn.dialect.name, cast(Table, InboundDeliveryRow.__table__))
-    for e in entries:  # one prepared statement a row costs less than an executemany
-        execute(
-            conn,
-            stmt,
+    """Journal deliveries in the caller's transaction; ones seen before are left as they are.
+    Up to ROWS_PER_INSERT a statement (one round trip to PostgreSQL for a batch that small)."""
+    table = cast(Table, InboundDeliveryRow.__table__)
+    for start in range(0, len(entries), ROWS_PER_INSERT):
+        chunk = entries[start : start + ROWS_PER_INSERT]
+        rows = [
             {
                 "channel": e.channel.value,
                 "delivery_key": e.key,
@@ -102,8 +102,11 @@ def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
                 "state": PENDING,
                 "attempts": 0,
                 "received_at": e.received_at,
-            },
-        )
+            }
+            for e in chunk
+        ]
+        stmt, params = ignoring_rows(conn.dialect.name, table, rows)
+        execute(conn, stmt, params)
 
 
 class InboundQueue:

@@ -85,11 +85,20 @@ def insert_new_many(session: Session, table: FromClause, rows: Sequence[dict[str
     one a row (on SQLite, where a statement costs microseconds, no faster measured)."""
     dialect = _dialect(session)
     for start in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[start : start + ROWS_PER_INSERT]
-        columns = tuple(chunk[0])
-        stmt = _ignoring_rows(dialect, cast(Table, table), columns, len(chunk))
-        params = {f"{name}_{i}": row[name] for i, row in enumerate(chunk) for name in columns}
-        run(session, stmt, params)
+        run(
+            session,
+            *ignoring_rows(dialect, cast(Table, table), rows[start : start + ROWS_PER_INSERT]),
+        )
+
+
+def ignoring_rows(
+    dialect: str, table: Table, rows: Sequence[dict[str, Any]]
+) -> tuple[Any, dict[str, Any]]:
+    """The statement (built once a shape) and parameters that insert these rows, up to
+    ROWS_PER_INSERT of them with the same columns, skipping any whose key is taken."""
+    columns = tuple(rows[0])
+    params = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in columns}
+    return _ignoring_rows(dialect, table, columns, len(rows)), params
 
 
 @functools.lru_cache(maxsize=128)

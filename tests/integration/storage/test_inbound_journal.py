@@ -14,8 +14,10 @@ from sqlalchemy import select, text
 from routing.errors import MalformedPayload
 from routing.messages import Channel
 from storage.db import Database
+from storage.inbound import JournalEntry, write_batch
 from storage.journal import InboundJournal
 from storage.tables import InboundDeliveryRow
+from storage.upsert import ROWS_PER_INSERT
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 
@@ -137,3 +139,24 @@ async def test_a_lone_refused_delivery_is_malformed(database: Database, key: str
     finally:
         await asyncio.to_thread(journal.stop)
     assert stored_keys(database) == set()
+
+
+def test_a_batch_in_one_statement_is_its_own_transaction_on_postgresql(
+    database: Database,
+) -> None:
+    """A batch of ROWS_PER_INSERT deliveries or fewer is one INSERT, which PostgreSQL runs in
+    autocommit: committed as the statement ends, with no BEGIN and COMMIT round trips. A
+    larger one is one transaction, as on SQLite."""
+    if database.sqlite:
+        pytest.skip("PostgreSQL only: SQLite's BEGIN and COMMIT cost no round trip")
+    entries = [
+        JournalEntry(Channel.SMS, f"SM{n}", "message", {"n": n}, T0)
+        for n in range(ROWS_PER_INSERT + 1)
+    ]
+    with database.write_connection(one_statement=True) as conn:
+        write_batch(conn, entries[:ROWS_PER_INSERT])
+        assert len(stored_keys(database)) == ROWS_PER_INSERT  # seen before the block ends
+    with database.write_connection() as conn:
+        write_batch(conn, entries[ROWS_PER_INSERT:])
+        assert len(stored_keys(database)) == ROWS_PER_INSERT  # not before its commit
+    assert len(stored_keys(database)) == ROWS_PER_INSERT + 1
