@@ -24,8 +24,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from storage.conversations import BY_ID, ConversationRepository, ConversationView
 from storage.db import run
-from storage.tables import SlackEchoRow, SlackThreadRow
+from storage.tables import ConversationRow, SlackEchoRow, SlackThreadRow
 from storage.upsert import insert_new_many, upsert
 
 
@@ -49,6 +50,16 @@ class MirrorProgress:
 _MIRROR = select(
     SlackThreadRow.channel, SlackThreadRow.ts, SlackThreadRow.cursor, SlackThreadRow.root_text
 ).where(SlackThreadRow.conversation_id == bindparam("conversation_id"))
+
+
+# A conversation as the inbox shows it, with its thread's root and progress: the mirror's
+# look at a conversation in one read, not two.
+_CONVERSATION_AND_MIRROR = BY_ID.add_columns(
+    SlackThreadRow.channel.label("thread_channel"),
+    SlackThreadRow.ts.label("thread_ts"),
+    SlackThreadRow.cursor.label("thread_cursor"),
+    SlackThreadRow.root_text.label("thread_root_text"),
+).outerjoin(SlackThreadRow, SlackThreadRow.conversation_id == ConversationRow.id)
 
 
 _IN_SLACK = select(SlackEchoRow.message_id).where(
@@ -89,6 +100,22 @@ class ChannelRefs:
         if row is None:
             return None
         return SlackThread(row.channel, row.ts), MirrorProgress(row.cursor, row.root_text)
+
+    def conversation_and_mirror(
+        self, conversation_id: int
+    ) -> tuple[ConversationView, tuple[SlackThread, MirrorProgress] | None] | None:
+        """The conversation and what `slack_mirror` says of it, in one read; None if there
+        is no such conversation."""
+        row = run(
+            self.session, _CONVERSATION_AND_MIRROR, {"conversation_id": conversation_id}
+        ).first()
+        if row is None:
+            return None
+        view = ConversationRepository.view(row)
+        if row.thread_ts is None:
+            return view, None
+        thread = SlackThread(row.thread_channel, row.thread_ts)
+        return view, (thread, MirrorProgress(row.thread_cursor, row.thread_root_text))
 
     def conversation_of_slack_thread(self, thread: SlackThread) -> int | None:
         """The conversation whose staff-inbox thread has this root."""

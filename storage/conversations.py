@@ -202,7 +202,8 @@ _BASE_QUERY = (
         ),
     )
 )
-_BY_ID = _BASE_QUERY.where(ConversationRow.id == bindparam("conversation_id"))
+# One conversation, by id (also the Slack mirror's look at it, storage/channel_refs.py).
+BY_ID = _BASE_QUERY.where(ConversationRow.id == bindparam("conversation_id"))
 # A conversation's messages as rows of columns (Core: read once per sync of its Slack
 # thread, never as objects), built once.
 _MESSAGE_COLUMNS = select(*MessageRow.__table__.c)
@@ -236,7 +237,7 @@ class ConversationRepository:
         return _BASE_QUERY, _IDENTITY
 
     @staticmethod
-    def _view(row: Any) -> ConversationView:
+    def view(row: Any) -> ConversationView:
         """A view from a row of `_BASE_QUERY`."""
         identified = row.identity_id is not None
         return ConversationView(
@@ -262,8 +263,8 @@ class ConversationRepository:
         )
 
     def get(self, conversation_id: int) -> ConversationView | None:
-        row = run(self.session, _BY_ID, {"conversation_id": conversation_id}).first()
-        return None if row is None else self._view(row)
+        row = run(self.session, BY_ID, {"conversation_id": conversation_id}).first()
+        return None if row is None else self.view(row)
 
     def matching(self, filters: ConversationFilter) -> Any:
         """The ids of the conversations under `filters`, as a subquery (the inbox's counts)."""
@@ -318,7 +319,7 @@ class ConversationRepository:
         else:
             query = self._updated_order(query, cursor)
         rows = self.session.execute(query.limit(limit + 1)).all()
-        views = [self._view(r) for r in rows[:limit]]
+        views = [self.view(r) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = views[-1]

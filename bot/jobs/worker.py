@@ -132,9 +132,9 @@ class Worker:
         # ... and at most `busy_jobs` claimed by a cycle that routed messages: while clients'
         # messages come in, their acknowledgements and pages go first. The mirror's syncs
         # (their posts, and their database work on threads of their own) held up the routing
-        # of a batch and its sends: at 200 messages a second on PostgreSQL, p99 fell from
-        # 0.69 s to 0.37 s at 4 (README, "Benchmarks"). The mirror catches up when the
-        # messages pause, with every slot.
+        # of a batch and its sends: at 200 messages a second on PostgreSQL, p99 went from
+        # 0.8-0.9 s to 0.4-0.5 s at 4 (README, "Benchmarks"). The mirror catches up when
+        # the messages pause, with every slot.
         self.busy_jobs = min(busy_jobs, self.max_jobs)
         # Sends the provider took, waiting to be recorded together (`_record_sent`).
         self._to_record: list[tuple[OutboxItem, str | None, asyncio.Future[bool]]] = []

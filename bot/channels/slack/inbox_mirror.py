@@ -372,10 +372,10 @@ class SlackInbox:
     def _read_state(
         self, uow: UnitOfWork, conversation_id: int, named: list[int]
     ) -> MirrorState | None:
-        conv = uow.conversations.get(conversation_id)
-        if conv is None:
+        found = uow.channel_refs.conversation_and_mirror(conversation_id)
+        if found is None:
             return None
-        mirror = uow.channel_refs.slack_mirror(conversation_id)
+        conv, mirror = found
         if mirror is None:
             return MirrorState(conv, None, 0, None, [], [], frozenset(), False)
         root, progress = mirror

@@ -65,6 +65,23 @@ def test_a_thread_is_found_both_ways_and_its_progress_never_goes_back(database: 
         assert (row.created_at, row.updated_at) == (T0, T1)
 
 
+def test_the_mirrors_look_reads_the_conversation_and_its_thread_at_once(
+    database: Database,
+) -> None:
+    with UnitOfWork(database) as uow:
+        conv = _conversation(uow)
+        view = uow.conversations.get(conv)
+        assert view is not None
+        assert uow.channel_refs.conversation_and_mirror(conv) == (view, None)
+        uow.channel_refs.save_slack_thread(conv, ROOT, MirrorProgress(4, "Acme · Dana"), T0)
+        assert uow.channel_refs.conversation_and_mirror(conv) == (
+            view,
+            (ROOT, MirrorProgress(4, "Acme · Dana")),
+        )
+        assert uow.channel_refs.conversation_and_mirror(conv + 1) is None
+        uow.commit()
+
+
 def test_a_root_posted_again_replaces_the_thread_and_its_progress(database: Database) -> None:
     again = SlackThread("C0INBOX000", "1700000001.000100")
     with UnitOfWork(database) as uow:
