@@ -47,11 +47,6 @@ class MirrorProgress:
     root_text: str | None = None
 
 
-_MIRROR = select(
-    SlackThreadRow.channel, SlackThreadRow.ts, SlackThreadRow.cursor, SlackThreadRow.root_text
-).where(SlackThreadRow.conversation_id == bindparam("conversation_id"))
-
-
 # A conversation as the inbox shows it, with its thread's root and progress: the mirror's
 # look at a conversation in one read, not two.
 _CONVERSATION_AND_MIRROR = BY_ID.add_columns(
@@ -93,19 +88,12 @@ class ChannelRefs:
         self.session = session
 
     # ------------------------------------------------------------------ the Slack staff inbox
-    def slack_mirror(self, conversation_id: int) -> tuple[SlackThread, MirrorProgress] | None:
-        """The root of the conversation's thread in the staff inbox and how far the thread
-        is, in one read; None if no root was posted."""
-        row = run(self.session, _MIRROR, {"conversation_id": conversation_id}).first()
-        if row is None:
-            return None
-        return SlackThread(row.channel, row.ts), MirrorProgress(row.cursor, row.root_text)
-
     def conversation_and_mirror(
         self, conversation_id: int
     ) -> tuple[ConversationView, tuple[SlackThread, MirrorProgress] | None] | None:
-        """The conversation and what `slack_mirror` says of it, in one read; None if there
-        is no such conversation."""
+        """The conversation, and the root of its thread in the staff inbox with how far the
+        thread is (None if no root was posted), in one read; None if there is no such
+        conversation."""
         row = run(
             self.session, _CONVERSATION_AND_MIRROR, {"conversation_id": conversation_id}
         ).first()

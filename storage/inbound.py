@@ -88,8 +88,9 @@ class PendingInbound:
 
 
 def write_batch(conn: Connection, entries: list[JournalEntry]) -> None:
-    """Journal deliveries in the caller's transaction; ones seen before are left as they are.
-    Up to ROWS_PER_INSERT a statement (one round trip to PostgreSQL for a batch that small)."""
+    """Journal deliveries in the caller's transaction (on an autocommit connection, each
+    statement its own); ones seen before are left as they are. Up to ROWS_PER_INSERT a
+    statement: one round trip to PostgreSQL for a batch that small."""
     table = cast(Table, InboundDeliveryRow.__table__)
     for start in range(0, len(entries), ROWS_PER_INSERT):
         chunk = entries[start : start + ROWS_PER_INSERT]

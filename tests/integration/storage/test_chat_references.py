@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from routing.directory import ClientEntry, ContactEntry
 from routing.messages import Channel, InboundMessage
 from routing.router import Router
-from storage.channel_refs import MirrorProgress, SlackThread
+from storage.channel_refs import ChannelRefs, MirrorProgress, SlackThread
 from storage.db import Database, normalise_url
 from storage.directory import sync_directory
 from storage.migrate import alembic_config, upgrade
@@ -38,16 +38,23 @@ ACME = ClientEntry(
 ROOT = SlackThread("C0INBOX000", "1700000000.000100")
 
 
+def mirror(refs: ChannelRefs, conversation_id: int) -> tuple[SlackThread, MirrorProgress] | None:
+    """The conversation's thread and progress, as the mirror reads them."""
+    found = refs.conversation_and_mirror(conversation_id)
+    assert found is not None, "no such conversation"
+    return found[1]
+
+
 def test_a_thread_is_found_both_ways_and_its_progress_never_goes_back(database: Database) -> None:
     with UnitOfWork(database) as uow:
         conv = _conversation(uow)
         refs = uow.channel_refs
-        assert refs.slack_mirror(conv) is None
+        assert mirror(refs, conv) is None
         refs.save_slack_thread(conv, ROOT, MirrorProgress(cursor=3, root_text="Acme · Dana"), T0)
         uow.commit()
     with UnitOfWork(database) as uow:
         refs = uow.channel_refs
-        assert refs.slack_mirror(conv) == (ROOT, MirrorProgress(3, "Acme · Dana"))
+        assert mirror(refs, conv) == (ROOT, MirrorProgress(3, "Acme · Dana"))
         assert refs.conversation_of_slack_thread(ROOT) == conv
         assert refs.conversation_of_slack_thread(SlackThread("C0INBOX000", "1.2")) is None
         refs.advance_mirror(conv, T1, cursor=9)
@@ -55,7 +62,7 @@ def test_a_thread_is_found_both_ways_and_its_progress_never_goes_back(database: 
         refs.advance_mirror(conv, T1, root_text="Acme · Dana · closed")
         uow.commit()
     with UnitOfWork(database) as uow:
-        assert uow.channel_refs.slack_mirror(conv) == (
+        assert mirror(uow.channel_refs, conv) == (
             ROOT,
             MirrorProgress(9, "Acme · Dana · closed"),
         )
@@ -91,7 +98,7 @@ def test_a_root_posted_again_replaces_the_thread_and_its_progress(database: Data
         uow.commit()
     with UnitOfWork(database) as uow:
         refs = uow.channel_refs
-        assert refs.slack_mirror(conv) == (again, MirrorProgress(2, "new"))
+        assert mirror(refs, conv) == (again, MirrorProgress(2, "new"))
         assert refs.conversation_of_slack_thread(again) == conv
         row = uow.session.get(SlackThreadRow, conv)
         assert row is not None and (row.created_at, row.updated_at) == (T0, T1)
@@ -355,8 +362,8 @@ def test_the_migration_turns_channel_refs_into_typed_rows(empty_url: str) -> Non
             assert sorted(tuple(e) for e in echoes) == [(10, 0), (11, 0), (11, 2)]
             # What the mirror asks of them reads as it read the keys.
             refs = uow.channel_refs
-            assert refs.slack_mirror(1) == (THREAD_1, MirrorProgress(11, "Acme · Dana"))
-            assert refs.slack_mirror(3) is None
+            assert mirror(refs, 1) == (THREAD_1, MirrorProgress(11, "Acme · Dana"))
+            assert mirror(refs, 3) is None
             assert refs.conversation_of_slack_thread(THREAD_2) == 2
             assert refs.in_slack([10, 11, 12]) == {10, 11}
             assert refs.versions_in_slack([(11, 1), (11, 2)]) == {(11, 2)}

@@ -28,15 +28,30 @@ async def until(check: object, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
+class HeldJobs:
+    """A job handler whose runs are held until `release` is set; `running`: their keys."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.running: list[str] = []
+
+    async def __call__(self, timer: Timer) -> None:
+        self.running.append(timer.key)
+        await self.release.wait()
+
+
+def ask_jobs(database: Database, count: int) -> None:
+    with UnitOfWork(database) as uow:  # no wakeup: the worker finds these by looking
+        for n in range(count):
+            uow.timers.request(f"{JOB}:{n}", JOB, T0, T0, {})
+        uow.commit()
+
+
 async def test_timers_fire_while_every_job_slot_is_taken(database: Database) -> None:
     clock = FrozenClock(T0)
-    release = asyncio.Event()
-    running: list[str] = []
+    job = HeldJobs()
+    release, running = job.release, job.running
     fired: list[str] = []
-
-    async def job(timer: Timer) -> None:
-        running.append(timer.key)
-        await release.wait()
 
     def tick(_uow: UnitOfWork, timer: Timer, _now: datetime) -> None:
         fired.append(timer.key)
@@ -45,10 +60,7 @@ async def test_timers_fire_while_every_job_slot_is_taken(database: Database) -> 
         database, clock, {}, timer_handlers={TICK: tick}, job_handlers={JOB: job}, batch=4
     )
     worker.max_jobs = 2
-    with UnitOfWork(database) as uow:  # no wakeup: the worker finds these by looking
-        for n in range(3):
-            uow.timers.request(f"{JOB}:{n}", JOB, T0, T0, {})
-        uow.commit()
+    ask_jobs(database, 3)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -73,13 +85,9 @@ async def test_a_cycle_that_routes_messages_takes_no_more_than_busy_jobs(
     database: Database,
 ) -> None:
     clock = FrozenClock(T0)
-    release = asyncio.Event()
-    running: list[str] = []
+    job = HeldJobs()
+    release, running = job.release, job.running
     routed: list[str] = []
-
-    async def job(timer: Timer) -> None:
-        running.append(timer.key)
-        await release.wait()
 
     def route(_uow: UnitOfWork, payload: dict[str, Any], _now: datetime) -> None:
         routed.append(payload["n"])
@@ -93,10 +101,7 @@ async def test_a_cycle_that_routes_messages_takes_no_more_than_busy_jobs(
         batch=4,
         busy_jobs=1,
     )
-    with UnitOfWork(database) as uow:
-        for n in range(3):
-            uow.timers.request(f"{JOB}:{n}", JOB, T0, T0, {})
-        uow.commit()
+    ask_jobs(database, 3)
     with database.write_connection() as conn:
         write_batch(conn, [JournalEntry(Channel.SMS, "SM1", "test.message", {"n": "1"}, T0)])
     try:
