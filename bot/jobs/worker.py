@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from adapters.base import FindsSent, HoldsConnections, Sender
+from bot.jobs.group_commit import GroupCommit
 from bot.jobs.wakeup import Wakeup
 from bot.metrics import INBOUND_FAILURES, JOBS, SENDS, TIMER_LATENESS
 from routing.clock import Clock
@@ -136,9 +137,16 @@ class Worker:
         # 0.8-0.9 s to 0.4-0.5 s at 4 (README, "Benchmarks"). The mirror catches up when
         # the messages pause, with every slot.
         self.busy_jobs = min(busy_jobs, self.max_jobs)
-        # Sends the provider took, waiting to be recorded together (`_record_sent`).
-        self._to_record: list[tuple[OutboxItem, str | None, asyncio.Future[bool]]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        # Sends the provider took, and jobs' ends, recorded a transaction for all those that
+        # come together (bot/jobs/group_commit.py). Ends in their jobs' keys' order: the
+        # order in which routing asks for jobs (Slack mirror `request_sync`), so that the
+        # rows both lock are locked in one order.
+        self._sent: GroupCommit[tuple[OutboxItem, str | None], None] = GroupCommit(
+            self.uow, self._write_one_sent
+        )
+        self._ends: GroupCommit[_Ended, None] = GroupCommit(
+            self._redoable, self._write_end, order=lambda ended: ended[0]
+        )
         # What is due next, asked at least every max_sleep while idle: kept cheap.
         self._next_due = NextDue(db.engine, self.job_handlers, self.timer_handlers)
 
@@ -493,7 +501,7 @@ class Worker:
             JOBS.labels(job.kind, "lost").inc()
             log.warning("job %s (%s): its lease was lost; left to its new holder", job.id, job.key)
             if finish is not None:
-                await asyncio.to_thread(self._finish_job, None, finish)
+                await self._ends((job.key, None, finish))
         elif failure is not None:
             await asyncio.to_thread(self._job_failed, held.job, failure)
         elif isinstance(again, timedelta):
@@ -501,7 +509,7 @@ class Worker:
             await asyncio.to_thread(self._job_again, held.job, again)
         else:
             try:
-                await asyncio.to_thread(self._finish_job, held.job, finish)
+                await self._ends((job.key, held.job, finish))
             except Exception as exc:  # its last writes failed: as if the job had
                 await asyncio.to_thread(self._job_failed, held.job, exc)
                 return
@@ -536,15 +544,13 @@ class Worker:
             uow.commit()
         return renewed
 
-    def _finish_job(self, job: Timer | None, finish: Finish | None = None) -> None:
-        """The job is done (None: its lease was lost), with its last writes if any."""
-        now = self.clock.now()
-        with self._redoable() as uow:
-            if finish is not None:
-                finish.write(uow)
-            if job is not None:
-                uow.timers.finish(job, now)
-            uow.commit()
+    def _write_end(self, uow: UnitOfWork, ended: _Ended) -> None:
+        """A job is done (None: its lease was lost), with its last writes if any."""
+        _, job, finish = ended
+        if finish is not None:
+            finish.write(uow)
+        if job is not None:
+            uow.timers.finish(job, self.clock.now())
 
     def _job_again(self, job: Timer, after: timedelta) -> None:
         now = self.clock.now()
@@ -671,37 +677,19 @@ class Worker:
         again: if the database refuses, a task of its own keeps trying with a short backoff,
         renewing the row's lease meanwhile so that no worker claims it again, while the
         rest of the outbox goes on (only this recipient's later rows wait, by the order
-        rule). Sends that finish together are recorded in one transaction."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._to_record.append((item, provider_id, done))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_queued())
-        if await done:
-            return
+        rule). Sends that finish together are recorded in one transaction (each alone if
+        that fails)."""
         try:
-            await asyncio.to_thread(self._write_sent, item, provider_id, False)
+            await self._sent((item, provider_id))
         except Exception:
             log.exception("outbox %s was sent, but recording that failed; retrying", item.id)
             task = asyncio.create_task(self._keep_recording(item, provider_id))
             self._recording[item.id] = task
             task.add_done_callback(lambda _: self._recording.pop(item.id, None))
 
-    async def _record_queued(self) -> None:
-        """Write every send queued so far in one transaction, until none is queued; each
-        waiter learns whether its own was written (if not, it is written alone)."""
-        while self._to_record:
-            batch, self._to_record = self._to_record, []
-            error = await _attempt(self._write_sent_many, [(i, p) for i, p, _ in batch])
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(error is None)
-
-    def _write_sent_many(self, sent: list[tuple[OutboxItem, str | None]]) -> None:
-        with self.uow() as uow:
-            now = self.clock.now()
-            for item, provider_id in sent:
-                uow.outbox.mark_sent(item, provider_id, now, row_only=False)
-            uow.commit()
+    def _write_one_sent(self, uow: UnitOfWork, sent: tuple[OutboxItem, str | None]) -> None:
+        item, provider_id = sent
+        uow.outbox.mark_sent(item, provider_id, self.clock.now(), row_only=False)
 
     async def _keep_recording(self, item: OutboxItem, provider_id: str | None) -> None:
         delay = RECORD_BACKOFF_FIRST
@@ -770,6 +758,11 @@ class Worker:
                 uow.conversations.mark_unreachable(item.channel, item.recipient, reason)
             uow.commit()
         log.warning("outbox %s failed for good: %s", item.id, reason)
+
+
+# A job's end to record: its key (the order of the rows locked), the job (None: its lease
+# was lost) and its last writes.
+_Ended = tuple[str, Timer | None, Finish | None]
 
 
 @dataclass(slots=True)

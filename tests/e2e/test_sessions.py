@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -105,10 +105,14 @@ def test_the_cookie_is_an_opaque_token_stored_only_as_its_hash(web: RunningApp) 
 def test_users_revoke_ends_every_live_session_of_that_login(
     web: RunningApp,
     db_url: str,
+    clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     conversation = _conversation(web)
+    # The command counts the sessions live by the system's clock: the sign-ins happen now,
+    # not on the fixed Monday (whose sessions had run out half a day after it).
+    clock.set(datetime.now(UTC))
     monkeypatch.setenv("DATABASE_URL", db_url)
     with signed_in(web.url, "ana") as laptop, signed_in(web.url, "ana") as phone:
         csrf = csrf_from(laptop.get("/inbox").text)

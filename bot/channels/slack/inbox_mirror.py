@@ -55,6 +55,7 @@ from adapters.slack import (
     rich_text,
     split_text,
 )
+from bot.jobs.group_commit import GroupCommit
 from bot.jobs.worker import Finish, JobHandler
 from bot.usecases.services import Services
 from routing.clock import Clock
@@ -205,6 +206,11 @@ class MirrorState:
     edited: list[MessageView] = field(default_factory=list)  # shown, edited since
 
 
+# A root just posted, to record: the conversation as loaded, the root, its text, and the
+# messages the sync's job names.
+_NewRoot = tuple[ConversationView, Posted, str, list[int]]
+
+
 class SlackInbox:
     def __init__(
         self,
@@ -225,6 +231,17 @@ class SlackInbox:
         # way, on the event loop's default executor it held up the worker's routing and
         # sending behind it (the acknowledgements waited for the mirror).
         self._threads = ThreadPoolExecutor(MIRROR_THREADS, thread_name_prefix="slack-mirror")
+        # The looks and the roots' records of the syncs under way, a transaction for all
+        # those asked for together (bot/jobs/group_commit.py).
+        self._loads: GroupCommit[tuple[int, list[int]], MirrorState | None] = GroupCommit(
+            self.services.glance, self._read_state, executor=self._threads, commits=False
+        )
+        self._roots: GroupCommit[_NewRoot, MirrorState] = GroupCommit(
+            lambda: self.services.uow(durable=False, wakes=False),
+            self._write_root,
+            order=lambda root: root[0].id,  # rows locked in one order
+            executor=self._threads,
+        )
 
     async def _blocking(self, work: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(
@@ -247,9 +264,10 @@ class SlackInbox:
             by_conversation.setdefault(conversation_id, []).append(message_id)
             if _in_slack.get():
                 uow.channel_refs.mark_in_slack(message_id, now)
-        # In id order: asking locks the job's row, and two transactions that lock the same
-        # rows in the same order cannot deadlock.
-        for conversation_id in sorted(by_conversation):
+        # In the jobs' keys' order: asking locks the job's row, and transactions that lock
+        # the same rows in the same order cannot deadlock (the worker ends jobs, several in
+        # a transaction, in that order too).
+        for conversation_id in sorted(by_conversation, key=sync_key):
             new = uow.router_store.opened_here(conversation_id)
             request_sync(uow, conversation_id, now, by_conversation[conversation_id], new=new)
 
@@ -276,7 +294,7 @@ class SlackInbox:
 
     async def _sync(self, conversation_id: int, named: list[int]) -> Finish | None:
         while True:
-            state = await self._blocking(self._load, conversation_id, named)
+            state = await self._loads((conversation_id, named))
             if state is None:
                 return None  # the conversation is gone
             if state.thread is None:
@@ -286,9 +304,7 @@ class SlackInbox:
                         self.staff_channel, text, blocks=root_blocks(text, self._link(state))
                     )
                 )
-                state = await self._blocking(
-                    self._save_root, state.conversation, posted, text, named
-                )
+                state = await self._roots((state.conversation, posted, text, named))
             thread = state.thread
             assert thread is not None  # found, or just saved
             posted = await self._post_items(conversation_id, thread, state)
@@ -362,16 +378,12 @@ class SlackInbox:
             return None
         return f"{self.public_url}/inbox/conversations/{state.conversation.id}"
 
-    def _load(self, conversation_id: int, named: list[int]) -> MirrorState | None:
-        # Without one snapshot: the lease keeps other syncs of the thread away, and a
-        # message (with its Slack echo) committed between two reads asked for a sync of
-        # its own, which shows it.
-        with self.services.glance() as uow:
-            return self._read_state(uow, conversation_id, named)
-
-    def _read_state(
-        self, uow: UnitOfWork, conversation_id: int, named: list[int]
-    ) -> MirrorState | None:
+    def _read_state(self, uow: UnitOfWork, asked: tuple[int, list[int]]) -> MirrorState | None:
+        """The state of a conversation's thread (`asked`: the conversation, and the messages
+        its job names). In a glance, without one snapshot: the lease keeps other syncs of
+        the thread away, and a message (with its Slack echo) committed between two reads
+        asked for a sync of its own, which shows it."""
+        conversation_id, named = asked
         found = uow.channel_refs.conversation_and_mirror(conversation_id)
         if found is None:
             return None
@@ -431,25 +443,21 @@ class SlackInbox:
         found = uow.channel_refs.versions_in_slack([(v.id, version_of(v)) for v in views])
         return [v for v in views if (v.id, version_of(v)) not in found]
 
-    def _save_root(
-        self, conv: ConversationView, posted: Posted, text: str, named: list[int]
-    ) -> MirrorState:
-        """Remember the root; its thread starts with the conversation's last few messages.
-        The state to go on from, read in the same transaction: the root and progress are
-        what it writes, and the conversation as loaded before the root was posted will do
-        (whatever changes it asks for another sync, which shows the change)."""
-        now = self.clock.now()
-        with self.services.uow(durable=False, wakes=False) as uow:
-            recent = uow.conversations.newest_messages(conv.id, HISTORY + 1)
-            cursor = recent[HISTORY].id if len(recent) > HISTORY else 0
-            root = SlackThread(posted.channel, posted.ts)
-            progress = MirrorProgress(cursor=cursor, root_text=text)
-            uow.channel_refs.save_slack_thread(conv.id, root, progress, now)
-            # The messages after the cursor: the newest HISTORY at most, fewer than BATCH.
-            after = list(reversed(recent[:HISTORY]))
-            state = self._state(uow, conv, root, progress, after, named, new=True)
-            uow.commit()
-            return state
+    def _write_root(self, uow: UnitOfWork, new: _NewRoot) -> MirrorState:
+        """Remember the root (`new`: the conversation as loaded, the root as posted, its
+        text, the messages the job names); its thread starts with the conversation's last
+        few messages. The state to go on from, read in the same transaction: the root and
+        progress are what it writes, and the conversation as loaded before the root was
+        posted will do (whatever changes it asks for another sync, which shows the change)."""
+        conv, posted, text, named = new
+        recent = uow.conversations.newest_messages(conv.id, HISTORY + 1)
+        cursor = recent[HISTORY].id if len(recent) > HISTORY else 0
+        root = SlackThread(posted.channel, posted.ts)
+        progress = MirrorProgress(cursor=cursor, root_text=text)
+        uow.channel_refs.save_slack_thread(conv.id, root, progress, self.clock.now())
+        # The messages after the cursor: the newest HISTORY at most, fewer than BATCH.
+        after = list(reversed(recent[:HISTORY]))
+        return self._state(uow, conv, root, progress, after, named, new=True)
 
     def _record(
         self, conversation_id: int, posted: list[tuple[MessageView, bool]], root: str | None
@@ -488,13 +496,18 @@ class SlackInbox:
             return uow.channel_refs.conversation_of_slack_thread(thread)
 
 
+def sync_key(conversation_id: int) -> str:
+    """The key of a conversation's sync job."""
+    return f"{MIRROR}:{conversation_id}"
+
+
 def request_sync(
     uow: UnitOfWork, conversation_id: int, now: datetime, ids: list[int], *, new: bool = False
 ) -> None:
     """Ask, in this transaction, for the sync of a conversation's thread, due at once.
     `new`: the conversation was opened in this transaction (no sync was asked for yet)."""
     uow.timers.request(
-        f"{MIRROR}:{conversation_id}",
+        sync_key(conversation_id),
         MIRROR,
         now,
         now,
