@@ -85,9 +85,13 @@ class GroupCommit(Generic[A, R]):
                 results = await loop.run_in_executor(
                     self._executor, self._run_group, [arg for arg, _ in group]
                 )
-            except BaseException as exc:  # cancelled with its loop: tell every waiter
+            except BaseException as exc:  # cancelled with its loop, say: tell every waiter
                 for _, done in group:
-                    if not done.done():
+                    if done.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        done.cancel()
+                    else:
                         done.set_exception(exc)
                 raise
             for (_, done), result in zip(group, results, strict=True):
